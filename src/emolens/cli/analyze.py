@@ -1,0 +1,75 @@
+"""``emolens analyze``: photos, folders and globs to per-face records, annotated images and a summary."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.progress import progress_bar
+from emolens.errors import EmolensError
+
+
+class Format(str, Enum):
+    jsonl = "jsonl"
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def analyze(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format of the per-face records.")] = Format.jsonl,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")] = None,
+    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write annotated copies of the images here.")] = None,
+    detector: Annotated[str, typer.Option(help="Face detector backend.")] = "retinaface",
+    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    min_face: Annotated[float, typer.Option(help="Ignore faces smaller than this many pixels.")] = 0,
+    max_faces: Annotated[int | None, typer.Option(help="Keep at most this many faces per image (largest first).")] = None,
+    threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
+    tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation for the emotion model.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Detect every face in the images and predict its emotion; one record per face."""
+    from emolens.analyzer import Analyzer
+    from emolens.draw import annotate as draw_faces
+    from emolens.draw import save_image
+    from emolens.io.inputs import expand_inputs
+    from emolens.io.writers import open_writer
+
+    try:
+        analyzer = Analyzer(detector, model, min_face=min_face, max_faces=max_faces, threads=threads, tta=tta)
+        items = list(expand_inputs(paths))
+        if annotate is not None:
+            annotate.mkdir(parents=True, exist_ok=True)
+        n_images = n_faces = n_errors = 0
+        t0 = time.perf_counter()
+        with open_writer(fmt.value, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
+            for result, rgb in analyzer.iter_analyze(items, with_images=True):
+                writer.write(result)
+                n_images += 1
+                n_faces += len(result.faces)
+                if not result.ok:
+                    n_errors += 1
+                    err.print(f"[yellow]skipped[/yellow] {result.source}: {result.error}", highlight=False)
+                elif annotate is not None and rgb is not None:
+                    save_image(draw_faces(rgb, result.faces), annotate / (Path(result.source).stem + ".jpg"))
+                advance()
+        dt = time.perf_counter() - t0
+    except EmolensError as e:
+        raise fail(e) from None
+    if not quiet:
+        err.print(
+            f"{n_images} image(s), {n_faces} face(s), {n_errors} error(s) in {dt:.1f} s"
+            + (f" → {output}" if output and output != "-" else ""),
+            highlight=False,
+        )
+    raise typer.Exit(EXIT_PARTIAL if n_errors else EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze)

@@ -1,0 +1,109 @@
+"""``emolens evaluate``: accuracy, macro-F1, per-class figures, confusion, calibration and speed on a labelled set."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emolens.cli.main import EXIT_OK, err, fail
+from emolens.cli.progress import progress_bar
+from emolens.errors import EmolensError
+
+out = Console()
+
+
+class InputKind(str, Enum):
+    auto = "auto"
+    crops = "crops"
+    photos = "photos"
+
+
+def evaluate(
+    npz: Annotated[Path, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")],
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Emotion model(s); repeat to compare.")] = None,
+    input_kind: Annotated[InputKind, typer.Option("--input", help="crops: already-cropped faces; photos: detect "
+                                                  "and align the largest face; auto: crops when ≤ 64 px.")] = InputKind.auto,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report(s) as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Confusion-matrix PNG (first model).")] = None,
+    reliability: Annotated[Path | None, typer.Option("--reliability", help="Reliability-diagram PNG.")] = None,
+    tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation.")] = False,
+    detector: Annotated[str, typer.Option(help="Detector for --input photos.")] = "retinaface",
+    threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
+    limit: Annotated[int, typer.Option(help="Use only the first N samples (0: all).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
+    from emolens.analyzer import Analyzer
+    from emolens.evaluate.plots import confusion_png, reliability_png
+    from emolens.evaluate.runner import evaluate_npz, load_labelled_npz
+
+    names = model or ["emotion-fer2013"]
+    reports = []
+    try:
+        n = len(load_labelled_npz(npz)[1])
+        n = min(n, limit) if limit else n
+        for name in names:
+            analyzer = Analyzer(detector, name, threads=threads, tta=tta)
+            with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
+                report, probs = evaluate_npz(analyzer, npz, input_kind.value, limit,
+                                             on_progress=lambda k, a=advance: [a() for _ in range(k)])
+            reports.append(report)
+            if name == names[0]:
+                y = load_labelled_npz(npz)[1][: len(probs)]
+                if plot:
+                    confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
+                if reliability:
+                    ok = ~(probs != probs).any(1)
+                    reliability_png(probs[ok], y[ok], reliability, title=f"{name} on {npz.name}")
+    except EmolensError as e:
+        raise fail(e) from None
+
+    for r in reports:
+        _print_report(r)
+    if len(reports) > 1:
+        _print_comparison(reports)
+    if json_path:
+        payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
+        json_path.write_text(json.dumps(payload, indent=2))
+        err.print(f"wrote {json_path}", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+def _print_report(r) -> None:  # noqa: ANN001 - Report
+    e = r.extra
+    out.print(f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, tta={'on' if e['tta'] else 'off'})")
+    out.print(f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  n {r.n}  "
+              f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face", highlight=False)
+    t = Table(show_edge=False)
+    for col in ("class", "precision", "recall", "F1", "support"):
+        t.add_column(col, justify="right" if col != "class" else "left")
+    for label, m in r.per_class.items():
+        t.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    out.print(t)
+    cm = Table(title="confusion (rows: true, columns: predicted)", show_edge=False)
+    cm.add_column("")
+    for label in r.labels:
+        cm.add_column(label[:5], justify="right")
+    for label, row in zip(r.labels, r.confusion, strict=True):
+        cm.add_row(label, *[str(v) for v in row])
+    out.print(cm)
+
+
+def _print_comparison(reports: list) -> None:
+    t = Table(title="comparison")
+    for col in ("model", "accuracy", "macro-F1", "ECE", "ms/face"):
+        t.add_column(col)
+    for r in reports:
+        t.add_row(r.extra["model"], f"{r.accuracy:.4f}", f"{r.macro_f1:.4f}", f"{r.ece:.4f}",
+                  f"{r.extra['ms_per_face']:.3f}")
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

@@ -1,0 +1,107 @@
+"""``emolens train`` and ``emolens export``: train a config (resumable), export the best checkpoint to ONNX."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emolens.cli.main import EXIT_OK, fail
+from emolens.errors import EmolensError, MissingExtraError
+
+out = Console()
+
+
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("torch", "train") from None
+
+
+def _parse_sets(pairs: list[str]) -> dict:
+    result = {}
+    for p in pairs:
+        if "=" not in p:
+            raise typer.BadParameter(f"--set needs key=value, got {p!r}")
+        k, v = p.split("=", 1)
+        try:
+            result[k] = json.loads(v)
+        except json.JSONDecodeError:
+            result[k] = v
+    return result
+
+
+def train(
+    config: Annotated[str, typer.Option(help="A named config (see --list) or a config.json path.")] = "fer2013-cnn",
+    run_dir: Annotated[Path | None, typer.Option(help="Where checkpoints and logs go (default runs/<config>).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Stop after this many epochs in this invocation.")] = None,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value (JSON).")] = None,
+    list_configs: Annotated[bool, typer.Option("--list", help="List the named configs and exit.")] = False,
+) -> None:
+    """Train an emotion model; rerun the same command to resume from the last checkpoint."""
+    _need_torch()
+    from dataclasses import replace
+
+    from emolens.datasets import data_root
+    from emolens.train.config import PRESETS, TrainConfig, preset
+    from emolens.train.loop import Trainer
+
+    if list_configs:
+        for name, c in PRESETS.items():
+            out.print(f"{name}: arch={c.arch} labels={c.labels} epochs={c.epochs} loss={c.loss}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+    try:
+        if config.endswith(".json"):
+            cfg = TrainConfig.from_dict(json.loads(Path(config).read_text()))
+        else:
+            cfg = preset(config)
+        overrides = _parse_sets(sets or [])
+        if overrides:
+            cfg = replace(cfg, **overrides)
+        root = data or data_root()
+        run = run_dir or Path("runs") / cfg.name
+        resumed = (run / "last.pt").exists()
+        out.print(f"training {cfg.name} ({cfg.arch}, {cfg.epochs} epochs) in {run}"
+                  + (" — resuming" if resumed else ""), highlight=False)
+
+        def show(r) -> None:  # noqa: ANN001 - EpochReport
+            star = " *" if r.best else ""
+            out.print(f"epoch {r.epoch + 1:3d}/{cfg.epochs}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
+                      f"val loss {r.val_loss:.4f}  lr {r.lr:.4g}  {r.seconds:.0f}s{star}", highlight=False)
+
+        Trainer(cfg, run, root).run(on_epoch=show, max_epochs=max_epochs)
+    except (KeyError, TypeError) as e:
+        raise fail(EmolensError(f"bad config: {e}")) from None
+    except EmolensError as e:
+        raise fail(e) from None
+    raise typer.Exit(EXIT_OK)
+
+
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder (with best.pt).")],
+    name: Annotated[str, typer.Option(help="Model name for the manifest and files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where NAME.onnx and NAME.json are written.")] = Path("."),
+    data: Annotated[Path | None, typer.Option(help="Dataset root (for calibration and metrics).")] = None,
+    int8: Annotated[bool, typer.Option(help="Also write a static INT8 model NAME-int8.onnx.")] = False,
+) -> None:
+    """Export the best checkpoint to ONNX with a parity check, calibrated temperature and measured metrics."""
+    _need_torch()
+    from emolens.datasets import data_root
+    from emolens.train.export import export_run
+
+    try:
+        summary = export_run(run_dir, name, out_dir, data or data_root(), int8=int8)
+    except EmolensError as e:
+        raise fail(e) from None
+    out.print_json(json.dumps(summary))
+    raise typer.Exit(EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("export")(export)

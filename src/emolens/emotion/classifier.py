@@ -1,0 +1,116 @@
+"""The emotion classifier: an ONNX model plus the preprocessing its manifest describes.
+
+Manifest keys used here (``preprocessing``): ``align_size`` (side of the aligned crop), ``input_size``
+(centre crop fed to the network), ``grey``, ``mean``, ``std``, ``template`` (5 landmark positions as
+fractions of ``align_size``), and ``temperature`` (post-hoc calibration of the logits, fitted on the
+validation split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from emolens.align import align
+from emolens.errors import ModelError
+from emolens.labels import labels_for
+from emolens.registry import ModelInfo, get_model, onnx_session
+from emolens.types import Detection, EmotionScores
+
+DEFAULT_MODEL = "emotion-fer2013"
+
+
+class EmotionModel:
+    """Predicts emotion probabilities for faces.
+
+    Parameters
+    ----------
+    name:
+        A shipped model name (see ``emolens.registry.list_models("emotion")``) or a manifest path.
+    threads:
+        ONNX Runtime intra-op threads (0: its default).
+    tta:
+        Average the predictions for the crop and its mirror image.
+    batch_size:
+        Largest batch sent to the network at once.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0, tta: bool = False, batch_size: int = 256) -> None:
+        self.info: ModelInfo = get_model(name)
+        if self.info.task != "emotion":
+            raise ModelError(f"model {name!r} is a {self.info.task!r} model, not an emotion model")
+        pre = self.info.manifest["preprocessing"]
+        self.align_size = int(pre["align_size"])
+        self.input_size = int(pre["input_size"])
+        self.grey = bool(pre.get("grey", True))
+        self.mean = float(pre["mean"])
+        self.std = float(pre["std"])
+        self.template = [tuple(p) for p in pre["template"]]
+        self.temperature = float(pre.get("temperature", 1.0))
+        self.labels: tuple[str, ...] = tuple(self.info.manifest.get("classes") or labels_for(pre["num_classes"]))
+        self.tta = tta
+        self.batch_size = batch_size
+        self._session = onnx_session(self.info, threads)
+        self._input = self._session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def crop(self, image: np.ndarray, detection: Detection) -> np.ndarray:
+        """The aligned crop (``align_size`` square, grey or RGB as the model wants) for one detection."""
+        return align(image, detection.landmarks, detection.box, self.template, self.align_size, self.grey)
+
+    def logits(self, crops: np.ndarray) -> np.ndarray:
+        """Raw network outputs for aligned crops ``[N, S, S]`` uint8 (S = ``align_size``), in batches."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        x = self._prepare(crops)
+        out = [self._run(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        z = np.concatenate(out)
+        if self.tta:
+            flipped = x[..., ::-1].copy()
+            z2 = np.concatenate([self._run(flipped[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+            z = (z + z2) / 2
+        return z
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``[N, C]`` for aligned crops."""
+        return softmax(self.logits(crops) / self.temperature)
+
+    def scores(self, crops: np.ndarray) -> list[EmotionScores]:
+        return [EmotionScores(self.labels, tuple(float(v) for v in p)) for p in self.predict(crops)]
+
+    def _prepare(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops)
+        if crops.ndim == 2:
+            crops = crops[None]
+        if crops.ndim == 4 and self.grey:  # RGB crops for a grey model
+            crops = (crops[..., :3] @ np.array([0.299, 0.587, 0.114])).round().clip(0, 255).astype(np.uint8)
+        s = crops.shape[1]
+        if s != self.align_size or crops.shape[2] != self.align_size:
+            import cv2
+
+            crops = np.stack([cv2.resize(c, (self.align_size, self.align_size), interpolation=cv2.INTER_AREA)
+                              for c in crops])
+        o = (self.align_size - self.input_size) // 2
+        c = crops[:, o : o + self.input_size, o : o + self.input_size].astype(np.float32)
+        x = (c / 255.0 - self.mean) / self.std
+        return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: x})[0]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def crops_from(image: np.ndarray, detections: Sequence[Detection], model: EmotionModel) -> np.ndarray:
+    """Aligned crops of every detection in one image, stacked."""
+    if not detections:
+        return np.zeros((0, model.align_size, model.align_size), dtype=np.uint8)
+    return np.stack([model.crop(image, d) for d in detections])

@@ -1,0 +1,101 @@
+"""Classification metrics: accuracy, macro-F1, per-class precision/recall/F1, confusion, calibration (ECE)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Report:
+    labels: tuple[str, ...]
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]  # rows: true label, columns: predicted (-1 predictions excluded)
+    ece: float | None = None
+    errors: int = 0  # samples with no prediction (e.g. no face found); counted as wrong
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "labels": list(self.labels), "n": self.n, "accuracy": round(self.accuracy, 5),
+            "macro_f1": round(self.macro_f1, 5), "per_class": self.per_class, "confusion": self.confusion,
+            "ece": None if self.ece is None else round(self.ece, 5), "errors": self.errors,
+        }
+        d.update(self.extra)
+        return d
+
+
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...], probs: np.ndarray | None = None
+) -> Report:
+    """Metrics for predictions ``y_pred`` (``-1`` = no prediction, counted wrong) against ``y_true``."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    k = len(labels)
+    cm = np.zeros((k, k), dtype=np.int64)
+    valid = y_pred >= 0
+    np.add.at(cm, (y_true[valid], y_pred[valid]), 1)
+    support = np.bincount(y_true, minlength=k)
+    tp = np.diag(cm).astype(float)
+    predicted = cm.sum(0).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    present = support > 0
+    per_class = {
+        labels[i]: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
+                    "f1": round(float(f1[i]), 4), "support": int(support[i])}
+        for i in range(k)
+    }
+    ece = None
+    if probs is not None and valid.any():
+        ece = expected_calibration_error(probs[valid], y_true[valid])
+    return Report(
+        labels=tuple(labels), n=len(y_true), accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        macro_f1=float(f1[present].mean()) if present.any() else 0.0, per_class=per_class,
+        confusion=cm.tolist(), ece=ece, errors=int((~valid).sum()),
+    )
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
+    """Top-label ECE with equal-width confidence bins."""
+    conf, correct = reliability_points(probs, y_true)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def reliability_points(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: the top-label confidence and whether the top label is right."""
+    probs = np.asarray(probs)
+    return probs.max(1), (probs.argmax(1) == np.asarray(y_true)).astype(float)
+
+
+def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
+    """The softmax temperature that minimises negative log-likelihood (golden-section search on log T)."""
+    def nll(t: float) -> float:
+        z = logits / t
+        z = z - z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        return float(-logp[np.arange(len(y_true)), y_true].mean())
+
+    lo, hi = np.log(0.2), np.log(10.0)
+    g = (np.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    for _ in range(60):
+        if nll(np.exp(a)) < nll(np.exp(b)):
+            hi = b
+        else:
+            lo = a
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    return float(np.exp((lo + hi) / 2))

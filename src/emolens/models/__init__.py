@@ -1,0 +1,1 @@
+"""Shipped model files. Each ``NAME.onnx`` sits beside ``NAME.json``, its manifest."""

@@ -1,0 +1,92 @@
+"""The model registry: shipped ONNX files and their manifests, verified by sha256 before use.
+
+A manifest is JSON with at least ``name``, ``file``, ``sha256`` and ``task``; emotion models add
+``classes``, ``input_size``, ``preprocessing`` and ``metrics``. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from emolens.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest.get("task", ""))
+
+
+def models_dir() -> Path:
+    return Path(str(resources.files("emolens.models")))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the shipped models, optionally only those of one task (``detect``, ``emotion``, ...)."""
+    names = []
+    for m in sorted(models_dir().glob("*.json")):
+        manifest = json.loads(m.read_text())
+        if task is None or manifest.get("task") == task:
+            names.append(m.stem)
+    return names
+
+
+@lru_cache(maxsize=None)
+def get_model(name_or_path: str) -> ModelInfo:
+    """Find a model by shipped name, or by the path of a manifest (.json) or of an ONNX file beside one.
+
+    The ONNX file's sha256 must equal the manifest's; a mismatch raises ``ModelError``.
+    """
+    p = Path(name_or_path)
+    if p.suffix in {".json", ".onnx"} and p.exists():
+        manifest_path = p.with_suffix(".json")
+    else:
+        manifest_path = models_dir() / f"{name_or_path}.json"
+    if not manifest_path.exists():
+        known = ", ".join(list_models()) or "none"
+        raise ModelError(f"no model named {name_or_path!r} (shipped: {known})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelError(f"manifest is not valid JSON ({e.msg})", str(manifest_path)) from None
+    onnx_path = manifest_path.parent / manifest["file"]
+    if not onnx_path.exists():
+        raise ModelError("model file is missing", str(onnx_path))
+    digest = sha256_file(onnx_path)
+    if digest != manifest["sha256"]:
+        raise ModelError(f"sha256 mismatch (expected {manifest['sha256'][:12]}…, found {digest[:12]}…)", str(onnx_path))
+    return ModelInfo(manifest.get("name", manifest_path.stem), onnx_path, manifest)
+
+
+def onnx_session(info: ModelInfo, threads: int = 0):  # noqa: ANN201 - onnxruntime type
+    """An ONNX Runtime CPU session for a verified model; ``threads=0`` lets ONNX Runtime choose."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(info.path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"cannot load model ({e})", str(info.path)) from None

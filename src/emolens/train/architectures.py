@@ -1,0 +1,185 @@
+"""Network architectures for facial-expression classification.
+
+Every architecture takes a batch of grey faces ``[N, 1, S, S]`` (float, normalised as the manifest says)
+and returns logits ``[N, num_classes]``. They are registered by name so a config can pick one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        ARCHITECTURES[name] = factory
+        return factory
+
+    return wrap
+
+
+def build(name: str, num_classes: int, **kwargs: object) -> nn.Module:
+    """Build a registered architecture by name."""
+    if name not in ARCHITECTURES:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise KeyError(f"unknown architecture {name!r}; known: {known}")
+    return ARCHITECTURES[name](num_classes=num_classes, **kwargs)
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, 3, stride, 1, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (two 3x3 convolutions) with a projection shortcut when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(cin, cout, stride), _conv_bn(cout, cout, act=False))
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class ResNetFER(nn.Module):
+    """A ResNet for small grey faces: a light stem, four stages of basic blocks, global pooling."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        widths: tuple[int, ...] = (48, 96, 192, 384),
+        depths: tuple[int, ...] = (2, 2, 2, 2),
+        stem_stride: int = 1,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(_conv_bn(1, widths[0] // 2), _conv_bn(widths[0] // 2, widths[0], stem_stride))
+        stages: list[nn.Module] = []
+        cin = widths[0]
+        for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
+            for j in range(d):
+                stride = 2 if (j == 0 and i > 0) else 1
+                stages.append(BasicBlock(cin, w, stride))
+                cin = w
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+        _init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+class SimpleCNN(nn.Module):
+    """The classic FER2013 baseline: VGG-style conv blocks, max pooling and a dense head."""
+
+    def __init__(self, num_classes: int, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        for w in widths:
+            layers += [_conv_bn(cin, w), _conv_bn(w, w), nn.MaxPool2d(2)]
+            cin = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, 256), nn.ReLU(inplace=True),
+            nn.Dropout(dropout), nn.Linear(256, num_classes),
+        )
+        _init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 project, residual when shapes match."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.use_res else y
+
+
+class MobileFER(nn.Module):
+    """A depthwise-separable (MobileNetV2 / MobileFaceNet style) network for small grey faces."""
+
+    def __init__(self, num_classes: int, width: float = 1.0, dropout: float = 0.2) -> None:
+        super().__init__()
+        cfg = [(1, 16, 1, 1), (4, 24, 2, 2), (4, 48, 3, 2), (4, 96, 3, 2), (4, 160, 2, 1)]
+
+        def c(n: int) -> int:
+            return max(8, int(round(n * width / 8)) * 8)
+
+        layers: list[nn.Module] = [_conv_bn(1, c(32))]
+        cin = c(32)
+        for expand, cout, n, stride in cfg:
+            for i in range(n):
+                layers.append(InvertedResidual(cin, c(cout), stride if i == 0 else 1, expand))
+                cin = c(cout)
+        last = c(512)
+        layers += [nn.Conv2d(cin, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU6(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(last, num_classes))
+        _init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _init(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    # Zero the last BN of each residual branch so blocks start as identities (helps short schedules).
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            nn.init.zeros_(m.body[1][1].weight)
+
+
+@register("cnn")
+def _cnn(num_classes: int, **kw: object) -> nn.Module:
+    return SimpleCNN(num_classes, **kw)  # type: ignore[arg-type]
+
+
+@register("resnet")
+def _resnet(num_classes: int, **kw: object) -> nn.Module:
+    return ResNetFER(num_classes, **kw)  # type: ignore[arg-type]
+
+
+@register("resnet-s")
+def _resnet_small(num_classes: int, **kw: object) -> nn.Module:
+    return ResNetFER(num_classes, widths=(32, 64, 128, 256), **kw)  # type: ignore[arg-type]
+
+
+@register("mobile")
+def _mobile(num_classes: int, **kw: object) -> nn.Module:
+    return MobileFER(num_classes, **kw)  # type: ignore[arg-type]

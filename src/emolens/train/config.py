@@ -1,0 +1,73 @@
+"""Training configurations: a dataclass and the named presets that `emolens train --config` accepts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from emolens.train.augment import AugmentConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    arch: str = "cnn"
+    arch_kwargs: dict = field(default_factory=dict)
+    labels: str = "fer2013"  # fer2013 (7 hard labels) or ferplus (8-class vote distributions)
+    train: str = "fer2013/train.npz"  # relative to the data root unless absolute
+    val: str = "fer2013/public_test.npz"
+    limit_train: int = 0  # use only the first N training rows (0 = all)
+    limit_val: int = 0
+    epochs: int = 40
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd (Nesterov) or adamw
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"  # cosine or onecycle
+    loss: str = "ce"  # ce, focal or kl (soft labels)
+    label_smoothing: float = 0.1
+    focal_gamma: float = 2.0
+    class_weights: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    input_size: int = 48  # stored crops are resized to this before augmentation
+    mean: float = 0.5
+    std: float = 0.25
+    teacher: tuple[str, ...] = ()  # ONNX teacher models for distillation
+    distill_weight: float = 0.0
+    distill_temperature: float = 4.0
+    seed: int = 0
+    threads: int = 2
+
+    @property
+    def num_classes(self) -> int:
+        return 8 if self.labels == "ferplus" else 7
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        aug = d.pop("augment", {}) or {}
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+        if "teacher" in d:
+            d["teacher"] = tuple(d["teacher"])
+        return cls(augment=AugmentConfig(**aug), **d)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "fer2013-cnn": TrainConfig(name="fer2013-cnn"),
+    "fer2013-resnet": TrainConfig(name="fer2013-resnet", arch="resnet", epochs=60),
+    "fer2013-mobile": TrainConfig(name="fer2013-mobile", arch="mobile", augment=AugmentConfig(crop=44), epochs=60),
+    "ferplus-cnn": TrainConfig(name="ferplus-cnn", labels="ferplus", loss="kl", label_smoothing=0.0),
+    # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
+    "small-test": TrainConfig(
+        name="small-test", limit_train=384, limit_val=256, epochs=1, batch_size=64, arch_kwargs={"widths": [8, 16, 16, 32]}
+    ),
+}
+
+
+def preset(name: str, **overrides: object) -> TrainConfig:
+    if name not in PRESETS:
+        raise KeyError(f"unknown config {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return replace(PRESETS[name], **overrides)

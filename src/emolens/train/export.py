@@ -1,0 +1,162 @@
+"""Export a training run to a shipped model: ONNX with a parity check, temperature calibration, measured
+validation metrics, a manifest, and optionally a static INT8 copy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emolens.align import FER2013_TEMPLATE
+from emolens.errors import ModelError
+from emolens.evaluate.metrics import classification_report, fit_temperature
+from emolens.labels import labels_for
+from emolens.registry import sha256_file
+from emolens.train.config import TrainConfig
+from emolens.train.data import load_npz
+from emolens.train.loop import _resolve, build_model
+
+DATA_NOTE = (
+    "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
+    "no licence granted in the underlying photographs) and FER+ labels (MIT, Microsoft). Use for research."
+)
+
+
+def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
+    model.eval()
+    dummy = torch.zeros(1, 1, crop, crop)
+    torch.onnx.export(
+        model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+    )
+
+
+def _ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.concatenate([s.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+def _prepare(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
+    o = (cfg.input_size - cfg.augment.crop) // 2
+    c = x[:, o : o + cfg.augment.crop, o : o + cfg.augment.crop].astype(np.float32)
+    return np.ascontiguousarray(((c / 255.0 - cfg.mean) / cfg.std)[:, None], dtype=np.float32)
+
+
+def export_run(run_dir: str | Path, name: str, out_dir: str | Path, data_root: str | Path, int8: bool = False) -> dict:
+    """Export ``run_dir/best.pt`` as ``out_dir/name.onnx`` + ``name.json``; returns a summary dict."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    best = run_dir / "best.pt"
+    if not best.exists():
+        raise ModelError("no best.pt: train first", str(run_dir))
+    state = torch.load(best, map_location="cpu", weights_only=False)
+    cfg = TrainConfig.from_dict(state["config"])
+    if cfg.input_size != 48:
+        raise ModelError("export supports input_size 48 runs", str(run_dir))
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    export_onnx(model, onnx_path, cfg.augment.crop)
+
+    val = load_npz(_resolve(cfg.val, Path(data_root)), cfg.labels)
+    if cfg.limit_val:
+        val = val.subset(np.arange(min(cfg.limit_val, len(val))))
+    xv = _prepare(cfg, val.x)
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(xv[:64])).numpy()
+    logits = _ort_logits(onnx_path, xv)
+    parity = float(np.abs(logits[:64] - ref).max())
+    if parity > 1e-3:
+        raise ModelError(f"ONNX output differs from torch by {parity:.2e}", str(onnx_path))
+    labels = labels_for(cfg.num_classes)
+    temperature = fit_temperature(logits, val.y)
+    probs = _softmax(logits / temperature)
+    raw = classification_report(val.y, logits.argmax(1), labels, probs=_softmax(logits))
+    cal = classification_report(val.y, probs.argmax(1), labels, probs=probs)
+    metrics = {
+        "val_split": cfg.val, "val_accuracy": round(cal.accuracy, 4), "val_macro_f1": round(cal.macro_f1, 4),
+        "val_ece_uncalibrated": round(raw.ece or 0, 4), "val_ece": round(cal.ece or 0, 4),
+    }
+    manifest = _manifest(name, onnx_path, cfg, labels, temperature, metrics, state, run_dir)
+    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    summary: dict[str, Any] = {"onnx": str(onnx_path), "parity_max_abs": parity, "temperature": temperature, **metrics,
+                               "size_mb": round(onnx_path.stat().st_size / 1e6, 3)}
+    if int8:
+        summary["int8"] = quantize_int8(onnx_path, cfg, data_root, manifest, xv, val.y)
+    return summary
+
+
+def _manifest(name: str, onnx_path: Path, cfg: TrainConfig, labels: tuple[str, ...], temperature: float,
+              metrics: dict, state: dict, run_dir: Path) -> dict:
+    return {
+        "name": name,
+        "version": time.strftime("%Y.%m.%d"),
+        "task": "emotion",
+        "file": onnx_path.name,
+        "sha256": sha256_file(onnx_path),
+        "classes": list(labels),
+        "architecture": cfg.arch,
+        "parameters": int(sum(v.numel() for k, v in state["model"].items() if "running" not in k and "num_batches" not in k)),
+        "preprocessing": {
+            "grey": True, "align_size": cfg.input_size, "input_size": cfg.augment.crop, "mean": cfg.mean,
+            "std": cfg.std, "template": [list(p) for p in FER2013_TEMPLATE], "temperature": round(temperature, 4),
+            "num_classes": len(labels),
+        },
+        "metrics": metrics,
+        "training": {
+            "config": cfg.name, "best_epoch": int(state["epoch"]) + 1, "epochs": cfg.epochs,
+            "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
+        },
+        "licence": "Apache-2.0 (weights); data: research use",
+        "data_note": DATA_NOTE,
+    }
+
+
+def quantize_int8(onnx_path: Path, cfg: TrainConfig, data_root: str | Path, manifest: dict, xv: np.ndarray,
+                  yv: np.ndarray, calib_n: int = 1024) -> dict:
+    """Static INT8 (QDQ, per-channel) with a calibration set drawn from the training split."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    train = load_npz(_resolve(cfg.train, Path(data_root)), cfg.labels)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(train), size=min(calib_n, len(train)), replace=False)
+    xc = _prepare(cfg, train.x[np.sort(idx)])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(range(0, len(xc), 64))
+
+        def get_next(self) -> dict | None:
+            i = next(self.it, None)
+            return None if i is None else {"input": xc[i : i + 64]}
+
+    pre = onnx_path.with_name(onnx_path.stem + "-pre.onnx")
+    quant_pre_process(str(onnx_path), str(pre))
+    q_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+    quantize_static(str(pre), str(q_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    pre.unlink()
+    logits = _ort_logits(q_path, xv)
+    t = manifest["preprocessing"]["temperature"]
+    probs = _softmax(logits / t)
+    rep = classification_report(yv, probs.argmax(1), tuple(manifest["classes"]), probs=probs)
+    qm = json.loads(json.dumps(manifest))
+    qm.update({"name": q_path.stem, "file": q_path.name, "sha256": sha256_file(q_path), "quantization": "static INT8 QDQ"})
+    qm["metrics"] = {**manifest["metrics"], "val_accuracy": round(rep.accuracy, 4),
+                     "val_macro_f1": round(rep.macro_f1, 4), "val_ece": round(rep.ece or 0, 4)}
+    q_path.with_suffix(".json").write_text(json.dumps(qm, indent=2) + "\n")
+    return {"onnx": str(q_path), "val_accuracy": round(rep.accuracy, 4), "size_mb": round(q_path.stat().st_size / 1e6, 3)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)

@@ -1,0 +1,215 @@
+"""The training loop: checkpoint every epoch, resume, select on the validation split, log metrics as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emolens.train import architectures
+from emolens.train.augment import augment, mix
+from emolens.train.config import TrainConfig
+from emolens.train.data import FaceSet, load_npz
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float
+    val_accuracy: float
+    val_loss: float
+    lr: float
+    seconds: float
+    best: bool
+
+
+def _resolve(path: str, data_root: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else data_root / p
+
+
+def _to_tensor(x: np.ndarray, size: int) -> torch.Tensor:
+    t = torch.from_numpy(x).float().div_(255).unsqueeze(1)
+    if x.shape[-1] != size:
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return t
+
+
+def center_crop(x: torch.Tensor, crop: int) -> torch.Tensor:
+    h = x.shape[-1]
+    o = (h - crop) // 2
+    return x[..., o : o + crop, o : o + crop]
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.arch_kwargs.items()}
+    return architectures.build(cfg.arch, cfg.num_classes, **kw)
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
+    warm = int(cfg.warmup_epochs * steps_per_epoch)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _loss(cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    logp = F.log_softmax(logits, 1)
+    if cfg.label_smoothing > 0:
+        target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / target.shape[1]
+    if cfg.loss == "focal":
+        p = logp.exp()
+        per = -(target * (1 - p) ** cfg.focal_gamma * logp).sum(1)
+    else:  # ce with (possibly soft) targets; kl differs from it by a constant
+        per = -(target * logp).sum(1)
+    if weights is not None:
+        per = per * (target @ weights)
+    return per.mean()
+
+
+def evaluate_logits(
+    model: torch.nn.Module, x: torch.Tensor, crop: int, mean: float, std: float, batch: int = 512
+) -> torch.Tensor:
+    model.eval()
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(x), batch):
+            xb = (center_crop(x[i : i + batch], crop) - mean) / std
+            outs.append(model(xb.contiguous(memory_format=torch.channels_last)))
+    return torch.cat(outs)
+
+
+class Trainer:
+    """Trains one config into ``run_dir`` (``last.pt``, ``best.pt``, ``metrics.jsonl``, ``config.json``)."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, data_root: str | Path) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.data_root = Path(data_root)
+
+    def _load(self) -> tuple[FaceSet, FaceSet]:
+        cfg = self.cfg
+        train = load_npz(_resolve(cfg.train, self.data_root), cfg.labels)
+        val = load_npz(_resolve(cfg.val, self.data_root), cfg.labels)
+        if cfg.limit_train:
+            train = train.subset(np.arange(min(cfg.limit_train, len(train))))
+        if cfg.limit_val:
+            val = val.subset(np.arange(min(cfg.limit_val, len(val))))
+        return train, val
+
+    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, max_epochs: int | None = None) -> list[EpochReport]:
+        cfg = self.cfg
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        train, val = self._load()
+        xtr = _to_tensor(train.x, cfg.input_size)
+        ttr = (
+            torch.from_numpy(train.soft)
+            if train.soft is not None
+            else F.one_hot(torch.from_numpy(train.y), cfg.num_classes).float()
+        )
+        xva = _to_tensor(val.x, cfg.input_size)
+        yva = torch.from_numpy(val.y)
+        weights = None
+        if cfg.class_weights:
+            counts = ttr.sum(0)
+            weights = (counts.sum() / (len(counts) * counts.clamp(min=1))).float()
+
+        model = build_model(cfg).to(memory_format=torch.channels_last)
+        if cfg.optimizer == "adamw":
+            opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            decay = [p for p in model.parameters() if p.ndim > 1]
+            no_decay = [p for p in model.parameters() if p.ndim <= 1]
+            opt = torch.optim.SGD(
+                [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                lr=cfg.lr, momentum=0.9, nesterov=True,
+            )
+        gen = torch.Generator().manual_seed(cfg.seed)
+        start_epoch, best_acc = 0, -1.0
+        last = self.run_dir / "last.pt"
+        if last.exists():
+            state = torch.load(last, map_location="cpu", weights_only=False)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+
+        teachers = _load_teachers(cfg)
+        steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
+        total = steps_per_epoch * cfg.epochs
+        reports: list[EpochReport] = []
+        end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
+        for epoch in range(start_epoch, end_epoch):
+            t0 = time.time()
+            model.train()
+            perm = torch.randperm(len(xtr), generator=gen)
+            loss_sum, seen = 0.0, 0
+            for b in range(steps_per_epoch):
+                idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                step = epoch * steps_per_epoch + b
+                lr = _lr_at(cfg, step, total, steps_per_epoch)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                xb = augment(xtr[idx], cfg.augment, gen)
+                tb = ttr[idx]
+                xb, tb = mix(xb, tb, cfg.augment, gen)
+                xin = ((xb - cfg.mean) / cfg.std).contiguous(memory_format=torch.channels_last)
+                logits = model(xin)
+                loss = _loss(cfg, logits, tb, weights)
+                if teachers:
+                    soft_t = _teacher_probs(teachers, xin, cfg.distill_temperature)
+                    kd = F.kl_div(F.log_softmax(logits / cfg.distill_temperature, 1), soft_t, reduction="batchmean")
+                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd * cfg.distill_temperature**2
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                seen += len(idx)
+            logits = evaluate_logits(model, xva, cfg.augment.crop, cfg.mean, cfg.std)
+            val_loss = float(F.cross_entropy(logits, yva))
+            acc = float((logits.argmax(1) == yva).float().mean())
+            is_best = acc > best_acc
+            best_acc = max(best_acc, acc)
+            state = {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                "epoch": epoch, "best_acc": best_acc, "config": cfg.to_dict(),
+            }
+            torch.save(state, self.run_dir / "last.tmp")
+            (self.run_dir / "last.tmp").replace(last)
+            if is_best:
+                torch.save({"model": model.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
+                           self.run_dir / "best.pt")
+            rep = EpochReport(epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best)
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(rep.__dict__) + "\n")
+            reports.append(rep)
+            if on_epoch:
+                on_epoch(rep)
+        return reports
+
+
+def _load_teachers(cfg: TrainConfig) -> list:
+    if not cfg.teacher or cfg.distill_weight <= 0:
+        return []
+    import onnxruntime as ort
+
+    return [ort.InferenceSession(t, providers=["CPUExecutionProvider"]) for t in cfg.teacher]
+
+
+def _teacher_probs(teachers: list, xin: torch.Tensor, temperature: float) -> torch.Tensor:
+    x = xin.contiguous().numpy()
+    logits = []
+    for s in teachers:
+        logits.append(torch.from_numpy(s.run(None, {s.get_inputs()[0].name: x})[0]))
+    return F.softmax(torch.stack(logits).mean(0) / temperature, 1)

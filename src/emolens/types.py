@@ -1,0 +1,158 @@
+"""Result types: frozen dataclasses with ``to_dict()``; coordinates are pixels of the input image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box, corners ``(x1, y1)`` top-left and ``(x2, y2)`` bottom-right, in pixels."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def size(self) -> float:
+        """The side of the box: the larger of width and height."""
+        return max(self.width, self.height)
+
+    def iou(self, other: Box) -> float:
+        iw = min(self.x2, other.x2) - max(self.x1, other.x1)
+        ih = min(self.y2, other.y2) - max(self.y1, other.y1)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / (self.width * self.height + other.width * other.height - inter)
+
+    def to_list(self) -> list[float]:
+        return [round(self.x1, 1), round(self.y1, 1), round(self.x2, 1), round(self.y2, 1)]
+
+
+LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Five facial points in pixels, in the order of ``LANDMARK_NAMES``.
+
+    "left" and "right" are as seen in the image (the person's right eye is ``left_eye``).
+    """
+
+    points: tuple[tuple[float, float], ...]
+
+    def as_array(self) -> np.ndarray:
+        return np.asarray(self.points, dtype=np.float32)
+
+    def to_list(self) -> list[list[float]]:
+        return [[round(x, 1), round(y, 1)] for x, y in self.points]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a detector returns for one face."""
+
+    box: Box
+    score: float
+    landmarks: Landmarks | None = None
+
+
+@dataclass(frozen=True)
+class EmotionScores:
+    """Probabilities over a label set (they sum to 1)."""
+
+    labels: tuple[str, ...]
+    probs: tuple[float, ...]
+
+    @property
+    def top(self) -> str:
+        return self.labels[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(max(self.probs))
+
+    def __getitem__(self, label: str) -> float:
+        return self.probs[self.labels.index(label)]
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in zip(self.labels, self.probs, strict=True)}
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in an image: where it is and how the person feels."""
+
+    index: int
+    box: Box
+    score: float
+    landmarks: Landmarks | None
+    emotions: EmotionScores
+    identity: str | None = None
+    identity_score: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.emotions.top
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "face": self.index,
+            "box": self.box.to_list(),
+            "score": round(self.score, 4),
+            "landmarks": self.landmarks.to_list() if self.landmarks else None,
+            "emotions": self.emotions.to_dict(),
+            "label": self.label,
+        }
+        if self.identity is not None:
+            d["identity"] = self.identity
+            d["identity_score"] = None if self.identity_score is None else round(self.identity_score, 4)
+        return d
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """All faces found in one image, or the error that stopped it."""
+
+    source: str
+    width: int
+    height: int
+    faces: tuple[Face, ...] = field(default_factory=tuple)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __iter__(self):  # noqa: ANN204 - iterator of Face
+        return iter(self.faces)
+
+    def __getitem__(self, i: int) -> Face:
+        return self.faces[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "file": self.source,
+            "width": self.width,
+            "height": self.height,
+            "faces": [f.to_dict() for f in self.faces],
+        }
+        if self.error is not None:
+            d["error"] = self.error
+        return d

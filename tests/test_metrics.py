@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emolens.evaluate.metrics import classification_report, expected_calibration_error, fit_temperature
+from emolens.labels import FER2013
+
+
+def test_report_counts_and_f1_by_hand():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 1, 1, 1, 2, -1])  # one miss, one "no face"
+    r = classification_report(y, p, ("a", "b", "c"))
+    assert r.accuracy == pytest.approx(4 / 6)
+    assert r.errors == 1
+    assert r.confusion == [[1, 1, 0], [0, 2, 0], [0, 0, 1]]
+    assert r.per_class["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(0.6667, abs=1e-4), "support": 2}
+    assert r.per_class["b"]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert r.macro_f1 == pytest.approx((2 / 3 + 0.8 + 2 / 3) / 3, abs=1e-4)
+
+
+def test_ece_zero_when_confidence_matches_accuracy():
+    # 10 samples at confidence 0.7 of which 7 right: perfectly calibrated bin.
+    probs = np.tile([0.7, 0.3], (10, 1))
+    y = np.array([0] * 7 + [1] * 3)
+    assert expected_calibration_error(probs, y) == pytest.approx(0.0, abs=1e-9)
+    assert expected_calibration_error(probs, np.ones(10, dtype=int)) == pytest.approx(0.7)
+
+
+@given(st.integers(min_value=0, max_value=2**31 - 1))
+def test_temperature_recovers_scale(seed):
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(size=(4000, len(FER2013))) * 2
+    p = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(len(FER2013), p=row) for row in p])
+    # An over-confident model: logits three times too large; the fitted temperature undoes it.
+    t = fit_temperature(true_logits * 3, y)
+    assert 2.4 < t < 3.6
