@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing-free property tests: this 2-core machine is shared and noisy, so no per-example deadline.
+settings.register_profile("emolens", deadline=None)
+settings.load_profile("emolens")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,6 +33,33 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
+def landmark_correspondences(landmarks: Landmarks, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair the located landmarks with the points of a five-point template, for a similarity fit.
+
+    Parameters
+    ----------
+    landmarks
+        Five-point landmarks; for ``PartialLandmarks`` only the located points are used, and the
+        mouth centre is paired with the midpoint of the template's two mouth corners.
+    template
+        ``[5, 2]`` template points in the order of ``emolens.types.LANDMARK_NAMES``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``src [K, 2]`` image points and ``dst [K, 2]`` template points, ``K`` between 0 and 5.
+    """
+    template = np.asarray(template, dtype=np.float64)
+    src = np.asarray(landmarks.points, dtype=np.float64)
+    ok = np.isfinite(src).all(axis=1)
+    s, d = src[ok], template[ok]
+    mouth = getattr(landmarks, "mouth_center", None)
+    if mouth is not None and not ok[3:5].any():
+        s = np.vstack([s, np.asarray(mouth, dtype=np.float64)])
+        d = np.vstack([d, template[3:5].mean(axis=0)])
+    return s, d
+
+
 def align(
     image: np.ndarray,
     landmarks: Landmarks | None,
@@ -50,12 +77,20 @@ def align(
     if grey and image.ndim == 3:
         src = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     dst = np.asarray(template, dtype=np.float64) * size
-    if landmarks is not None:
-        m = similarity_transform(landmarks.as_array(), dst)
+    # Only located points take part: partial landmarks (BlazeFace) have NaN mouth corners and a mouth centre,
+    # which is paired with the midpoint of the template's mouth corners.
+    src_pts, dst_pts = landmark_correspondences(landmarks, dst) if landmarks is not None else (dst[:0], dst[:0])
+    if len(src_pts) >= 2:
+        m = similarity_transform(src_pts, dst_pts)
     else:
         m = _box_transform(box, size)
-    return cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_AREA if _scale(m) < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        src,
+        m,
+        (size, size),
+        flags=cv2.INTER_AREA if _scale(m) < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def _scale(m: np.ndarray) -> float:
@@ -74,5 +109,9 @@ def _box_transform(box: Box, size: int, margin: float = 0.1) -> np.ndarray:
 #: ``python scripts/fit_template.py --n 1500`` (RetinaFace on 1,483 training faces; medians
 #: (0.316, 0.392), (0.688, 0.384), (0.505, 0.601), (0.360, 0.764), (0.648, 0.760)), then made left-right symmetric.
 FER2013_TEMPLATE: tuple[tuple[float, float], ...] = (
-    (0.314, 0.388), (0.686, 0.388), (0.500, 0.601), (0.356, 0.762), (0.644, 0.762),
+    (0.314, 0.388),
+    (0.686, 0.388),
+    (0.500, 0.601),
+    (0.356, 0.762),
+    (0.644, 0.762),
 )

@@ -104,7 +104,11 @@ class Analyzer:
         return [r for r, _ in self._run(loaded)]
 
     def iter_analyze(
-        self, images: Iterable[ImageInput], *, batch_size: int = 8, color_order: str | None = None,
+        self,
+        images: Iterable[ImageInput],
+        *,
+        batch_size: int = 8,
+        color_order: str | None = None,
         with_images: bool = False,
     ) -> Iterator[Any]:
         """Stream results for many images, batching the emotion model over ``batch_size`` images at a time.

@@ -16,10 +16,14 @@ def data_root() -> Path:
         if not p.is_dir():
             raise DataError("EMOLENS_DATA is not a folder", str(p))
         return p
-    candidates = [Path.cwd() / ".." / "shared" / "datasets", Path(__file__).resolve().parents[3] / "shared" / "datasets",
-                  Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"]
+    candidates = [
+        Path.cwd() / ".." / "shared" / "datasets",
+        Path(__file__).resolve().parents[3] / "shared" / "datasets",
+        Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets",
+    ]
     for c in candidates:
         if c.is_dir():
             return c.resolve()
-    raise DataError("dataset folder not found; set EMOLENS_DATA (looked in "
-                    + ", ".join(str(c) for c in candidates) + ")")
+    raise DataError(
+        "dataset folder not found; set EMOLENS_DATA (looked in " + ", ".join(str(c) for c in candidates) + ")"
+    )

@@ -96,7 +96,8 @@ def annotate(
         cv2.rectangle(out, (x1, y1), (x2, y2), _color(face.label), thickness, cv2.LINE_AA)
         if face.landmarks is not None:
             for (px, py), color in zip(face.landmarks.points, _LANDMARK_COLORS, strict=False):
-                cv2.circle(out, (round(px), round(py)), radius, color, -1, cv2.LINE_AA)
+                if math.isfinite(px) and math.isfinite(py):  # partial landmarks leave unmeasured points NaN
+                    cv2.circle(out, (round(px), round(py)), radius, color, -1, cv2.LINE_AA)
     # Tags last, so no box or landmark covers one.
     for face, box in zip(faces, boxes, strict=True):
         _draw_tag(out, _tag_text(face), box, _color(face.label), font_scale, text_thickness)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ def list_models(task: str | None = None) -> list[str]:
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_model(name_or_path: str) -> ModelInfo:
     """Find a model by shipped name, or by the path of a manifest (.json) or of an ONNX file beside one.
 
@@ -77,7 +77,7 @@ def get_model(name_or_path: str) -> ModelInfo:
     return ModelInfo(manifest.get("name", manifest_path.stem), onnx_path, manifest)
 
 
-def onnx_session(info: ModelInfo, threads: int = 0):  # noqa: ANN201 - onnxruntime type
+def onnx_session(info: ModelInfo, threads: int = 0):
     """An ONNX Runtime CPU session for a verified model; ``threads=0`` lets ONNX Runtime choose."""
     import onnxruntime as ort
 

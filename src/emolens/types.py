@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,38 @@ class Landmarks:
 
     def to_list(self) -> list[list[float]]:
         return [[round(x, 1), round(y, 1)] for x, y in self.points]
+
+
+@dataclass(frozen=True)
+class PartialLandmarks(Landmarks):
+    """Five-point landmarks from a backend that does not locate all five points (BlazeFace).
+
+    ``points`` keeps the five slots of ``emolens.types.LANDMARK_NAMES``; a slot the backend does not
+    measure holds ``(nan, nan)``, and ``to_list()`` writes it as ``[None, None]``. Nothing is invented:
+    BlazeFace gives the mouth centre, not its corners, so ``mouth_left`` and ``mouth_right`` are NaN and
+    the centre is in ``mouth_center``. :func:`landmark_correspondences` pairs the located points with
+    a five-point template (the mouth centre with the midpoint of the template's mouth corners).
+    """
+
+    mouth_center: tuple[float, float] | None = None
+
+    @property
+    def measured(self) -> tuple[bool, ...]:
+        """For each of the five slots, whether the backend located that point."""
+        return tuple(math.isfinite(x) and math.isfinite(y) for x, y in self.points)
+
+    def available(self) -> dict[str, tuple[float, float]]:
+        """The located points by name: the measured slots, plus ``mouth_center`` when there is one."""
+        out = {n: p for n, p, ok in zip(LANDMARK_NAMES, self.points, self.measured, strict=True) if ok}
+        if self.mouth_center is not None:
+            out["mouth_center"] = self.mouth_center
+        return out
+
+    def to_list(self) -> list[list[float | None]]:  # type: ignore[override]
+        return [
+            [round(x, 1), round(y, 1)] if ok else [None, None]
+            for (x, y), ok in zip(self.points, self.measured, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -140,7 +173,7 @@ class ImageResult:
     def __len__(self) -> int:
         return len(self.faces)
 
-    def __iter__(self):  # noqa: ANN204 - iterator of Face
+    def __iter__(self):
         return iter(self.faces)
 
     def __getitem__(self, i: int) -> Face:

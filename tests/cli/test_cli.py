@@ -37,8 +37,17 @@ def test_analyze_jsonl_default_to_stdout(data_dir):
 def test_analyze_formats_and_annotate(data_dir, tmp_path, fmt):
     out = tmp_path / f"faces.{fmt}"
     ann = tmp_path / "ann"
-    r = run("analyze", data_dir / "photos" / "couple.jpg", data_dir / "photos" / "landscape.jpg",
-            "--format", fmt, "--output", out, "--annotate", ann)
+    r = run(
+        "analyze",
+        data_dir / "photos" / "couple.jpg",
+        data_dir / "photos" / "landscape.jpg",
+        "--format",
+        fmt,
+        "--output",
+        out,
+        "--annotate",
+        ann,
+    )
     assert r.returncode == 0, r.stderr
     if fmt == "json":
         data = json.loads(out.read_text())

@@ -334,7 +334,9 @@ def test_every_format_round_trips(results: list[ImageResult]) -> None:
         lines = (base / "o.jsonl").read_text(encoding="utf-8").splitlines()
         assert [json.loads(line) for line in lines] == [rec for r in results for rec in json_records(r)]
         write_all("json", base / "o.json", results)
-        assert json.loads((base / "o.json").read_text(encoding="utf-8")) == [rec for r in results for rec in json_records(r)]
+        assert json.loads((base / "o.json").read_text(encoding="utf-8")) == [
+            rec for r in results for rec in json_records(r)
+        ]
         write_all("parquet", base / "o.parquet", results, labels=FER2013, row_group_size=3)
         assert pq.read_table(base / "o.parquet").to_pylist() == want
         write_all("csv", base / "o.csv", results, labels=FER2013)

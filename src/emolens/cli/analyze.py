@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from emolens.cli.progress import progress_bar
 from emolens.errors import EmolensError
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     jsonl = "jsonl"
     json = "json"
     csv = "csv"
@@ -23,13 +23,21 @@ class Format(str, Enum):
 
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format of the per-face records.")] = Format.jsonl,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")] = None,
-    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write annotated copies of the images here.")] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format of the per-face records.")
+    ] = Format.jsonl,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
+    ] = None,
+    annotate: Annotated[
+        Path | None, typer.Option("--annotate", help="Write annotated copies of the images here.")
+    ] = None,
     detector: Annotated[str, typer.Option(help="Face detector backend.")] = "retinaface",
     model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
     min_face: Annotated[float, typer.Option(help="Ignore faces smaller than this many pixels.")] = 0,
-    max_faces: Annotated[int | None, typer.Option(help="Keep at most this many faces per image (largest first).")] = None,
+    max_faces: Annotated[
+        int | None, typer.Option(help="Keep at most this many faces per image (largest first).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation for the emotion model.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
@@ -46,7 +54,10 @@ def analyze(
         items = list(expand_inputs(paths))
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
+        if output and output != "-":
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
         n_images = n_faces = n_errors = 0
+        used: set[str] = set()
         t0 = time.perf_counter()
         with open_writer(fmt.value, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
@@ -57,7 +68,7 @@ def analyze(
                     n_errors += 1
                     err.print(f"[yellow]skipped[/yellow] {result.source}: {result.error}", highlight=False)
                 elif annotate is not None and rgb is not None:
-                    save_image(draw_faces(rgb, result.faces), annotate / (Path(result.source).stem + ".jpg"))
+                    save_image(draw_faces(rgb, result.faces), annotate / _unique_name(result.source, used))
                 advance()
         dt = time.perf_counter() - t0
     except EmolensError as e:
@@ -69,6 +80,17 @@ def analyze(
             highlight=False,
         )
     raise typer.Exit(EXIT_PARTIAL if n_errors else EXIT_OK)
+
+
+def _unique_name(source: str, used: set[str]) -> str:
+    """``stem.jpg``, or ``stem-2.jpg``, ``stem-3.jpg``… when inputs in different folders share a name."""
+    stem = Path(source).stem
+    name, k = f"{stem}.jpg", 1
+    while name in used:
+        k += 1
+        name = f"{stem}-{k}.jpg"
+    used.add(name)
+    return name
 
 
 def register(app: typer.Typer) -> None:

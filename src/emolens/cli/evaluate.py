@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +18,7 @@ from emolens.errors import EmolensError
 out = Console()
 
 
-class InputKind(str, Enum):
+class InputKind(StrEnum):
     auto = "auto"
     crops = "crops"
     photos = "photos"
@@ -26,9 +26,16 @@ class InputKind(str, Enum):
 
 def evaluate(
     npz: Annotated[Path, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")],
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Emotion model(s); repeat to compare.")] = None,
-    input_kind: Annotated[InputKind, typer.Option("--input", help="crops: already-cropped faces; photos: detect "
-                                                  "and align the largest face; auto: crops when ≤ 64 px.")] = InputKind.auto,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Emotion model(s); repeat to compare.")
+    ] = None,
+    input_kind: Annotated[
+        InputKind,
+        typer.Option(
+            "--input",
+            help="crops: already-cropped faces; photos: detect and align the largest face; auto: crops when ≤ 64 px.",
+        ),
+    ] = InputKind.auto,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report(s) as JSON.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Confusion-matrix PNG (first model).")] = None,
     reliability: Annotated[Path | None, typer.Option("--reliability", help="Reliability-diagram PNG.")] = None,
@@ -51,8 +58,9 @@ def evaluate(
         for name in names:
             analyzer = Analyzer(detector, name, threads=threads, tta=tta)
             with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
-                report, probs = evaluate_npz(analyzer, npz, input_kind.value, limit,
-                                             on_progress=lambda k, a=advance: [a() for _ in range(k)])
+                report, probs = evaluate_npz(
+                    analyzer, npz, input_kind.value, limit, on_progress=lambda k, a=advance: [a() for _ in range(k)]
+                )
             reports.append(report)
             if name == names[0]:
                 y = load_labelled_npz(npz)[1][: len(probs)]
@@ -75,11 +83,14 @@ def evaluate(
     raise typer.Exit(EXIT_OK)
 
 
-def _print_report(r) -> None:  # noqa: ANN001 - Report
+def _print_report(r) -> None:
     e = r.extra
     out.print(f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, tta={'on' if e['tta'] else 'off'})")
-    out.print(f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  n {r.n}  "
-              f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face", highlight=False)
+    out.print(
+        f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  n {r.n}  "
+        f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face",
+        highlight=False,
+    )
     t = Table(show_edge=False)
     for col in ("class", "precision", "recall", "F1", "support"):
         t.add_column(col, justify="right" if col != "class" else "left")
@@ -100,8 +111,9 @@ def _print_comparison(reports: list) -> None:
     for col in ("model", "accuracy", "macro-F1", "ECE", "ms/face"):
         t.add_column(col)
     for r in reports:
-        t.add_row(r.extra["model"], f"{r.accuracy:.4f}", f"{r.macro_f1:.4f}", f"{r.ece:.4f}",
-                  f"{r.extra['ms_per_face']:.3f}")
+        t.add_row(
+            r.extra["model"], f"{r.accuracy:.4f}", f"{r.macro_f1:.4f}", f"{r.ece:.4f}", f"{r.extra['ms_per_face']:.3f}"
+        )
     out.print(t)
 
 

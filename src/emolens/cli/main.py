@@ -36,9 +36,9 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, evaluate, models, train
+    from emolens.cli import analyze, bench, evaluate, models, train
 
-    for module in (analyze, evaluate, models, train):
+    for module in (analyze, bench, evaluate, models, train):
         module.register(app)
 
 

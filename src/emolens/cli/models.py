@@ -19,7 +19,8 @@ def models(verify: Annotated[bool, typer.Option(help="Check each file's sha256 a
     from emolens.registry import get_model, list_models, models_dir
 
     t = Table()
-    for col in ("name", "task", "file", "MB", "licence", "metrics"):
+    t.add_column("name", no_wrap=True)
+    for col in ("task", "MB", "version", "metrics"):
         t.add_column(col)
     try:
         for name in list_models():
@@ -28,8 +29,12 @@ def models(verify: Annotated[bool, typer.Option(help="Check each file's sha256 a
 
             m = info.manifest if info else json.loads((models_dir() / f"{name}.json").read_text())
             size = (models_dir() / m["file"]).stat().st_size / 1e6
-            metrics = ", ".join(f"{k} {v}" for k, v in (m.get("metrics") or {}).items() if not isinstance(v, dict))
-            t.add_row(name, m.get("task", ""), m["file"], f"{size:.1f}", m.get("licence", ""), metrics[:60])
+            metrics = ", ".join(
+                f"{k} {v}"
+                for k, v in (m.get("metrics") or {}).items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+            t.add_row(name, m.get("task", ""), f"{size:.1f}", str(m.get("version", "")), metrics)
     except EmolensError as e:
         raise fail(e) from None
     out.print(t)

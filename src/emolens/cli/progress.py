@@ -15,8 +15,13 @@ def progress_bar(total: int, quiet: bool = False, description: str = "analysing"
     if quiet:
         yield lambda: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda: progress.advance(task)

@@ -38,7 +38,9 @@ def _parse_sets(pairs: list[str]) -> dict:
 def train(
     config: Annotated[str, typer.Option(help="A named config (see --list) or a config.json path.")] = "fer2013-cnn",
     run_dir: Annotated[Path | None, typer.Option(help="Where checkpoints and logs go (default runs/<config>).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")
+    ] = None,
     max_epochs: Annotated[int | None, typer.Option(help="Stop after this many epochs in this invocation.")] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value (JSON).")] = None,
     list_configs: Annotated[bool, typer.Option("--list", help="List the named configs and exit.")] = False,
@@ -66,13 +68,18 @@ def train(
         root = data or data_root()
         run = run_dir or Path("runs") / cfg.name
         resumed = (run / "last.pt").exists()
-        out.print(f"training {cfg.name} ({cfg.arch}, {cfg.epochs} epochs) in {run}"
-                  + (" — resuming" if resumed else ""), highlight=False)
+        out.print(
+            f"training {cfg.name} ({cfg.arch}, {cfg.epochs} epochs) in {run}" + (" — resuming" if resumed else ""),
+            highlight=False,
+        )
 
-        def show(r) -> None:  # noqa: ANN001 - EpochReport
+        def show(r) -> None:
             star = " *" if r.best else ""
-            out.print(f"epoch {r.epoch + 1:3d}/{cfg.epochs}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
-                      f"val loss {r.val_loss:.4f}  lr {r.lr:.4g}  {r.seconds:.0f}s{star}", highlight=False)
+            out.print(
+                f"epoch {r.epoch + 1:3d}/{cfg.epochs}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
+                f"val loss {r.val_loss:.4f}  lr {r.lr:.4g}  {r.seconds:.0f}s{star}",
+                highlight=False,
+            )
 
         Trainer(cfg, run, root).run(on_epoch=show, max_epochs=max_epochs)
     except (KeyError, TypeError) as e:

@@ -31,7 +31,7 @@ class EmotionModel:
     threads:
         ONNX Runtime intra-op threads (0: its default).
     tta:
-        Average the predictions for the crop and its mirror image.
+        Test-time augmentation: average over ten views (centre and corner crops, each mirrored).
     batch_size:
         Largest batch sent to the network at once.
     """
@@ -63,17 +63,25 @@ class EmotionModel:
         return align(image, detection.landmarks, detection.box, self.template, self.align_size, self.grey)
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        """Raw network outputs for aligned crops ``[N, S, S]`` uint8 (S = ``align_size``), in batches."""
+        """Raw network outputs for aligned crops ``[N, S, S]`` uint8 (S = ``align_size``), in batches.
+
+        With ``tta`` the logits are averaged over the centre crop, the four corner crops and their mirror
+        images (ten views).
+        """
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        x = self._prepare(crops)
-        out = [self._run(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
-        z = np.concatenate(out)
+        full = self._normalise(crops)
+        views = [(self._offset, self._offset)]
         if self.tta:
-            flipped = x[..., ::-1].copy()
-            z2 = np.concatenate([self._run(flipped[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
-            z = (z + z2) / 2
-        return z
+            m = self.align_size - self.input_size
+            views += [(0, 0), (0, m), (m, 0), (m, m)]
+        z = np.zeros((len(full), len(self.labels)), dtype=np.float64)
+        for oy, ox in views:
+            x = full[..., oy : oy + self.input_size, ox : ox + self.input_size]
+            for flip in (False, True) if self.tta else (False,):
+                v = np.ascontiguousarray(x[..., ::-1] if flip else x)
+                z += np.concatenate([self._run(v[i : i + self.batch_size]) for i in range(0, len(v), self.batch_size)])
+        return (z / (len(views) * (2 if self.tta else 1))).astype(np.float32)
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``[N, C]`` for aligned crops."""
@@ -82,7 +90,12 @@ class EmotionModel:
     def scores(self, crops: np.ndarray) -> list[EmotionScores]:
         return [EmotionScores(self.labels, tuple(float(v) for v in p)) for p in self.predict(crops)]
 
-    def _prepare(self, crops: np.ndarray) -> np.ndarray:
+    @property
+    def _offset(self) -> int:
+        return (self.align_size - self.input_size) // 2
+
+    def _normalise(self, crops: np.ndarray) -> np.ndarray:
+        """Aligned crops to normalised float32 ``[N, C, S, S]`` at the full ``align_size``."""
         crops = np.asarray(crops)
         if crops.ndim == 2:
             crops = crops[None]
@@ -92,11 +105,10 @@ class EmotionModel:
         if s != self.align_size or crops.shape[2] != self.align_size:
             import cv2
 
-            crops = np.stack([cv2.resize(c, (self.align_size, self.align_size), interpolation=cv2.INTER_AREA)
-                              for c in crops])
-        o = (self.align_size - self.input_size) // 2
-        c = crops[:, o : o + self.input_size, o : o + self.input_size].astype(np.float32)
-        x = (c / 255.0 - self.mean) / self.std
+            crops = np.stack(
+                [cv2.resize(c, (self.align_size, self.align_size), interpolation=cv2.INTER_AREA) for c in crops]
+            )
+        x = (crops.astype(np.float32) / 255.0 - self.mean) / self.std
         return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
 
     def _run(self, x: np.ndarray) -> np.ndarray:

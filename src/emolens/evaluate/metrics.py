@@ -22,9 +22,14 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         d = {
-            "labels": list(self.labels), "n": self.n, "accuracy": round(self.accuracy, 5),
-            "macro_f1": round(self.macro_f1, 5), "per_class": self.per_class, "confusion": self.confusion,
-            "ece": None if self.ece is None else round(self.ece, 5), "errors": self.errors,
+            "labels": list(self.labels),
+            "n": self.n,
+            "accuracy": round(self.accuracy, 5),
+            "macro_f1": round(self.macro_f1, 5),
+            "per_class": self.per_class,
+            "confusion": self.confusion,
+            "ece": None if self.ece is None else round(self.ece, 5),
+            "errors": self.errors,
         }
         d.update(self.extra)
         return d
@@ -48,17 +53,26 @@ def classification_report(
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
     present = support > 0
     per_class = {
-        labels[i]: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-                    "f1": round(float(f1[i]), 4), "support": int(support[i])}
+        labels[i]: {
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(support[i]),
+        }
         for i in range(k)
     }
     ece = None
     if probs is not None and valid.any():
         ece = expected_calibration_error(probs[valid], y_true[valid])
     return Report(
-        labels=tuple(labels), n=len(y_true), accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
-        macro_f1=float(f1[present].mean()) if present.any() else 0.0, per_class=per_class,
-        confusion=cm.tolist(), ece=ece, errors=int((~valid).sum()),
+        labels=tuple(labels),
+        n=len(y_true),
+        accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        per_class=per_class,
+        confusion=cm.tolist(),
+        ece=ece,
+        errors=int((~valid).sum()),
     )
 
 
@@ -83,6 +97,7 @@ def reliability_points(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarra
 
 def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     """The softmax temperature that minimises negative log-likelihood (golden-section search on log T)."""
+
     def nll(t: float) -> float:
         z = logits / t
         z = z - z.max(1, keepdims=True)

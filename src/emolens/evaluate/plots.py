@@ -9,7 +9,7 @@ import numpy as np
 from emolens.errors import MissingExtraError
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib module
+def _pyplot():
     try:
         import matplotlib
 
@@ -29,8 +29,15 @@ def confusion_png(confusion: list[list[int]], labels: tuple[str, ...], path: str
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}\n({int(cm[i, j])})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")

@@ -26,8 +26,9 @@ def load_labelled_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError) as e:
         raise DataError(f"not a readable npz ({e})", str(p)) from None
     if x.dtype != np.uint8 or x.ndim not in (3, 4) or len(x) != len(y):
-        raise DataError(f"x must be uint8 [N,H,W] or [N,H,W,3] matching y (got {x.dtype} {x.shape}, y {y.shape})",
-                        str(p))
+        raise DataError(
+            f"x must be uint8 [N,H,W] or [N,H,W,3] matching y (got {x.dtype} {x.shape}, y {y.shape})", str(p)
+        )
     return x, y.astype(np.int64)
 
 
@@ -74,8 +75,13 @@ def evaluate_npz(
     found = ~np.isnan(probs).any(1)
     pred = np.where(found, np.nan_to_num(probs).argmax(1), -1)
     report = classification_report(y, pred, model.labels, probs=np.where(found[:, None], probs, 0))
-    report.extra.update({
-        "model": model.name, "input": input_kind, "tta": model.tta, "ms_per_face": round(ms_per_face, 3),
-        "file": str(path),
-    })
+    report.extra.update(
+        {
+            "model": model.name,
+            "input": input_kind,
+            "tta": model.tta,
+            "ms_per_face": round(ms_per_face, 3),
+            "file": str(path),
+        }
+    )
     return report, probs

@@ -76,7 +76,9 @@ class ResNetFER(nn.Module):
                 stages.append(BasicBlock(cin, w, stride))
                 cin = w
         self.stages = nn.Sequential(*stages)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
+        )
         _init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -95,8 +97,13 @@ class SimpleCNN(nn.Module):
             cin = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, 256), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(256, num_classes),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(cin, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
         )
         _init(self)
 
@@ -112,10 +119,14 @@ class InvertedResidual(nn.Module):
         hidden = cin * expand
         self.use_res = stride == 1 and cin == cout
         self.body = nn.Sequential(
-            nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+            nn.Conv2d(cin, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
             nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +142,7 @@ class MobileFER(nn.Module):
         cfg = [(1, 16, 1, 1), (4, 24, 2, 2), (4, 48, 3, 2), (4, 96, 3, 2), (4, 160, 2, 1)]
 
         def c(n: int) -> int:
-            return max(8, int(round(n * width / 8)) * 8)
+            return max(8, round(n * width / 8) * 8)
 
         layers: list[nn.Module] = [_conv_bn(1, c(32))]
         cin = c(32)
@@ -142,7 +153,9 @@ class MobileFER(nn.Module):
         last = c(512)
         layers += [nn.Conv2d(cin, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU6(inplace=True)]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(last, num_classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(last, num_classes)
+        )
         _init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -65,13 +65,20 @@ def random_erase(x: torch.Tensor, p: float, area: tuple[float, float], gen: torc
     x0 = (r(n) * (w - ew + 1).float()).long()
     ys = torch.arange(h).view(1, h, 1)
     xs = torch.arange(w).view(1, 1, w)
-    mask = (ys >= y0.view(n, 1, 1)) & (ys < (y0 + eh).view(n, 1, 1)) & (xs >= x0.view(n, 1, 1)) & (xs < (x0 + ew).view(n, 1, 1))
+    mask = (
+        (ys >= y0.view(n, 1, 1))
+        & (ys < (y0 + eh).view(n, 1, 1))
+        & (xs >= x0.view(n, 1, 1))
+        & (xs < (x0 + ew).view(n, 1, 1))
+    )
     mask &= (r(n) < p).view(n, 1, 1)
     noise = r(n, 1, h, w)
     return torch.where(mask.unsqueeze(1), noise, x)
 
 
-def mix(x: torch.Tensor, target: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def mix(
+    x: torch.Tensor, target: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """MixUp or CutMix (chosen at random when both are on) on a batch with soft targets ``[N, C]``."""
     use = [a for a in (cfg.mixup_alpha, cfg.cutmix_alpha) if a > 0]
     if not use:

@@ -56,13 +56,18 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    "fer2013-cnn": TrainConfig(name="fer2013-cnn"),
+    "fer2013-cnn": TrainConfig(name="fer2013-cnn", epochs=30),
     "fer2013-resnet": TrainConfig(name="fer2013-resnet", arch="resnet", epochs=60),
     "fer2013-mobile": TrainConfig(name="fer2013-mobile", arch="mobile", augment=AugmentConfig(crop=44), epochs=60),
     "ferplus-cnn": TrainConfig(name="ferplus-cnn", labels="ferplus", loss="kl", label_smoothing=0.0),
     # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
     "small-test": TrainConfig(
-        name="small-test", limit_train=384, limit_val=256, epochs=1, batch_size=64, arch_kwargs={"widths": [8, 16, 16, 32]}
+        name="small-test",
+        limit_train=384,
+        limit_val=256,
+        epochs=1,
+        batch_size=64,
+        arch_kwargs={"widths": [8, 16, 16, 32]},
     ),
 }
 

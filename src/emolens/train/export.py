@@ -30,8 +30,14 @@ def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
     model.eval()
     dummy = torch.zeros(1, 1, crop, crop)
     torch.onnx.export(
-        model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+        model,
+        (dummy,),
+        str(path),
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
     )
 
 
@@ -81,20 +87,36 @@ def export_run(run_dir: str | Path, name: str, out_dir: str | Path, data_root: s
     raw = classification_report(val.y, logits.argmax(1), labels, probs=_softmax(logits))
     cal = classification_report(val.y, probs.argmax(1), labels, probs=probs)
     metrics = {
-        "val_split": cfg.val, "val_accuracy": round(cal.accuracy, 4), "val_macro_f1": round(cal.macro_f1, 4),
-        "val_ece_uncalibrated": round(raw.ece or 0, 4), "val_ece": round(cal.ece or 0, 4),
+        "val_split": cfg.val,
+        "val_accuracy": round(cal.accuracy, 4),
+        "val_macro_f1": round(cal.macro_f1, 4),
+        "val_ece_uncalibrated": round(raw.ece or 0, 4),
+        "val_ece": round(cal.ece or 0, 4),
     }
     manifest = _manifest(name, onnx_path, cfg, labels, temperature, metrics, state, run_dir)
     (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    summary: dict[str, Any] = {"onnx": str(onnx_path), "parity_max_abs": parity, "temperature": temperature, **metrics,
-                               "size_mb": round(onnx_path.stat().st_size / 1e6, 3)}
+    summary: dict[str, Any] = {
+        "onnx": str(onnx_path),
+        "parity_max_abs": parity,
+        "temperature": temperature,
+        **metrics,
+        "size_mb": round(onnx_path.stat().st_size / 1e6, 3),
+    }
     if int8:
         summary["int8"] = quantize_int8(onnx_path, cfg, data_root, manifest, xv, val.y)
     return summary
 
 
-def _manifest(name: str, onnx_path: Path, cfg: TrainConfig, labels: tuple[str, ...], temperature: float,
-              metrics: dict, state: dict, run_dir: Path) -> dict:
+def _manifest(
+    name: str,
+    onnx_path: Path,
+    cfg: TrainConfig,
+    labels: tuple[str, ...],
+    temperature: float,
+    metrics: dict,
+    state: dict,
+    run_dir: Path,
+) -> dict:
     return {
         "name": name,
         "version": time.strftime("%Y.%m.%d"),
@@ -103,15 +125,24 @@ def _manifest(name: str, onnx_path: Path, cfg: TrainConfig, labels: tuple[str, .
         "sha256": sha256_file(onnx_path),
         "classes": list(labels),
         "architecture": cfg.arch,
-        "parameters": int(sum(v.numel() for k, v in state["model"].items() if "running" not in k and "num_batches" not in k)),
+        "parameters": int(
+            sum(v.numel() for k, v in state["model"].items() if "running" not in k and "num_batches" not in k)
+        ),
         "preprocessing": {
-            "grey": True, "align_size": cfg.input_size, "input_size": cfg.augment.crop, "mean": cfg.mean,
-            "std": cfg.std, "template": [list(p) for p in FER2013_TEMPLATE], "temperature": round(temperature, 4),
+            "grey": True,
+            "align_size": cfg.input_size,
+            "input_size": cfg.augment.crop,
+            "mean": cfg.mean,
+            "std": cfg.std,
+            "template": [list(p) for p in FER2013_TEMPLATE],
+            "temperature": round(temperature, 4),
             "num_classes": len(labels),
         },
         "metrics": metrics,
         "training": {
-            "config": cfg.name, "best_epoch": int(state["epoch"]) + 1, "epochs": cfg.epochs,
+            "config": cfg.name,
+            "best_epoch": int(state["epoch"]) + 1,
+            "epochs": cfg.epochs,
             "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
         },
         "licence": "Apache-2.0 (weights); data: research use",
@@ -119,8 +150,15 @@ def _manifest(name: str, onnx_path: Path, cfg: TrainConfig, labels: tuple[str, .
     }
 
 
-def quantize_int8(onnx_path: Path, cfg: TrainConfig, data_root: str | Path, manifest: dict, xv: np.ndarray,
-                  yv: np.ndarray, calib_n: int = 1024) -> dict:
+def quantize_int8(
+    onnx_path: Path,
+    cfg: TrainConfig,
+    data_root: str | Path,
+    manifest: dict,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    calib_n: int = 1024,
+) -> dict:
     """Static INT8 (QDQ, per-channel) with a calibration set drawn from the training split."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -141,19 +179,36 @@ def quantize_int8(onnx_path: Path, cfg: TrainConfig, data_root: str | Path, mani
     pre = onnx_path.with_name(onnx_path.stem + "-pre.onnx")
     quant_pre_process(str(onnx_path), str(pre))
     q_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
-    quantize_static(str(pre), str(q_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(pre),
+        str(q_path),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     pre.unlink()
     logits = _ort_logits(q_path, xv)
     t = manifest["preprocessing"]["temperature"]
     probs = _softmax(logits / t)
     rep = classification_report(yv, probs.argmax(1), tuple(manifest["classes"]), probs=probs)
     qm = json.loads(json.dumps(manifest))
-    qm.update({"name": q_path.stem, "file": q_path.name, "sha256": sha256_file(q_path), "quantization": "static INT8 QDQ"})
-    qm["metrics"] = {**manifest["metrics"], "val_accuracy": round(rep.accuracy, 4),
-                     "val_macro_f1": round(rep.macro_f1, 4), "val_ece": round(rep.ece or 0, 4)}
+    qm.update(
+        {"name": q_path.stem, "file": q_path.name, "sha256": sha256_file(q_path), "quantization": "static INT8 QDQ"}
+    )
+    qm["metrics"] = {
+        **manifest["metrics"],
+        "val_accuracy": round(rep.accuracy, 4),
+        "val_macro_f1": round(rep.macro_f1, 4),
+        "val_ece": round(rep.ece or 0, 4),
+    }
     q_path.with_suffix(".json").write_text(json.dumps(qm, indent=2) + "\n")
-    return {"onnx": str(q_path), "val_accuracy": round(rep.accuracy, 4), "size_mb": round(q_path.stat().st_size / 1e6, 3)}
+    return {
+        "onnx": str(q_path),
+        "val_accuracy": round(rep.accuracy, 4),
+        "size_mb": round(q_path.stat().st_size / 1e6, 3),
+    }
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -105,7 +105,9 @@ class Trainer:
             val = val.subset(np.arange(min(cfg.limit_val, len(val))))
         return train, val
 
-    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, max_epochs: int | None = None) -> list[EpochReport]:
+    def run(
+        self, on_epoch: Callable[[EpochReport], None] | None = None, max_epochs: int | None = None
+    ) -> list[EpochReport]:
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -133,7 +135,9 @@ class Trainer:
             no_decay = [p for p in model.parameters() if p.ndim <= 1]
             opt = torch.optim.SGD(
                 [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                lr=cfg.lr, momentum=0.9, nesterov=True,
+                lr=cfg.lr,
+                momentum=0.9,
+                nesterov=True,
             )
         gen = torch.Generator().manual_seed(cfg.seed)
         start_epoch, best_acc = 0, -1.0
@@ -182,14 +186,20 @@ class Trainer:
             is_best = acc > best_acc
             best_acc = max(best_acc, acc)
             state = {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                "epoch": epoch, "best_acc": best_acc, "config": cfg.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch,
+                "best_acc": best_acc,
+                "config": cfg.to_dict(),
             }
             torch.save(state, self.run_dir / "last.tmp")
             (self.run_dir / "last.tmp").replace(last)
             if is_best:
-                torch.save({"model": model.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
-                           self.run_dir / "best.pt")
+                torch.save(
+                    {"model": model.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
+                    self.run_dir / "best.pt",
+                )
             rep = EpochReport(epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best)
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(rep.__dict__) + "\n")

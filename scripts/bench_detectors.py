@@ -1,0 +1,287 @@
+"""Benchmark the face detectors on the shared real photos: accuracy on voc_boxes, face counts, speed.
+
+For every configuration (by default each registered detector with its defaults, plus RetinaFace
+at ``max_size=640``), on ``photos/voc_boxes`` (12 WIDER FACE photos, 212 hand-drawn boxes):
+
+* recall and precision at IoU 0.5 (greedy VOC matching), overall and by face size, the size being
+  ``max(w, h)`` of the true box: < 20 px, 20-32 px, > 32 px, and >= 20 px;
+* false positives (detections matching no true box; the README lists a few unlabelled face-like
+  things, so some are expected);
+* milliseconds per photo for ``detect()`` on the decoded RGB image (pre- and post-processing
+  included, decoding the JPEG not): each photo is run once to warm up, then ``--runs`` times; the
+  table gives the median over photos of each photo's median time, and the worst photo's.
+
+plus the number of faces found on ``landscape.jpg`` (0 expected), ``couple.jpg`` (2),
+``expression_grid.jpg`` (25) and the ``group_*.jpg`` copies (54, 39, 23).
+
+Usage::
+
+    python scripts/bench_detectors.py [--data DIR] [--threads 2] [--runs 5] [--json out.json]
+        [--config "retinaface max_size=800 score_threshold=0.6" ...] [--no-timing] [--update-manifests]
+
+The data folder is ``--data``, else ``$EMOLENS_DATA``, else ``<repo>/../shared/datasets``.
+Timings depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from emolens.detect import available, create
+from emolens.detect.evaluation import match, read_voc
+from emolens.registry import models_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE_BINS = ("<20", "20-32", ">32")
+COUNT_PHOTOS = {
+    "landscape.jpg": 0,
+    "couple.jpg": 2,
+    "expression_grid.jpg": 25,
+    "group_marchingband.jpg": 54,
+    "group_tvshow.jpg": 39,
+    "group_family_church.jpg": 23,
+}
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def parse_config(text: str) -> tuple[str, dict[str, object]]:
+    """``"retinaface max_size=640"`` -> ``("retinaface", {"max_size": 640})``."""
+    name, *pairs = shlex.split(text)
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return name, options
+
+
+def label(name: str, options: dict[str, object]) -> str:
+    shown = {k: v for k, v in options.items() if k != "threads"}
+    return name + ("" if not shown else " " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = set(re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split())  # type: ignore[union-attr]
+    return ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags) or "no AVX2"
+
+
+def size_masks(sizes: np.ndarray) -> dict[str, np.ndarray]:
+    """Face-size bins by ``max(w, h)`` of the true box: < 20 px, 20-32 px (both ends in), > 32 px."""
+    return {"<20": sizes < 20, "20-32": (sizes >= 20) & (sizes <= 32), ">32": sizes > 32}
+
+
+def evaluate(detector, voc: list[tuple[np.ndarray, object]]) -> dict:
+    n_true = tp = fp = 0
+    by_bin = {b: [0, 0] for b in SIZE_BINS}
+    big = [0, 0]
+    per_photo = []
+    for image, truth in voc:
+        dets = detector.detect(image)
+        found, is_tp = match(dets, truth.boxes, 0.5)
+        sizes = truth.sizes
+        for b, sel in size_masks(sizes).items():
+            by_bin[b][0] += int(found[sel].sum())
+            by_bin[b][1] += int(sel.sum())
+        sel = sizes >= 20
+        big[0] += int(found[sel].sum())
+        big[1] += int(sel.sum())
+        n_true += len(found)
+        tp += int(is_tp.sum())
+        fp += int((~is_tp).sum())
+        per_photo.append(
+            {
+                "image": truth.image,
+                "faces": len(found),
+                "found": int(found.sum()),
+                "false_positives": int((~is_tp).sum()),
+            }
+        )
+    return {
+        "faces": n_true,
+        "found": int(sum(p["found"] for p in per_photo)),
+        "recall": sum(p["found"] for p in per_photo) / n_true,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "false_positives": fp,
+        "recall_by_size": {b: {"found": f, "faces": n, "recall": f / n if n else None} for b, (f, n) in by_bin.items()},
+        "recall_ge20": {"found": big[0], "faces": big[1], "recall": big[0] / big[1]},
+        "per_photo": per_photo,
+    }
+
+
+def timing(detector, images: list[np.ndarray], runs: int) -> dict:
+    per_photo = []
+    for image in images:
+        detector.detect(image)  # warm-up
+        ts = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            detector.detect(image)
+            ts.append((time.perf_counter() - t0) * 1000)
+        per_photo.append(statistics.median(ts))
+    return {"ms_median": statistics.median(per_photo), "ms_max": max(per_photo), "ms_per_photo": per_photo}
+
+
+def fmt_recall(d: dict) -> str:
+    return f"{d['recall']:.3f} ({d['found']}/{d['faces']})"
+
+
+def markdown(results: list[dict], timed: bool) -> str:
+    head = ["detector", "recall all", "<20 px", "20-32 px", ">32 px", ">=20 px", "precision", "FP"]
+    if timed:
+        head += ["ms/photo median", "ms/photo max"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        a = r["voc_boxes"]
+        row = [f"`{r['config']}`", fmt_recall(a)]
+        row += [fmt_recall(a["recall_by_size"][b]) for b in SIZE_BINS]
+        row += [fmt_recall(a["recall_ge20"]), f"{a['precision']:.3f}", str(a["false_positives"])]
+        if timed:
+            row += [f"{r['timing']['ms_median']:.1f}", f"{r['timing']['ms_max']:.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    head = ["detector"] + [f"{Path(p).stem} ({n})" for p, n in COUNT_PHOTOS.items()]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        lines.append("| " + " | ".join([f"`{r['config']}`"] + [str(r["counts"][p]) for p in COUNT_PHOTOS]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=None, help="shared datasets folder (holds photos/)")
+    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per photo after one warm-up (default 5)")
+    ap.add_argument(
+        "--config",
+        action="append",
+        default=None,
+        help='a detector and options, e.g. "retinaface max_size=640"; repeatable',
+    )
+    ap.add_argument("--no-timing", action="store_true", help="accuracy and counts only")
+    ap.add_argument("--json", type=Path, default=None, help="also write the full results here")
+    ap.add_argument(
+        "--update-manifests",
+        action="store_true",
+        help="write the results of each detector run with its default options into its model manifest",
+    )
+    args = ap.parse_args()
+
+    data = args.data or Path(os.environ.get("EMOLENS_DATA") or REPO.parent / "shared" / "datasets")
+    photos = data / "photos"
+    xmls = sorted((photos / "voc_boxes").glob("*.xml"))
+    if not xmls:
+        raise SystemExit(f"no VOC files in {photos / 'voc_boxes'}")
+    voc = []
+    for x in xmls:
+        truth = read_voc(x)
+        voc.append((load_rgb(x.parent / truth.image), truth))
+    count_images = {p: load_rgb(photos / p) for p in COUNT_PHOTOS}
+
+    configs = (
+        [parse_config(c) for c in args.config]
+        if args.config
+        else ([(n, {}) for n in available()] + [("retinaface", {"max_size": 640})])
+    )
+    results = []
+    for name, options in configs:
+        options = {"threads": args.threads, **options}
+        det = create(name, **options)
+        r = {
+            "config": label(name, options),
+            "detector": name,
+            "options": options,
+            "voc_boxes": evaluate(det, voc),
+            "counts": {p: len(det.detect(img)) for p, img in count_images.items()},
+        }
+        if not args.no_timing:
+            r["timing"] = timing(det, [img for img, _ in voc], args.runs)
+        results.append(r)
+
+    env = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "logical_cpus": os.cpu_count(),
+        "onnxruntime": ort.__version__,
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "threads": args.threads,
+        "runs": args.runs,
+    }
+    print(f"voc_boxes: {len(voc)} photos, {sum(len(t.boxes) for _, t in voc)} faces; IoU 0.5")
+    print(", ".join(f"{k} {v}" for k, v in env.items()))
+    print()
+    print(markdown(results, not args.no_timing))
+    if args.json:
+        args.json.write_text(json.dumps({"environment": env, "results": results}, indent=2) + "\n")
+    if args.update_manifests:
+        update_manifests(results, env)
+
+
+def update_manifests(results: list[dict], env: dict) -> None:
+    """Store the measured metrics of each default-option run in ``src/emolens/models/<detector>.json``."""
+    command = f"python scripts/bench_detectors.py --threads {env['threads']} --runs {env['runs']} --update-manifests"
+    for r in results:
+        if set(r["options"]) != {"threads"}:
+            continue
+        path = models_dir() / f"{r['detector']}.json"
+        manifest = json.loads(path.read_text())
+        a = r["voc_boxes"]
+        metrics = {
+            "voc_boxes": {
+                "data": "photos/voc_boxes (12 WIDER FACE val photos, 212 faces), IoU 0.5",
+                "recall": round(a["recall"], 4),
+                "recall_ge20px": round(a["recall_ge20"]["recall"], 4),
+                "recall_by_size": {b: round(v["recall"], 4) for b, v in a["recall_by_size"].items()},
+                "precision": round(a["precision"], 4),
+                "false_positives": a["false_positives"],
+            },
+            "face_counts": r["counts"],
+            "command": command,
+            "date": env["date"],
+        }
+        if "timing" in r:
+            metrics["ms_per_photo_median"] = round(r["timing"]["ms_median"], 1)
+            metrics["timing_environment"] = {k: env[k] for k in ("cpu", "cpu_flags", "onnxruntime", "threads")}
+        manifest["metrics"] = metrics
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""``emolens bench``: emotion-model speed (ms per face, faces/s) by batch size and thread count."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emolens.cli.main import EXIT_OK, fail
+from emolens.errors import EmolensError
+
+out = Console()
+
+
+def bench(
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model(s) to time (default: all emotion models).")
+    ] = None,
+    batch: Annotated[list[int] | None, typer.Option("--batch", help="Batch sizes (default 1, 32, 256).")] = None,
+    threads: Annotated[list[int] | None, typer.Option("--threads", help="Thread counts (default 1, 2).")] = None,
+    seconds: Annotated[float, typer.Option(help="Time spent measuring each setting.")] = 2.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the table as JSON.")] = None,
+) -> None:
+    """Time the emotion models on random aligned crops: median ms per face and faces per second."""
+    import onnxruntime as ort
+
+    from emolens.emotion import EmotionModel
+    from emolens.registry import list_models
+
+    names = model or list_models("emotion")
+    rows = []
+    try:
+        for name in names:
+            for t in threads or [1, 2]:
+                m = EmotionModel(name, threads=t)
+                for b in batch or [1, 32, 256]:
+                    crops = np.random.default_rng(0).integers(0, 256, (b, m.align_size, m.align_size), dtype=np.uint8)
+                    m.logits(crops)  # warm-up
+                    times = []
+                    end = time.perf_counter() + seconds
+                    while time.perf_counter() < end or len(times) < 3:
+                        t0 = time.perf_counter()
+                        m.logits(crops)
+                        times.append(time.perf_counter() - t0)
+                    med = float(np.median(times))
+                    rows.append(
+                        {
+                            "model": name,
+                            "threads": t,
+                            "batch": b,
+                            "ms_per_face": med * 1000 / b,
+                            "faces_per_s": b / med,
+                            "runs": len(times),
+                        }
+                    )
+    except EmolensError as e:
+        raise fail(e) from None
+    table = Table(title=f"emotion models, ONNX Runtime {ort.__version__} (CPU), median of timed runs")
+    for col in ("model", "threads", "batch", "ms/face", "faces/s"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for r in rows:
+        table.add_row(
+            r["model"], str(r["threads"]), str(r["batch"]), f"{r['ms_per_face']:.3f}", f"{r['faces_per_s']:.0f}"
+        )
+    out.print(table)
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=2))
+    raise typer.Exit(EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

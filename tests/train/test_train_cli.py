@@ -1,0 +1,79 @@
+"""`emolens train --config small-test` trains, resumes and exports end to end (a few hundred images, 1 epoch)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+EMOLENS = str(Path(sys.executable).with_name("emolens"))
+
+
+def run(*args):
+    r = subprocess.run([EMOLENS, *map(str, args)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    first = run("train", "--config", "small-test", "--run-dir", run_dir)
+    return run_dir, first
+
+
+def test_train_writes_checkpoints_and_log(trained):
+    run_dir, first = trained
+    assert (run_dir / "last.pt").exists() and (run_dir / "best.pt").exists()
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0]
+    assert 0 <= rows[0]["val_accuracy"] <= 1 and np.isfinite(rows[0]["train_loss"])
+    assert "epoch   1/1" in first.stdout
+
+
+def test_resume_continues_from_the_last_epoch(trained):
+    run_dir, _ = trained
+    second = run("train", "--config", "small-test", "--run-dir", run_dir, "--set", "epochs=2")
+    assert "resuming" in second.stdout and "epoch   2/2" in second.stdout and "epoch   1/2" not in second.stdout
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1]
+
+
+def test_export_onnx_int8_and_load_as_a_model(trained, tmp_path, data_dir):
+    import torch
+
+    from emolens.emotion import EmotionModel
+    from emolens.train.config import TrainConfig
+    from emolens.train.loop import build_model
+
+    run_dir, _ = trained
+    out = run("export", run_dir, "--name", "tiny", "--out", tmp_path, "--int8")
+    summary = json.loads(out.stdout)
+    assert summary["parity_max_abs"] < 1e-3
+    manifest = json.loads((tmp_path / "tiny.json").read_text())
+    assert manifest["task"] == "emotion" and len(manifest["classes"]) == 7
+    assert (tmp_path / "tiny-int8.onnx").stat().st_size < (tmp_path / "tiny.onnx").stat().st_size
+
+    # The exported model, loaded the way the library loads shipped models, agrees with the torch checkpoint.
+    model = EmotionModel(str(tmp_path / "tiny.json"))
+    x = np.load(data_dir / "fer2013" / "sample_700_private.npz")["x"][:32]
+    state = torch.load(run_dir / "best.pt", weights_only=False)
+    net = build_model(TrainConfig.from_dict(state["config"]))
+    net.load_state_dict(state["model"])
+    net.eval()
+    with torch.inference_mode():
+        ref = net(torch.from_numpy(((x[:, 4:44, 4:44] / 255.0 - 0.5) / 0.25).astype(np.float32)[:, None])).numpy()
+    assert np.allclose(model.logits(x), ref, atol=1e-4)
+
+    # A corrupted file fails its sha256 check.
+    from emolens.errors import ModelError
+    from emolens.registry import get_model
+
+    (tmp_path / "tiny.onnx").write_bytes((tmp_path / "tiny.onnx").read_bytes() + b"x")
+    get_model.cache_clear()
+    with pytest.raises(ModelError, match="sha256"):
+        EmotionModel(str(tmp_path / "tiny.json"))
