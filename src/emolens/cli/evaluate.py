@@ -43,6 +43,12 @@ def evaluate(
     detector: Annotated[str, typer.Option(help="Detector for --input photos.")] = "retinaface",
     threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     limit: Annotated[int, typer.Option(help="Use only the first N samples (0: all).")] = 0,
+    total: Annotated[
+        int | None,
+        typer.Option(
+            help="Also report correct/TOTAL, counting rows absent from the file as errors (FER2013 PrivateTest: 3589)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
@@ -60,6 +66,11 @@ def evaluate(
             with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
                 report, probs = evaluate_npz(
                     analyzer, npz, input_kind.value, limit, on_progress=lambda k, a=advance: [a() for _ in range(k)]
+                )
+            if total:
+                correct = round(report.accuracy * report.n)
+                report.extra.update(
+                    {"total": total, "correct": correct, "accuracy_of_total": round(correct / total, 5)}
                 )
             reports.append(report)
             if name == names[0]:
@@ -91,6 +102,8 @@ def _print_report(r) -> None:
         f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face",
         highlight=False,
     )
+    if "total" in e:
+        out.print(f"counting absent rows as errors: {e['correct']}/{e['total']} = {e['accuracy_of_total']:.4f}")
     t = Table(show_edge=False)
     for col in ("class", "precision", "recall", "F1", "support"):
         t.add_column(col, justify="right" if col != "class" else "left")
