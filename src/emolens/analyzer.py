@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,14 @@ from emolens.errors import EmolensError, ImageError
 from emolens.io.images import load_image
 from emolens.io.inputs import InputItem
 from emolens.types import Detection, Face, ImageResult
+
+if TYPE_CHECKING:
+    import os
+
+    from emolens.video.pipeline import VideoRun
+    from emolens.video.smoothing import SmoothingConfig
+    from emolens.video.sources import VideoSource
+    from emolens.video.tracker import TrackerConfig
 
 ImageInput = Any  # a path, bytes, a numpy array (with ``color_order``) or a PIL image
 _Loaded = tuple[str, np.ndarray | None, str | None]  # source, RGB pixels, error
@@ -59,6 +67,7 @@ class Analyzer:
         self.detector_options = dict(detector_options or {})
         self._detector: detect.Detector | None = None
         self._emotion: EmotionModel | None = None
+        self._low_detectors: dict[float, detect.Detector] = {}
         if detector not in detect.available():
             detect.create(detector)  # raises ConfigError naming the available backends
 
@@ -160,9 +169,128 @@ class Analyzer:
             out.append((ImageResult(source, w, h, tuple(faces), error), rgb))
         return out
 
+    def analyze_video(
+        self,
+        source: VideoSource | str | int | os.PathLike[str],
+        *,
+        every_n_frames: int = 1,
+        target_fps: float | None = None,
+        max_frames: int | None = None,
+        smoothing: str = "ema",
+        smoothing_options: SmoothingConfig | dict[str, Any] | None = None,
+        tracking: TrackerConfig | dict[str, Any] | None = None,
+        live: bool | None = None,
+        with_frames: bool = False,
+        batch_frames: int = 8,
+        buffer_frames: int = 2,
+        sequence_fps: float = 25.0,
+    ) -> VideoRun:
+        """Analyse a video, camera or stream: tracked faces with raw and smoothed emotions, frame by frame.
+
+        Decoding, detection with tracking, and classification with smoothing run in three threads joined by
+        bounded queues (see :mod:`emolens.video.pipeline`); the faces of several frames go to the emotion model
+        in one call. Nothing is held for the whole video: results are yielded as they are made.
+
+        Parameters
+        ----------
+        source : VideoSource, str, int or os.PathLike
+            A video file, a folder of images (an image sequence), a camera index (``0`` or ``"0"``), a stream
+            URL (``rtsp://...``, ``http://...``), or an open :class:`~emolens.video.sources.VideoSource`.
+        every_n_frames : int, default 1
+            Analyse frames whose index is a multiple of this.
+        target_fps : float, optional
+            Analyse at most this many frames per second of video time (combined with ``every_n_frames``).
+        max_frames : int, optional
+            Stop after reading this many frames from the source.
+        smoothing : {"ema", "hysteresis", "none"}, default "ema"
+            Temporal smoothing of each track's probabilities (:mod:`emolens.video.smoothing`).
+        smoothing_options : SmoothingConfig or dict, optional
+            Overrides of :class:`~emolens.video.smoothing.SmoothingConfig` (``alpha``, ``margin``,
+            ``hold_frames``, ``min_confidence``).
+        tracking : TrackerConfig or dict, optional
+            Overrides of :class:`~emolens.video.tracker.TrackerConfig` (``max_age``, ``min_hits``, ...). The
+            detector's ``score_threshold`` (``detector_options``, default 0.5) is the default ``high_score``.
+        live : bool, optional
+            Treat the source as live: a ring buffer drops the oldest frames when the analysis cannot keep up.
+            Default: cameras and RTSP/RTMP/UDP/SRT streams are live; files, folders and HTTP URLs are lossless.
+        with_frames : bool, default False
+            Yield ``(FrameResult, Frame)`` pairs, the frame holding the RGB pixels (for drawing).
+        batch_frames : int, default 8
+            Most frames whose faces share one emotion-model call.
+        buffer_frames : int, default 2
+            Size of the ring buffer of a live source.
+        sequence_fps : float, default 25
+            Frame rate that stamps an image sequence.
+
+        Returns
+        -------
+        VideoRun
+            An iterator of :class:`~emolens.types.FrameResult` (one per analysed frame, in order), with
+            ``source``, ``labels`` and ``stats`` attributes; close it (or use ``with``) to stop early.
+
+        Raises
+        ------
+        VideoError
+            At once when the source cannot be opened (missing or undecodable file, no camera at that index,
+            unreachable stream); during the iteration, after the frames that could be read, when a file turns
+            out truncated or images of a sequence cannot be read.
+        ConfigError
+            An option has a value that cannot be used.
+        ModelError
+            A model cannot be loaded.
+
+        Examples
+        --------
+        >>> analyzer = Analyzer("blazeface")
+        >>> with analyzer.analyze_video("clip.mp4", every_n_frames=2) as run:  # doctest: +SKIP
+        ...     for frame in run:
+        ...         for face in frame:
+        ...             print(frame.index, face.track_id, face.smoothed_label)
+        """
+        from emolens.video.pipeline import VideoRun
+
+        tracking_cfg = _tracking_config(tracking, self.detector_options.get("score_threshold"))
+        return VideoRun(
+            self,
+            source,
+            every_n_frames=every_n_frames,
+            target_fps=target_fps,
+            max_frames=max_frames,
+            smoothing=smoothing,
+            smoothing_options=smoothing_options,
+            tracking=tracking_cfg,
+            live=live,
+            with_frames=with_frames,
+            batch_frames=batch_frames,
+            buffer_frames=buffer_frames,
+            sequence_fps=sequence_fps,
+        )
+
+    def _tracking_detector(self, low_score: float) -> detect.Detector:
+        """The detector run at ``low_score`` (the tracker also uses low-score detections), created once."""
+        if low_score >= float(self.detector_options.get("score_threshold", 0.5)):
+            return self.detector
+        if low_score not in self._low_detectors:
+            options = {**self.detector_options, "score_threshold": low_score}
+            self._low_detectors[low_score] = detect.create(self.detector_name, threads=self.threads, **options)
+        return self._low_detectors[low_score]
+
     def classify_crops(self, crops: np.ndarray) -> np.ndarray:
         """Emotion probabilities for faces that are already cropped (e.g. FER2013 48x48 images)."""
         return self.emotion.predict(crops)
+
+
+def _tracking_config(tracking: Any, score_threshold: float | None) -> Any:
+    """The tracker config, with ``high_score`` defaulting to the detector's score threshold."""
+    from emolens.video.tracker import TrackerConfig
+
+    if score_threshold is None or not (tracking is None or isinstance(tracking, dict)):
+        return tracking
+    options = dict(tracking or {})
+    options.setdefault("high_score", float(score_threshold))
+    options.setdefault("new_track_score", options["high_score"])
+    options.setdefault("low_score", min(TrackerConfig.low_score, options["high_score"]))
+    return options
 
 
 def _describe(img: object) -> str:

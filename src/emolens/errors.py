@@ -33,3 +33,7 @@ class MissingExtraError(EmolensError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(f"this needs the '{package}' package: pip install 'emolens[{extra}]'")
+
+
+class VideoError(EmolensError):
+    """A video source cannot be opened or read: a missing, unreadable or truncated file, no camera, a dead stream."""

@@ -127,7 +127,13 @@ class EmotionScores:
 
 @dataclass(frozen=True)
 class Face:
-    """One face in an image: where it is and how the person feels."""
+    """One face in an image: where it is and how the person feels.
+
+    In video results (:class:`FrameResult`) a face also carries its ``track_id`` (stable across frames, never
+    reused within one run), its temporally ``smoothed`` probabilities and the ``smoothed_label`` chosen from
+    them (which may be ``"uncertain"`` under a confidence threshold, or the kept label under hysteresis).
+    These three are ``None`` for still images.
+    """
 
     index: int
     box: Box
@@ -136,6 +142,9 @@ class Face:
     emotions: EmotionScores
     identity: str | None = None
     identity_score: float | None = None
+    track_id: int | None = None
+    smoothed: EmotionScores | None = None
+    smoothed_label: str | None = None
 
     @property
     def label(self) -> str:
@@ -153,6 +162,10 @@ class Face:
         if self.identity is not None:
             d["identity"] = self.identity
             d["identity_score"] = None if self.identity_score is None else round(self.identity_score, 4)
+        if self.track_id is not None:
+            d["track_id"] = self.track_id
+            d["smoothed"] = self.smoothed.to_dict() if self.smoothed is not None else None
+            d["smoothed_label"] = self.smoothed_label
         return d
 
 
@@ -189,3 +202,45 @@ class ImageResult:
         if self.error is not None:
             d["error"] = self.error
         return d
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The tracked faces of one analysed video frame.
+
+    Attributes
+    ----------
+    index : int
+        0-based frame number in decode order (frames skipped by sampling keep their numbers).
+    timestamp : float
+        Seconds from the start of the video (for a live source: from the first frame captured).
+    faces : tuple of Face
+        Faces of confirmed tracks seen in this frame, each with ``track_id``, ``smoothed`` and
+        ``smoothed_label`` set.
+    width, height : int
+        Frame size in pixels.
+    """
+
+    index: int
+    timestamp: float
+    faces: tuple[Face, ...] = field(default_factory=tuple)
+    width: int = 0
+    height: int = 0
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __iter__(self):
+        return iter(self.faces)
+
+    def __getitem__(self, i: int) -> Face:
+        return self.faces[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.index,
+            "timestamp": round(self.timestamp, 4),
+            "width": self.width,
+            "height": self.height,
+            "faces": [f.to_dict() for f in self.faces],
+        }

@@ -36,9 +36,9 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, models, train
+    from emolens.cli import analyze, bench, evaluate, models, train, video
 
-    for module in (analyze, bench, evaluate, models, train):
+    for module in (analyze, bench, evaluate, models, train, video):
         module.register(app)
 
 

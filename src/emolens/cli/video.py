@@ -1,0 +1,191 @@
+"""``emolens video``: a video file, image-sequence folder, camera or stream to per-face tables, track summaries,
+timeline plots and an annotated video."""
+
+from __future__ import annotations
+
+import math
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.errors import EmolensError, VideoError
+
+
+class Detector(StrEnum):
+    blazeface = "blazeface"
+    retinaface = "retinaface"
+
+
+class Smoothing(StrEnum):
+    ema = "ema"
+    hysteresis = "hysteresis"
+    none = "none"
+
+
+def video(
+    source: Annotated[
+        str, typer.Argument(help="Video file, folder of images, camera index (0) or stream URL (rtsp://, http://).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")],
+    annotate: Annotated[bool, typer.Option("--annotate", help="Also write annotated.mp4 with track ids.")] = False,
+    every: Annotated[int, typer.Option("--every", min=1, help="Analyse every Nth frame.")] = 1,
+    fps: Annotated[
+        float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
+    ] = None,
+    detector: Annotated[
+        Detector, typer.Option(help="Face detector: blazeface (fast) or retinaface.")
+    ] = Detector.blazeface,
+    smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
+    max_frames: Annotated[
+        int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")
+    ] = None,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Below this smoothed confidence the label is 'uncertain' (kept, with hysteresis)."
+        ),
+    ] = 0.0,
+    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    threads: Annotated[int, typer.Option(min=0, help="Threads per model (0: ONNX Runtime's choice).")] = 0,
+    live: Annotated[
+        bool | None,
+        typer.Option("--live/--no-live", help="Drop old frames to keep up (default: on for cameras and RTSP)."),
+    ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Timeline PNG per track (needs matplotlib).")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Track every face through a video and predict its emotion in each analysed frame.
+
+    Writes frames.csv/.parquet, tracks.json, timeline PNGs and, with --annotate, annotated.mp4 to --out.
+    """
+    from emolens.analyzer import Analyzer
+    from emolens.video.writers import VideoOutputWriter
+
+    options = {"max_size": 640} if detector is Detector.retinaface else {}
+    tables, notes = ["csv"], []
+    try:
+        import pyarrow  # noqa: F401
+
+        tables.append("parquet")
+    except ImportError:
+        notes.append("frames.parquet skipped: pip install 'emolens[parquet]'")
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            plots = False
+            notes.append("timeline plots skipped: pip install 'emolens[plot]'")
+
+    error: VideoError | None = None
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options)
+        run = analyzer.analyze_video(
+            source,
+            every_n_frames=every,
+            target_fps=fps,
+            max_frames=max_frames,
+            smoothing=smoothing.value,
+            smoothing_options={"min_confidence": min_confidence},
+            live=live,
+            with_frames=annotate,
+        )
+        src = run.source
+        annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
+        outputs = VideoOutputWriter(
+            out, run.labels, source=src.name, tables=tables, plots=plots, annotate_fps=annotate_fps
+        )
+        for note in notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        total = src.frame_count
+        if total is not None and max_frames is not None:
+            total = min(total, max_frames)
+        try:
+            with run, _Progress(total, quiet) as progress:
+                try:
+                    for item in run:
+                        result, frame = item if annotate else (item, None)
+                        outputs.write(result, frame.rgb if frame is not None else None)
+                        progress.update(result.index + 1, run.stats.frames_analysed)
+                except VideoError as e:  # after the frames that could be read: keep them, report, exit 1
+                    error = e
+                except KeyboardInterrupt:
+                    interrupted = True
+        finally:
+            files = outputs.close(
+                frames_read=run.stats.frames_read,
+                frames_dropped=run.stats.frames_dropped,
+                fps=src.fps,
+                live=src.live,
+                detector=detector.value,
+                model=model,
+                smoothing=smoothing.value,
+                complete=error is None and not interrupted,
+                error=None if error is None else str(error),
+            )
+    except EmolensError as e:
+        raise fail(e) from None
+    dt = time.perf_counter() - t0
+    if error is not None:
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    if not quiet:
+        s = run.stats
+        err.print(
+            f"{s.frames_analysed} frame(s) analysed of {s.frames_read} read"
+            + (f", {s.frames_dropped} dropped to keep up" if s.frames_dropped else "")
+            + f", {s.faces} face(s) in {s.tracks} track(s), {s.frames_analysed / dt if dt > 0 else 0:.1f} frames/s"
+            + f" → {out} ({len(files)} files)",
+            highlight=False,
+        )
+    if interrupted:
+        raise KeyboardInterrupt
+    raise typer.Exit(EXIT_PARTIAL if error is not None else EXIT_OK)
+
+
+def _output_fps(source_fps: float | None, every: int, target_fps: float | None) -> float:
+    """Frame rate of the annotated video: the analysed frames per second of video time."""
+    base = source_fps if source_fps and math.isfinite(source_fps) else (target_fps or 25.0)
+    rate = base / every
+    return min(rate, target_fps) if target_fps else rate
+
+
+class _Progress:
+    """A Rich progress bar with frames/s on standard error (a bar for files, a counter for live sources)."""
+
+    def __init__(self, total: int | None, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self._progress = None
+        self._task = None
+        self._t0 = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            columns.append(TextColumn("{task.fields[fps]:.1f} frames/s"))
+            self._progress = Progress(*columns, console=err, transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("video", total=self.total, fps=0.0)
+        return self
+
+    def update(self, frames_done: int, analysed: int) -> None:
+        if self._progress is not None:
+            dt = time.perf_counter() - self._t0
+            self._progress.update(self._task, completed=frames_done, fps=analysed / dt if dt > 0 else 0.0)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("video")(video)

@@ -1,0 +1,432 @@
+"""The video pipeline: decode, detect + track, and classify + smooth run in three threads with bounded queues.
+
+::
+
+    source ──► [decode] ──q1──► [detect, track, align] ──q2──► [classify, smooth] ──q3──► caller (iterator)
+
+- ``q1`` is a bounded queue for files, folders and non-live URLs: decoding waits for the slower stages, so every
+  sampled frame is analysed (lossless). For a live source (camera, RTSP) it is a small ring buffer that drops
+  the *oldest* frame when full, so the results follow the camera instead of lagging further and further
+  behind; the drops are counted in :attr:`VideoStats.frames_dropped`.
+- The classify stage takes every frame waiting in ``q2`` (up to ``batch_frames``; for files it waits until it
+  has that many) and sends all their faces to the emotion model in one call.
+- Every queue is bounded and the tracker and smoother forget removed tracks, so memory stays flat however long
+  the video runs.
+- Results come out in frame order. An error in a stage travels down the queues after the frames before it,
+  so the caller first gets every result that could be made and then the error (a truncated file: the frames it
+  had, then :class:`~emolens.errors.VideoError`). To stop early, close the run (``run.close()``, or leave its
+  ``with`` block): that stops the threads and releases the source. A run abandoned half-read without closing
+  keeps its threads waiting until the process ends (they are daemon threads).
+
+ONNX Runtime and OpenCV release the GIL while they compute, so the stages overlap on several cores.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emolens.errors import ConfigError
+from emolens.types import EmotionScores, Face, FrameResult
+from emolens.video.smoothing import SmoothingConfig, TrackSmoother
+from emolens.video.sources import Frame, VideoSource, open_source
+from emolens.video.tracker import TrackedDetection, Tracker, TrackerConfig
+
+if TYPE_CHECKING:
+    from emolens.analyzer import Analyzer
+
+__all__ = ["VideoRun", "VideoStats"]
+
+_POLL = 0.05  # seconds between checks of the stop flags while waiting on a queue
+
+
+@dataclass
+class VideoStats:
+    """Counters of a run, updated as it goes (read them during or after the iteration).
+
+    Attributes
+    ----------
+    frames_read : int
+        Frames decoded from the source.
+    frames_sampled : int
+        Frames kept by ``every_n_frames`` / ``target_fps`` and sent to detection.
+    frames_dropped : int
+        Sampled frames dropped by the live ring buffer because the analysis could not keep up.
+    frames_analysed : int
+        Results yielded.
+    faces : int
+        Faces in the yielded results.
+    tracks : int
+        Track ids given.
+    model_calls : int
+        Emotion-model calls (each may hold the faces of several frames).
+    max_batch_faces : int
+        Most faces sent to the emotion model in one call.
+    """
+
+    frames_read: int = 0
+    frames_sampled: int = 0
+    frames_dropped: int = 0
+    frames_analysed: int = 0
+    faces: int = 0
+    tracks: int = 0
+    model_calls: int = 0
+    max_batch_faces: int = 0
+
+
+class _End:
+    """The last item a stage sends; ``error`` is the exception that ended the stream, if any."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+@dataclass
+class _Detected:
+    frame: Frame
+    tracked: list[TrackedDetection]
+    crops: np.ndarray | None
+    removed: list[int]
+
+
+class _Closed(Exception):  # noqa: N818  (a control-flow signal, not an error)
+    """Raised inside a stage when it must stop (the caller closed the run, or a later stage failed)."""
+
+
+class _Ring:
+    """A bounded buffer that drops its oldest frame when full (end markers are never dropped)."""
+
+    def __init__(self, size: int, stats: VideoStats) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._size = size
+        self._cond = threading.Condition()
+        self._stats = stats
+
+    def put(self, item: Any, timeout: float) -> None:
+        with self._cond:
+            while len(self._items) >= self._size and not isinstance(self._items[0], _End):
+                self._items.popleft()
+                self._stats.frames_dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout: float) -> Any:
+        with self._cond:
+            if not self._items and not self._cond.wait(timeout):
+                raise queue.Empty
+            if not self._items:
+                raise queue.Empty
+            return self._items.popleft()
+
+
+class VideoRun:
+    """An iterator over the per-frame results of one video; made by :meth:`emolens.Analyzer.analyze_video`.
+
+    Iterate it (once) for :class:`~emolens.types.FrameResult` objects, or ``(FrameResult, Frame)`` pairs with
+    ``with_frames``. The threads start on the first ``next()``. Use it as a context manager, or call
+    :meth:`close`, to stop early and release the source.
+
+    Attributes
+    ----------
+    source : VideoSource
+        The open source (``fps``, ``frame_count``, ``width``, ``height``, ``live``, ``name``).
+    labels : tuple of str
+        The emotion labels of the probabilities.
+    stats : VideoStats
+        Counters, updated as the run goes.
+    tracker_config : TrackerConfig
+    smoothing_config : SmoothingConfig
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        source: Any,
+        *,
+        every_n_frames: int = 1,
+        target_fps: float | None = None,
+        max_frames: int | None = None,
+        smoothing: str = "ema",
+        smoothing_options: SmoothingConfig | dict[str, Any] | None = None,
+        tracking: TrackerConfig | dict[str, Any] | None = None,
+        live: bool | None = None,
+        with_frames: bool = False,
+        batch_frames: int = 8,
+        buffer_frames: int = 2,
+        queue_frames: int = 8,
+        sequence_fps: float = 25.0,
+    ) -> None:
+        _check_int("every_n_frames", every_n_frames, 1)
+        if target_fps is not None and (_bad_number(target_fps) or target_fps <= 0):
+            raise ConfigError(f"target_fps must be a positive number, got {target_fps!r}")
+        if max_frames is not None:
+            _check_int("max_frames", max_frames, 1)
+        _check_int("batch_frames", batch_frames, 1)
+        _check_int("buffer_frames", buffer_frames, 1)
+        _check_int("queue_frames", queue_frames, 1)
+        self.every_n_frames = every_n_frames
+        self.target_fps = None if target_fps is None else float(target_fps)
+        self.max_frames = max_frames
+        self.smoothing_config = SmoothingConfig.from_options(smoothing, smoothing_options)
+        self.tracker_config = TrackerConfig.from_options(tracking)
+        self.with_frames = with_frames
+        self.batch_frames = batch_frames
+        self.stats = VideoStats()
+        # Models first (a ModelError before the source is opened), then the source.
+        self._emotion = analyzer.emotion
+        self._detector = analyzer._tracking_detector(self.tracker_config.low_score)
+        self._min_face = analyzer.min_face
+        self._max_faces = analyzer.max_faces
+        self.labels: tuple[str, ...] = tuple(self._emotion.labels)
+        self.source: VideoSource = open_source(source, live=live, sequence_fps=sequence_fps)
+        live_now = self.source.live
+        self._q1: Any = _Ring(buffer_frames, self.stats) if live_now else queue.Queue(queue_frames)
+        self._q2: queue.Queue[Any] = queue.Queue(max(queue_frames, batch_frames))
+        self._q3: queue.Queue[Any] = queue.Queue(queue_frames)
+        self._closed = threading.Event()
+        self._failed_at = -1  # index of the latest stage that failed; the stages before it stop
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._gen: Iterator[Any] | None = None
+        self._done = False
+
+    # ---------------------------------------------------------------------------------------- iterator protocol
+
+    def __iter__(self) -> VideoRun:
+        return self
+
+    def __next__(self) -> Any:
+        if self._gen is None:
+            if self._done:
+                raise StopIteration
+            self._start()
+            self._gen = self._results()
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop the threads and release the source; results not yet taken are discarded. Idempotent."""
+        self._done = True
+        self._closed.set()
+        if self._gen is not None:
+            self._gen.close()
+        for t in self._threads:
+            t.join(timeout=5)
+        # The decode thread closes the source itself; never release a capture while that thread may be reading.
+        if not self._threads or not self._threads[0].is_alive():
+            self.source.close()
+
+    def __enter__(self) -> VideoRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------------ stages
+
+    def _start(self) -> None:
+        for name, target in (("decode", self._decode), ("detect", self._detect), ("classify", self._classify)):
+            t = threading.Thread(target=target, name=f"emolens-video-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _results(self) -> Iterator[Any]:
+        try:
+            while True:
+                item = self._get(self._q3, stage=3)
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                result, frame = item
+                self.stats.frames_analysed += 1
+                self.stats.faces += len(result.faces)
+                yield (result, frame) if self.with_frames else result
+        except _Closed:
+            return
+        finally:
+            self._done = True
+            self._closed.set()
+
+    def _stopping(self, stage: int) -> bool:
+        return self._closed.is_set() or self._failed_at > stage
+
+    def _fail(self, stage: int) -> None:
+        with self._lock:
+            self._failed_at = max(self._failed_at, stage)
+
+    def _put(self, q: Any, item: Any, stage: int) -> None:
+        while True:
+            if self._stopping(stage):
+                raise _Closed
+            try:
+                q.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self, q: Any, stage: int) -> Any:
+        while True:
+            if self._stopping(stage):
+                raise _Closed
+            try:
+                return q.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+
+    def _run_stage(self, stage: int, body: Any, out: Any) -> None:
+        """Run a stage body; send its end marker (with the error, if it failed) down ``out``."""
+        try:
+            body()
+            end = _End()
+        except _Closed:
+            return
+        except BaseException as e:  # handed to the caller's thread, which re-raises it
+            self._fail(stage)
+            end = _End(e)
+        try:
+            self._put(out, end, stage)
+        except _Closed:
+            pass
+
+    def _decode(self) -> None:
+        try:
+            self._run_stage(0, self._decode_body, self._q1)
+        finally:
+            self.source.close()
+
+    def _decode_body(self) -> None:
+        every, period = self.every_n_frames, (1.0 / self.target_fps if self.target_fps else None)
+        next_t = 0.0
+        for frame in self.source:
+            if self.max_frames is not None and self.stats.frames_read >= self.max_frames:
+                break
+            self.stats.frames_read += 1
+            if frame.index % every:
+                continue
+            if period is not None:
+                if frame.timestamp_s + 1e-6 < next_t:
+                    continue
+                next_t = max(next_t + period, frame.timestamp_s + period / 2)
+            self.stats.frames_sampled += 1
+            self._put(self._q1, frame, 0)
+            if self._stopping(0):
+                raise _Closed
+
+    def _detect(self) -> None:
+        self._run_stage(1, self._detect_body, self._q2)
+
+    def _detect_body(self) -> None:
+        tracker = Tracker(self.tracker_config)
+        while True:
+            item = self._get(self._q1, 1)
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            frame: Frame = item
+            dets = self._detector.detect(frame.rgb)
+            if self._min_face:
+                dets = [d for d in dets if d.box.size >= self._min_face]
+            tracked = tracker.update(dets)
+            self.stats.tracks = tracker.ids_assigned
+            if self._max_faces is not None and len(tracked) > self._max_faces:
+                keep = sorted(tracked, key=lambda t: t.detection.box.width * t.detection.box.height, reverse=True)
+                keep_ids = {t.track_id for t in keep[: self._max_faces]}
+                tracked = [t for t in tracked if t.track_id in keep_ids]
+            crops = np.stack([self._emotion.crop(frame.rgb, t.detection) for t in tracked]) if tracked else None
+            self._put(self._q2, _Detected(frame, tracked, crops, list(tracker.removed_ids)), 1)
+
+    def _classify(self) -> None:
+        self._run_stage(2, self._classify_body, self._q3)
+
+    def _classify_body(self) -> None:
+        smoother = TrackSmoother(self.labels, self.smoothing_config)
+        wait_for_batch = not self.source.live
+        while True:
+            batch: list[_Detected] = []
+            end: _End | None = None
+            item = self._get(self._q2, 2)
+            while True:
+                if isinstance(item, _End):
+                    end = item
+                    break
+                batch.append(item)
+                if len(batch) >= self.batch_frames:
+                    break
+                if wait_for_batch:
+                    item = self._get(self._q2, 2)
+                else:
+                    try:
+                        item = self._q2.get_nowait()
+                    except queue.Empty:
+                        break
+            if batch:
+                for out in self._classify_batch(batch, smoother):
+                    self._put(self._q3, out, 2)
+            if end is not None:
+                if end.error is not None:
+                    raise end.error
+                return
+
+    def _classify_batch(self, batch: list[_Detected], smoother: TrackSmoother) -> list[tuple[FrameResult, Frame]]:
+        crops = [d.crops for d in batch if d.crops is not None]
+        probs = self._emotion.predict(np.concatenate(crops)) if crops else np.zeros((0, len(self.labels)))
+        if crops:
+            self.stats.model_calls += 1
+            self.stats.max_batch_faces = max(self.stats.max_batch_faces, len(probs))
+        labels = self.labels
+        out = []
+        k = 0
+        for d in batch:
+            faces = []
+            for i, t in enumerate(d.tracked):
+                p = probs[k]
+                k += 1
+                s, label = smoother.update(t.track_id, p)
+                det = t.detection
+                faces.append(
+                    Face(
+                        i,
+                        det.box,
+                        float(det.score),
+                        det.landmarks,
+                        EmotionScores(labels, tuple(float(v) for v in p)),
+                        track_id=t.track_id,
+                        smoothed=EmotionScores(labels, tuple(float(v) for v in s)),
+                        smoothed_label=label,
+                    )
+                )
+            for tid in d.removed:
+                smoother.drop(tid)
+            h, w = d.frame.rgb.shape[:2]
+            out.append((FrameResult(d.frame.index, d.frame.timestamp_s, tuple(faces), w, h), d.frame))
+        return out
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _bad_number(v: object) -> bool:
+    return isinstance(v, bool) or not isinstance(v, int | float) or v != v
+
+
+def wait_idle(run: VideoRun, timeout: float = 5.0) -> bool:
+    """Whether all threads of ``run`` have ended within ``timeout`` seconds (for tests and diagnostics)."""
+    end = time.monotonic() + timeout
+    for t in run._threads:
+        t.join(max(0.0, end - time.monotonic()))
+    return not any(t.is_alive() for t in run._threads)

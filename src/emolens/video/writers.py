@@ -1,0 +1,657 @@
+"""Video outputs, written as the frames arrive: the per-face table, the per-track summary, timelines, annotated video.
+
+Files (all optional except the CSV table in :class:`VideoOutputWriter`):
+
+``frames.csv`` / ``frames.parquet``
+    One row per face per analysed frame (:func:`frame_records`; a frame without faces has no row; the summary
+    counts analysed frames). Columns (:func:`table_columns`): ``frame, timestamp, track_id, face, x1, y1, x2,
+    y2, score``, the landmark columns of :data:`emolens.io.writers.LANDMARK_COLUMNS` (empty where the detector
+    does not locate a point), ``p_<label>`` raw probabilities, ``s_<label>`` smoothed probabilities, ``label``
+    (top raw class) and ``smoothed_label``. CSV is flushed after every frame; Parquet is written in row groups
+    (readable once closed, which also happens when the run fails).
+``tracks.json``
+    :class:`TrackSummary`: per track the first and last frame and time it was seen, the frames seen, the
+    dominant emotion and the share of frames in each emotion (smoothed labels), the mean smoothed probabilities,
+    the mean valence (probabilities weighted by :data:`emolens.labels.VALENCE`, from -1 to 1) and the label
+    changes per minute, raw and smoothed.
+``timeline_track_<id>.png``
+    Smoothed probabilities of one track over time (a stacked area plot; needs matplotlib, ``emolens[plot]``).
+``annotated.mp4``
+    The analysed frames with boxes, landmarks and "#id: label NN%" tags (OpenCV ``mp4v``).
+
+Memory stays flat: the table writers keep at most one row group, and each timeline keeps at most
+``max_points`` points (older points are merged in pairs when it is full).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emolens.errors import ConfigError, MissingExtraError, VideoError
+from emolens.io.writers import LANDMARK_COLUMNS
+from emolens.labels import VALENCE
+from emolens.types import EmotionScores, Face, FrameResult
+from emolens.video.smoothing import UNCERTAIN
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "AnnotatedVideoWriter",
+    "FrameTableWriter",
+    "TrackSummary",
+    "VideoOutputWriter",
+    "frame_records",
+    "frames_to_dataframe",
+    "open_table_writer",
+    "plot_timeline",
+    "table_columns",
+]
+
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+# ------------------------------------------------------------------------------------------------------ rows
+
+
+def table_columns(labels: Sequence[str]) -> list[str]:
+    """The per-face table's columns for an emotion label set, in order (see the module docstring)."""
+    return [
+        "frame", "timestamp", "track_id", "face", "x1", "y1", "x2", "y2", "score",
+        *LANDMARK_COLUMNS,
+        *(f"p_{label}" for label in labels),
+        *(f"s_{label}" for label in labels),
+        "label", "smoothed_label",
+    ]  # fmt: skip
+
+
+def frame_records(result: FrameResult, labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Flatten one frame into rows, one per face (none for a frame without faces).
+
+    Parameters
+    ----------
+    result : FrameResult
+        One analysed frame.
+    labels : sequence of str
+        The label set of the ``p_`` and ``s_`` columns.
+
+    Returns
+    -------
+    list of dict
+        Rows keyed by :func:`table_columns`; pixels rounded to 0.1, probabilities to 1e-4, missing values None.
+    """
+    columns = table_columns(labels)
+    rows = []
+    for face in result.faces:
+        row: dict[str, Any] = dict.fromkeys(columns)
+        row["frame"] = result.index
+        row["timestamp"] = round(float(result.timestamp), 4)
+        row["track_id"] = face.track_id
+        row["face"] = face.index
+        row["x1"], row["y1"], row["x2"], row["y2"] = face.box.to_list()
+        row["score"] = round(float(face.score), 4)
+        if face.landmarks is not None:
+            flat = [v for point in face.landmarks.to_list() for v in point]
+            row.update(zip(LANDMARK_COLUMNS, flat, strict=True))
+        _put_probs(row, "p_", face.emotions, labels, result)
+        if face.smoothed is not None:
+            _put_probs(row, "s_", face.smoothed, labels, result)
+        row["label"] = face.label
+        row["smoothed_label"] = face.smoothed_label
+        rows.append(row)
+    return rows
+
+
+def _put_probs(row: dict[str, Any], prefix: str, scores: EmotionScores, labels: Sequence[str], r: FrameResult) -> None:
+    for label, p in scores.to_dict().items():
+        key = prefix + label
+        if key not in row:
+            raise ConfigError(f"frame {r.index}: emotion label {label!r} is not among the columns {list(labels)}")
+        row[key] = p
+
+
+def frames_to_dataframe(results: Iterable[FrameResult], labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Collect video results into a pandas DataFrame: one row per face per analysed frame.
+
+    Parameters
+    ----------
+    results : iterable of FrameResult
+        E.g. an ``Analyzer.analyze_video(...)`` run (consumed; the rows are held in memory, as a DataFrame is).
+    labels : sequence of str, optional
+        Label set of the ``p_``/``s_`` columns; defaults to the labels of the first face.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :func:`table_columns`; ``frame``, ``track_id`` and ``face`` as nullable integers.
+
+    Raises
+    ------
+    MissingExtraError
+        pandas is not installed.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingExtraError("pandas", "pandas") from None
+    lab = None if labels is None else tuple(labels)
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        if lab is None and r.faces:
+            lab = r.faces[0].emotions.labels
+        if r.faces:
+            rows.extend(frame_records(r, lab or ()))
+    df = pd.DataFrame.from_records(rows, columns=table_columns(lab or ()))
+    return df.astype({"frame": "Int64", "track_id": "Int64", "face": "Int64"})
+
+
+# ---------------------------------------------------------------------------------------------- table writers
+
+
+class FrameTableWriter:
+    """Writes :func:`frame_records` rows as they come: ``csv`` (flushed per frame) or ``parquet`` (row groups).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The output file (its folder must exist).
+    labels : sequence of str
+        The emotion labels (``run.labels``).
+    fmt : {"csv", "parquet"}, default "csv"
+    row_group_size : int, default 1000
+        Parquet rows per row group.
+    """
+
+    def __init__(self, path: str | Path, labels: Sequence[str], fmt: str = "csv", row_group_size: int = 1000) -> None:
+        if fmt not in TABLE_FORMATS:
+            raise ConfigError(f"unknown table format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
+        if isinstance(row_group_size, bool) or not isinstance(row_group_size, int) or row_group_size < 1:
+            raise ConfigError(f"row_group_size must be a positive integer, got {row_group_size!r}")
+        self.path = Path(path)
+        self.format = fmt
+        self.labels = tuple(labels)
+        self.columns = table_columns(self.labels)
+        self.rows_written = 0
+        self._closed = False
+        self._row_group_size = row_group_size
+        self._pending: list[dict[str, Any]] = []
+        if fmt == "parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise MissingExtraError("pyarrow", "parquet") from None
+            self._pa = pa
+            ints = {"frame": pa.int64(), "track_id": pa.int64(), "face": pa.int32()}
+            strings = {"label": pa.string(), "smoothed_label": pa.string()}
+            self._schema = pa.schema([(c, ints.get(c) or strings.get(c) or pa.float64()) for c in self.columns])
+            self._file = _open(self.path, "wb")
+            self._pq_writer = pq.ParquetWriter(self._file, self._schema)
+        else:
+            self._file = _open(self.path, "w")
+            self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="raise")
+            self._csv.writeheader()
+            self._file.flush()
+
+    def write(self, result: FrameResult) -> None:
+        """Write the rows of one analysed frame."""
+        if self._closed:
+            raise ConfigError(f"this {self.format} writer is closed", str(self.path))
+        rows = frame_records(result, self.labels)
+        self.rows_written += len(rows)
+        if self.format == "csv":
+            self._csv.writerows(rows)
+            self._file.flush()
+            return
+        self._pending.extend(rows)
+        while len(self._pending) >= self._row_group_size:
+            self._write_group(self._pending[: self._row_group_size])
+            self._pending = self._pending[self._row_group_size :]
+
+    def _write_group(self, rows: list[dict[str, Any]]) -> None:
+        self._pq_writer.write_table(self._pa.Table.from_pylist(rows, schema=self._schema))
+        self._file.flush()
+
+    def close(self) -> None:
+        """Finish the file (Parquet: the last row group and the footer). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.format == "parquet":
+                if self._pending:
+                    self._write_group(self._pending)
+                    self._pending = []
+                self._pq_writer.close()
+        finally:
+            self._file.close()
+
+    def __enter__(self) -> FrameTableWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_table_writer(
+    fmt: str, path: str | Path, labels: Sequence[str], row_group_size: int = 1000
+) -> FrameTableWriter:
+    """A :class:`FrameTableWriter` for ``fmt`` (``csv`` or ``parquet``)."""
+    return FrameTableWriter(path, labels, fmt, row_group_size)
+
+
+# --------------------------------------------------------------------------------------------------- summary
+
+
+@dataclass
+class _Series:
+    """A bounded time series: when full, neighbouring points are merged in pairs (means), halving it."""
+
+    max_points: int
+    times: list[float] = field(default_factory=list)
+    probs: list[np.ndarray] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+
+    def add(self, t: float, p: np.ndarray) -> None:
+        self.times.append(t)
+        self.probs.append(p)
+        self.weights.append(1)
+        if len(self.times) > self.max_points:
+            self._halve()
+
+    def _halve(self) -> None:
+        times, probs, weights = [], [], []
+        for i in range(0, len(self.times) - 1, 2):
+            w0, w1 = self.weights[i], self.weights[i + 1]
+            w = w0 + w1
+            times.append((self.times[i] * w0 + self.times[i + 1] * w1) / w)
+            probs.append((self.probs[i] * w0 + self.probs[i + 1] * w1) / w)
+            weights.append(w)
+        if len(self.times) % 2:
+            times.append(self.times[-1])
+            probs.append(self.probs[-1])
+            weights.append(self.weights[-1])
+        self.times, self.probs, self.weights = times, probs, weights
+
+
+@dataclass
+class _TrackStats:
+    first_frame: int
+    first_seen: float
+    last_frame: int = 0
+    last_seen: float = 0.0
+    frames: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    raw_counts: dict[str, int] = field(default_factory=dict)
+    prob_sum: np.ndarray | None = None
+    valence_sum: float = 0.0
+    changes: int = 0
+    raw_changes: int = 0
+    last_label: str | None = None
+    last_raw: str | None = None
+    series: _Series | None = None
+
+
+class TrackSummary:
+    """Accumulates per-track statistics frame by frame (constant memory per track); see the module docstring.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The emotion labels.
+    source : str, optional
+        The video's name, written in the summary.
+    max_points : int, default 2000
+        Most points kept per track for :meth:`plot`.
+    """
+
+    def __init__(self, labels: Sequence[str], source: str | None = None, max_points: int = 2000) -> None:
+        self.labels = tuple(labels)
+        self.source = source
+        self.max_points = max_points
+        self.frames_analysed = 0
+        self.frames_with_faces = 0
+        self.first_timestamp: float | None = None
+        self.last_timestamp = 0.0
+        self._valence = np.array([VALENCE.get(label, 0.0) for label in self.labels])
+        self._tracks: dict[int, _TrackStats] = {}
+
+    def update(self, result: FrameResult) -> None:
+        """Add one analysed frame."""
+        self.frames_analysed += 1
+        self.frames_with_faces += bool(result.faces)
+        if self.first_timestamp is None:
+            self.first_timestamp = result.timestamp
+        self.last_timestamp = result.timestamp
+        for face in result.faces:
+            if face.track_id is None:
+                continue
+            st = self._tracks.get(face.track_id)
+            if st is None:
+                st = self._tracks[face.track_id] = _TrackStats(result.index, result.timestamp)
+                st.series = _Series(self.max_points)
+            scores = face.smoothed or face.emotions
+            p = np.asarray(scores.probs, dtype=np.float64)
+            label = face.smoothed_label or scores.top
+            st.last_frame, st.last_seen = result.index, result.timestamp
+            st.frames += 1
+            st.counts[label] = st.counts.get(label, 0) + 1
+            st.raw_counts[face.label] = st.raw_counts.get(face.label, 0) + 1
+            st.prob_sum = p if st.prob_sum is None else st.prob_sum + p
+            st.valence_sum += float(p @ self._valence) if len(p) == len(self._valence) else 0.0
+            st.changes += st.last_label is not None and label != st.last_label
+            st.raw_changes += st.last_raw is not None and face.label != st.last_raw
+            st.last_label, st.last_raw = label, face.label
+            assert st.series is not None
+            st.series.add(result.timestamp, p)
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted(self._tracks)
+
+    def track(self, track_id: int) -> dict[str, Any]:
+        """The summary of one track (the objects in ``to_dict()["tracks"]``)."""
+        st = self._tracks[track_id]
+        n = st.frames
+        share = {k: round(v / n, 4) for k, v in sorted(st.counts.items(), key=lambda kv: -kv[1])}
+        emotional = {k: v for k, v in st.counts.items() if k != UNCERTAIN}
+        dominant = max(emotional or st.counts, key=lambda k: (emotional or st.counts)[k])
+        minutes = (st.last_seen - st.first_seen) / 60.0
+        assert st.prob_sum is not None
+        return {
+            "track_id": track_id,
+            "first_frame": st.first_frame,
+            "last_frame": st.last_frame,
+            "first_seen_s": round(st.first_seen, 3),
+            "last_seen_s": round(st.last_seen, 3),
+            "frames": n,
+            "dominant_emotion": dominant,
+            "share": share,
+            "share_raw": {k: round(v / n, 4) for k, v in sorted(st.raw_counts.items(), key=lambda kv: -kv[1])},
+            "mean_probs": {k: round(float(v) / n, 4) for k, v in zip(self.labels, st.prob_sum, strict=False)},
+            "mean_valence": round(st.valence_sum / n, 4),
+            "label_changes": st.changes,
+            "label_changes_raw": st.raw_changes,
+            "label_changes_per_minute": round(st.changes / minutes, 2) if minutes > 0 else None,
+            "label_changes_per_minute_raw": round(st.raw_changes / minutes, 2) if minutes > 0 else None,
+        }
+
+    def to_dict(self, **extra: Any) -> dict[str, Any]:
+        """The whole summary: run facts (plus ``extra``) and the list of tracks."""
+        return {
+            "source": self.source,
+            "frames_analysed": self.frames_analysed,
+            "frames_with_faces": self.frames_with_faces,
+            "first_timestamp_s": None if self.first_timestamp is None else round(self.first_timestamp, 3),
+            "last_timestamp_s": round(self.last_timestamp, 3),
+            "labels": list(self.labels),
+            **extra,
+            "tracks": [self.track(t) for t in self.track_ids],
+        }
+
+    def write_json(self, path: str | Path, **extra: Any) -> None:
+        """Write :meth:`to_dict` as JSON."""
+        try:
+            Path(path).write_text(json.dumps(self.to_dict(**extra), indent=2, ensure_ascii=False) + "\n")
+        except OSError as e:
+            raise ConfigError(f"cannot write file: {e.strerror or e}", str(path)) from None
+
+    def plot(self, track_id: int, path: str | Path) -> None:
+        """Write the timeline PNG of one track (needs matplotlib)."""
+        st = self._tracks[track_id]
+        assert st.series is not None
+        plot_timeline(st.series.times, np.array(st.series.probs), self.labels, path, title=f"track {track_id}")
+
+
+def plot_timeline(
+    times: Sequence[float], probs: np.ndarray, labels: Sequence[str], path: str | Path, *, title: str = ""
+) -> None:
+    """Plot probabilities over time as a stacked area chart and save it as PNG.
+
+    Parameters
+    ----------
+    times : sequence of float
+        Seconds.
+    probs : numpy.ndarray
+        ``[len(times), len(labels)]`` probabilities.
+    labels : sequence of str
+        Emotion labels, coloured as in :data:`emolens.draw.EMOTION_COLORS`.
+    path : str or pathlib.Path
+        The PNG file.
+    title : str, optional
+
+    Raises
+    ------
+    MissingExtraError
+        matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # headless
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingExtraError("matplotlib", "plot") from None
+    from emolens.draw import EMOTION_COLORS, OTHER_COLOR
+
+    colors = [tuple(c / 255 for c in EMOTION_COLORS.get(label, OTHER_COLOR)) for label in labels]
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(times), len(labels))
+    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
+    try:
+        if len(times) == 1:  # one point: show it as a bar of width one frame
+            times = [times[0], times[0] + 1e-3]
+            probs = np.repeat(probs, 2, axis=0)
+        ax.stackplot(times, probs.T, labels=labels, colors=colors, linewidth=0)
+        ax.set_xlim(times[0], times[-1])
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("probability (smoothed)")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+    except OSError as e:
+        raise ConfigError(f"cannot write file: {e.strerror or e}", str(path)) from None
+    finally:
+        plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------- annotated video
+
+
+class AnnotatedVideoWriter:
+    """Writes annotated frames to an MP4 file (OpenCV ``mp4v``): boxes, landmarks, "#id: label NN%" tags.
+
+    The tag shows the smoothed label and its smoothed probability; frames that differ in size from the first
+    are resized to it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Output file, normally ``.mp4``.
+    fps : float
+        Frame rate of the output (the analysed frames per second of video).
+    """
+
+    def __init__(self, path: str | Path, fps: float) -> None:
+        if _bad_fps(fps):
+            raise ConfigError(f"the annotated video needs a positive frame rate, got {fps!r}")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.frames_written = 0
+        self._writer: Any = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, result: FrameResult, rgb: np.ndarray) -> None:
+        """Draw the faces of ``result`` on ``rgb`` (not modified) and append the frame."""
+        import cv2
+
+        from emolens.draw import annotate
+
+        img = annotate(rgb, [display_face(f) for f in result.faces])
+        h, w = img.shape[:2]
+        if self._writer is None:
+            self._size = (w, h)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                self._writer = None
+                raise VideoError(
+                    "cannot write the annotated video (codec mp4v unavailable or bad path)", str(self.path)
+                )
+        if (w, h) != self._size:
+            img = cv2.resize(img, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file. Idempotent."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> AnnotatedVideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def display_face(face: Face) -> Face:
+    """A copy of a tracked face for :func:`emolens.draw.annotate`: tagged ``#id: smoothed_label NN%``."""
+    if face.track_id is None:
+        return face
+    scores = face.smoothed or face.emotions
+    label = face.smoothed_label or scores.top
+    conf = scores[label] if label in scores.labels else scores.confidence
+    return replace(face, emotions=EmotionScores((label,), (conf,)), identity=f"#{face.track_id}", identity_score=None)
+
+
+# ----------------------------------------------------------------------------------------------- all outputs
+
+
+class VideoOutputWriter:
+    """Everything ``emolens video --out DIR`` writes, fed one analysed frame at a time.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        Output folder (created if missing).
+    labels : sequence of str
+        The emotion labels (``run.labels``).
+    source : str, optional
+        The video's name, for the summary.
+    tables : sequence of str, default ("csv", "parquet")
+        Table formats to write (``frames.csv``, ``frames.parquet``).
+    plots : bool, default True
+        Write ``timeline_track_<id>.png`` for each track on close (needs matplotlib).
+    annotate_fps : float, optional
+        Write ``annotated.mp4`` at this frame rate (``None``: no annotated video).
+
+    Raises
+    ------
+    MissingExtraError
+        Parquet was asked for without pyarrow, or plots without matplotlib.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        labels: Sequence[str],
+        *,
+        source: str | None = None,
+        tables: Sequence[str] = TABLE_FORMATS,
+        plots: bool = True,
+        annotate_fps: float | None = None,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create the output folder: {e.strerror or e}", str(out_dir)) from None
+        if plots:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                raise MissingExtraError("matplotlib", "plot") from None
+        self.plots = plots
+        self.summary = TrackSummary(labels, source)
+        self.tables: list[FrameTableWriter] = []
+        self.annotated: AnnotatedVideoWriter | None = None
+        self.files: list[Path] = []
+        try:
+            for fmt in tables:
+                self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt))
+                self.files.append(self.out_dir / f"frames.{fmt}")
+            if annotate_fps is not None:
+                self.annotated = AnnotatedVideoWriter(self.out_dir / "annotated.mp4", annotate_fps)
+        except BaseException:
+            self._close_writers()
+            raise
+        self._closed = False
+
+    def write(self, result: FrameResult, rgb: np.ndarray | None = None) -> None:
+        """Add one analysed frame (``rgb`` is needed when writing the annotated video)."""
+        for t in self.tables:
+            t.write(result)
+        self.summary.update(result)
+        if self.annotated is not None:
+            if rgb is None:
+                raise ConfigError("the annotated video needs the frames: use analyze_video(..., with_frames=True)")
+            self.annotated.write(result, rgb)
+
+    def close(self, **extra: Any) -> list[Path]:
+        """Finish the tables and the video, then write ``tracks.json`` (with ``extra`` facts) and the plots.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        if self._closed:
+            return self.files
+        self._closed = True
+        self._close_writers()
+        if self.annotated is not None and self.annotated.frames_written:
+            self.files.append(self.annotated.path)
+        path = self.out_dir / "tracks.json"
+        self.summary.write_json(path, **extra)
+        self.files.append(path)
+        if self.plots:
+            for tid in self.summary.track_ids:
+                png = self.out_dir / f"timeline_track_{tid}.png"
+                self.summary.plot(tid, png)
+                self.files.append(png)
+        return self.files
+
+    def _close_writers(self) -> None:
+        for t in self.tables:
+            t.close()
+        if self.annotated is not None:
+            self.annotated.close()
+
+
+def _open(path: Path, mode: str) -> Any:
+    try:
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, encoding="utf-8", newline="")
+    except OSError as e:
+        raise ConfigError(f"cannot open output file for writing: {e.strerror or e}", str(path)) from None
+
+
+def _bad_fps(fps: object) -> bool:
+    return isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or fps <= 0
