@@ -77,3 +77,68 @@ def test_export_onnx_int8_and_load_as_a_model(trained, tmp_path, data_dir):
     get_model.cache_clear()
     with pytest.raises(ModelError, match="sha256"):
         EmotionModel(str(tmp_path / "tiny.json"))
+
+
+def test_warm_restart_and_ensemble_export(trained, tmp_path, data_dir):
+    """A second run starts from the first's weights (init_from); exporting both gives their averaged logits."""
+    import torch
+
+    from emolens.emotion import EmotionModel
+    from emolens.train.config import TrainConfig
+    from emolens.train.loop import build_model
+
+    first, _ = trained
+    second = tmp_path / "second"
+    run(
+        "train",
+        "--config",
+        "small-test",
+        "--run-dir",
+        second,
+        "--set",
+        f"init_from={first / 'best.pt'}",
+        "--set",
+        "seed=1",
+    )
+    start = torch.load(first / "best.pt", weights_only=False)["model"]
+    after = torch.load(second / "best.pt", weights_only=False)["model"]
+    assert any(not torch.equal(start[k], after[k]) for k in start)
+
+    out = run("export", first, second, "--name", "duo", "--out", tmp_path)
+    assert json.loads(out.stdout)["parity_max_abs"] < 1e-3
+    manifest = json.loads((tmp_path / "duo.json").read_text())
+    assert [m["run"] for m in manifest["training"]["members"]] == [str(first), str(second)]
+
+    x = np.load(data_dir / "fer2013" / "sample_700_private.npz")["x"][:16]
+    xin = torch.from_numpy(((x[:, 4:44, 4:44] / 255.0 - 0.5) / 0.25).astype(np.float32)[:, None])
+    refs = []
+    for run_dir in (first, second):
+        state = torch.load(run_dir / "best.pt", weights_only=False)
+        net = build_model(TrainConfig.from_dict(state["config"]))
+        net.load_state_dict(state["model"])
+        with torch.inference_mode():
+            refs.append(net.eval()(xin).numpy())
+    assert np.allclose(EmotionModel(str(tmp_path / "duo.json")).logits(x), np.mean(refs, 0), atol=1e-4)
+
+
+def test_ensemble_of_mismatched_runs_is_refused(trained, tmp_path):
+    first, _ = trained
+    other = tmp_path / "other"
+    run(
+        "train",
+        "--config",
+        "small-test",
+        "--run-dir",
+        other,
+        "--set",
+        'augment={"crop": 44}',
+        "--set",
+        "limit_train=64",
+    )
+    r = subprocess.run(
+        [EMOLENS, "export", str(first), str(other), "--name", "bad", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert r.returncode != 0 and "ensemble members differ" in r.stderr

@@ -47,7 +47,6 @@ def train(
 ) -> None:
     """Train an emotion model; rerun the same command to resume from the last checkpoint."""
     _need_torch()
-    from dataclasses import replace
 
     from emolens.datasets import data_root
     from emolens.train.config import PRESETS, TrainConfig, preset
@@ -64,7 +63,10 @@ def train(
             cfg = preset(config)
         overrides = _parse_sets(sets or [])
         if overrides:
-            cfg = replace(cfg, **overrides)
+            merged = cfg.to_dict()
+            if isinstance(overrides.get("augment"), dict):  # --set augment={"crop": 44} changes only those keys
+                overrides["augment"] = {**merged["augment"], **overrides["augment"]}
+            cfg = TrainConfig.from_dict({**merged, **overrides})
         root = data or data_root()
         run = run_dir or Path("runs") / cfg.name
         resumed = (run / "last.pt").exists()
@@ -90,19 +92,22 @@ def train(
 
 
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A training run folder (with best.pt).")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="A training run folder (with best.pt); several make an ensemble.")
+    ],
     name: Annotated[str, typer.Option(help="Model name for the manifest and files.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Where NAME.onnx and NAME.json are written.")] = Path("."),
     data: Annotated[Path | None, typer.Option(help="Dataset root (for calibration and metrics).")] = None,
     int8: Annotated[bool, typer.Option(help="Also write a static INT8 model NAME-int8.onnx.")] = False,
 ) -> None:
-    """Export the best checkpoint to ONNX with a parity check, calibrated temperature and measured metrics."""
+    """Export the best checkpoint (or an ensemble of runs) to ONNX with a parity check, calibrated temperature and
+    measured metrics."""
     _need_torch()
     from emolens.datasets import data_root
     from emolens.train.export import export_run
 
     try:
-        summary = export_run(run_dir, name, out_dir, data or data_root(), int8=int8)
+        summary = export_run(list(run_dirs), name, out_dir, data or data_root(), int8=int8)
     except EmolensError as e:
         raise fail(e) from None
     out.print_json(json.dumps(summary))

@@ -37,6 +37,8 @@ class TrainConfig:
     distill_temperature: float = 4.0
     seed: int = 0
     threads: int = 2
+    # Start from these weights (a run's best.pt/last.pt) with a fresh optimiser and schedule: a warm restart.
+    init_from: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -57,6 +59,10 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "fer2013-cnn": TrainConfig(name="fer2013-cnn", epochs=30),
+    # A second cosine cycle from the end of the first (warm restart); its best snapshot is ensembled with the first.
+    "fer2013-cnn-r2": TrainConfig(
+        name="fer2013-cnn-r2", epochs=20, lr=0.02, warmup_epochs=0.5, seed=1, init_from="runs/fer2013-cnn/last.pt"
+    ),
     "fer2013-resnet": TrainConfig(name="fer2013-resnet", arch="resnet", epochs=60),
     "fer2013-mobile": TrainConfig(name="fer2013-mobile", arch="mobile", augment=AugmentConfig(crop=44), epochs=60),
     "ferplus-cnn": TrainConfig(name="ferplus-cnn", labels="ferplus", loss="kl", label_smoothing=0.0),

@@ -54,9 +54,18 @@ def _prepare(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(((c / 255.0 - cfg.mean) / cfg.std)[:, None], dtype=np.float32)
 
 
-def export_run(run_dir: str | Path, name: str, out_dir: str | Path, data_root: str | Path, int8: bool = False) -> dict:
-    """Export ``run_dir/best.pt`` as ``out_dir/name.onnx`` + ``name.json``; returns a summary dict."""
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
+class Ensemble(torch.nn.Module):
+    """Averages the logits of models that share one input (a single ONNX graph for several checkpoints)."""
+
+    def __init__(self, members: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+
+def _load_best(run_dir: Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
     best = run_dir / "best.pt"
     if not best.exists():
         raise ModelError("no best.pt: train first", str(run_dir))
@@ -66,7 +75,33 @@ def export_run(run_dir: str | Path, name: str, out_dir: str | Path, data_root: s
         raise ModelError("export supports input_size 48 runs", str(run_dir))
     model = build_model(cfg)
     model.load_state_dict(state["model"])
-    model.eval()
+    return model.eval(), cfg, state
+
+
+def _same_input(a: TrainConfig, b: TrainConfig) -> bool:
+    keys = ("input_size", "mean", "std", "labels", "val")
+    return all(getattr(a, k) == getattr(b, k) for k in keys) and a.augment.crop == b.augment.crop
+
+
+def export_run(
+    run_dir: str | Path | list[str | Path], name: str, out_dir: str | Path, data_root: str | Path, int8: bool = False
+) -> dict:
+    """Export ``run_dir/best.pt`` as ``out_dir/name.onnx`` + ``name.json``; returns a summary dict.
+
+    Given several run folders (same input size, crop, normalisation, labels and validation split), the model is
+    their ensemble: one ONNX graph that averages the members' logits.
+    """
+    run_dirs = [Path(r) for r in (run_dir if isinstance(run_dir, list) else [run_dir])]
+    if not run_dirs:
+        raise ModelError("no run folder given", name)
+    loaded = [_load_best(r) for r in run_dirs]
+    model, cfg, state = loaded[0]
+    for r, (_, c, _) in zip(run_dirs[1:], loaded[1:], strict=True):
+        if not _same_input(cfg, c):
+            raise ModelError("ensemble members differ in input, normalisation, labels or validation split", str(r))
+    if len(loaded) > 1:
+        model = Ensemble([m for m, _, _ in loaded]).eval()
+    out_dir, run_dir = Path(out_dir), run_dirs[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
     export_onnx(model, onnx_path, cfg.augment.crop)
@@ -94,6 +129,17 @@ def export_run(run_dir: str | Path, name: str, out_dir: str | Path, data_root: s
         "val_ece": round(cal.ece or 0, 4),
     }
     manifest = _manifest(name, onnx_path, cfg, labels, temperature, metrics, state, run_dir)
+    if len(loaded) > 1:
+        manifest["parameters"] = int(sum(p.numel() for p in model.parameters()))
+        manifest["architecture"] = "ensemble: " + " + ".join(c.arch for _, c, _ in loaded)
+        manifest["training"] = {
+            "members": [
+                {"config": c.name, "best_epoch": int(st["epoch"]) + 1, "epochs": c.epochs, "run": str(r)}
+                for r, (_, c, st) in zip(run_dirs, loaded, strict=True)
+            ],
+            "command": " && ".join(f"emolens train --config {c.name}" for _, c, _ in loaded)
+            + f" && emolens export {' '.join(str(r) for r in run_dirs)} --name {name}",
+        }
     (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
     summary: dict[str, Any] = {
         "onnx": str(onnx_path),
@@ -144,6 +190,7 @@ def _manifest(
             "best_epoch": int(state["epoch"]) + 1,
             "epochs": cfg.epochs,
             "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
+            **({"init_from": cfg.init_from} if cfg.init_from else {}),
         },
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,

@@ -148,6 +148,8 @@ class Trainer:
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+        elif cfg.init_from:
+            model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
 
         teachers = _load_teachers(cfg)
         steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
