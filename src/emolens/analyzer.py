@@ -45,6 +45,10 @@ class Analyzer:
         Test-time augmentation for the emotion model (mirror average).
     detector_options:
         Extra keyword options for the detector backend (e.g. ``score_threshold``, ``max_size``).
+    identity:
+        A :class:`~emolens.identity.Gallery` (or the path of a gallery database): every face is then matched
+        against the enrolled people and ``Face.identity`` holds the name or ``"unknown"``. In videos each track
+        is embedded a few times and its mean matched (:mod:`emolens.identity.tracks`).
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class Analyzer:
         threads: int = 0,
         tta: bool = False,
         detector_options: dict[str, Any] | None = None,
+        identity: Any = None,
     ) -> None:
         self.detector_name = detector
         self.model_name = model
@@ -70,6 +75,7 @@ class Analyzer:
         self._low_detectors: dict[float, detect.Detector] = {}
         if detector not in detect.available():
             detect.create(detector)  # raises ConfigError naming the available backends
+        self.gallery = _gallery(identity, self)
 
     @property
     def detector(self) -> detect.Detector:
@@ -151,19 +157,33 @@ class Analyzer:
 
     def _run(self, loaded: list[_Loaded]) -> list[tuple[ImageResult, np.ndarray | None]]:
         per_image: list[list[Detection]] = []
+        matches: list[list[Any]] = []
         crops: list[np.ndarray] = []
         for _, rgb, _ in loaded:
             dets = self.detect(rgb) if rgb is not None else []
             per_image.append(dets)
+            if self.gallery is not None:
+                matches.append(self.gallery.match(self.gallery.embedder.embed(rgb, dets)) if dets else [])
             if dets:
                 crops.append(crops_from(rgb, dets, self.emotion))
         scores = self.emotion.scores(np.concatenate(crops)) if crops else []
         out: list[tuple[ImageResult, np.ndarray | None]] = []
         k = 0
-        for (source, rgb, error), dets in zip(loaded, per_image, strict=True):
+        for n, ((source, rgb, error), dets) in enumerate(zip(loaded, per_image, strict=True)):
             faces = []
             for i, d in enumerate(dets):
-                faces.append(Face(i, d.box, d.score, d.landmarks, scores[k]))
+                who = matches[n][i] if matches else None
+                faces.append(
+                    Face(
+                        i,
+                        d.box,
+                        d.score,
+                        d.landmarks,
+                        scores[k],
+                        identity=who.label if who is not None else None,
+                        identity_score=who.score if who is not None and np.isfinite(who.score) else None,
+                    )
+                )
                 k += 1
             h, w = rgb.shape[:2] if rgb is not None else (0, 0)
             out.append((ImageResult(source, w, h, tuple(faces), error), rgb))
@@ -266,6 +286,15 @@ class Analyzer:
             sequence_fps=sequence_fps,
         )
 
+    def track_identities(self) -> Any:
+        """A fresh per-track identity follower for one video run, or ``None`` without a gallery."""
+        if self.gallery is None:
+            return None
+        from emolens.identity.tracks import TrackIdentities
+
+        self.gallery.embedder  # load now: a ModelError before the video starts  # noqa: B018
+        return TrackIdentities(self.gallery)
+
     def _tracking_detector(self, low_score: float) -> detect.Detector:
         """The detector run at ``low_score`` (the tracker also uses low-score detections), created once."""
         if low_score >= float(self.detector_options.get("score_threshold", 0.5)):
@@ -291,6 +320,18 @@ def _tracking_config(tracking: Any, score_threshold: float | None) -> Any:
     options.setdefault("new_track_score", options["high_score"])
     options.setdefault("low_score", min(TrackerConfig.low_score, options["high_score"]))
     return options
+
+
+def _gallery(identity: Any, analyzer: Analyzer) -> Any:
+    if identity is None or identity is False:
+        return None
+    from emolens.identity.gallery import Gallery
+
+    if isinstance(identity, Gallery):
+        return identity
+    if identity is True:
+        return Gallery(analyzer=analyzer, threads=analyzer.threads)
+    return Gallery(identity, analyzer=analyzer, threads=analyzer.threads)
 
 
 def _describe(img: object) -> str:

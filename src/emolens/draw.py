@@ -50,6 +50,7 @@ def annotate(
     faces: Sequence[Face],
     *,
     blur: Callable[[np.ndarray], np.ndarray] | None = None,
+    blur_if: Callable[[Face], bool] | None = None,
 ) -> np.ndarray:
     """Draw faces on a copy of an image: box, landmarks and an "emotion NN%" tag per face.
 
@@ -62,6 +63,8 @@ def annotate(
     blur : callable, optional
         Called with the pixels inside each face box (a copy, ``[h, w, 3]`` uint8) before anything is drawn;
         must return an array of the same shape, which replaces them (e.g. :func:`pixelate` to hide identities).
+    blur_if : callable, optional
+        Which faces ``blur`` applies to (e.g. ``lambda f: f.identity == "unknown"``); default all.
 
     Returns
     -------
@@ -84,8 +87,8 @@ def annotate(
 
     boxes = [_clip_box(f, w, h) for f in faces]
     if blur is not None:
-        for x1, y1, x2, y2 in boxes:
-            if x2 > x1 and y2 > y1:
+        for face, (x1, y1, x2, y2) in zip(faces, boxes, strict=True):
+            if x2 > x1 and y2 > y1 and (blur_if is None or blur_if(face)):
                 region = out[y1:y2, x1:x2].copy()
                 replaced = np.asarray(blur(region))
                 if replaced.shape != region.shape:

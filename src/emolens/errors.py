@@ -37,3 +37,15 @@ class MissingExtraError(EmolensError):
 
 class VideoError(EmolensError):
     """A video source cannot be opened or read: a missing, unreadable or truncated file, no camera, a dead stream."""
+
+
+class AudioError(EmolensError):
+    """An audio input is missing, unreadable, empty, too short, or holds no speech."""
+
+
+class TextError(EmolensError):
+    """A text input is empty, unreadable, or in a file/column that cannot be used."""
+
+
+class GalleryError(EmolensError):
+    """The identity gallery cannot be opened or changed: a corrupt database, an unknown person, a bad embedding."""

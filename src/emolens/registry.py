@@ -86,6 +86,10 @@ def onnx_session(info: ModelInfo, threads: int = 0):
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+    # e.g. {"session.disable_quant_qdq": "1"} lets ONNX Runtime fold the weight-only DequantizeLinear nodes of a
+    # block-quantised model into plain float weights once, at load, instead of on every call
+    for key, value in (info.manifest.get("session_config") or {}).items():
+        opts.add_session_config_entry(str(key), str(value))
     try:
         return ort.InferenceSession(str(info.path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.progress import progress_bar
 from emolens.errors import EmolensError
 
@@ -40,17 +40,33 @@ def analyze(
     ] = None,
     threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation for the emotion model.")] = False,
+    gallery: Annotated[
+        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
+    ] = None,
+    log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
+    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated copies.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
     from emolens.analyzer import Analyzer
     from emolens.draw import annotate as draw_faces
-    from emolens.draw import save_image
+    from emolens.draw import pixelate, save_image
     from emolens.io.inputs import expand_inputs
     from emolens.io.writers import open_writer
 
+    if (log_events or blur_unknown) and gallery is None:
+        err.print("[red]error:[/red] --log-events and --blur-unknown need --gallery")
+        raise typer.Exit(EXIT_USAGE)
+    blur = {"blur": pixelate, "blur_if": lambda f: f.identity == "unknown"} if blur_unknown else {}
     try:
-        analyzer = Analyzer(detector, model, min_face=min_face, max_faces=max_faces, threads=threads, tta=tta)
+        analyzer = Analyzer(
+            detector, model, min_face=min_face, max_faces=max_faces, threads=threads, tta=tta, identity=gallery
+        )
+        logger = None
+        if log_events and analyzer.gallery is not None:
+            from emolens.identity.events import EventLogger
+
+            logger = EventLogger(analyzer.gallery.store)
         items = list(expand_inputs(paths))
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
@@ -67,9 +83,15 @@ def analyze(
                 if not result.ok:
                     n_errors += 1
                     err.print(f"[yellow]skipped[/yellow] {result.source}: {result.error}", highlight=False)
-                elif annotate is not None and rgb is not None:
-                    save_image(draw_faces(rgb, result.faces), annotate / _unique_name(result.source, used))
+                else:
+                    if logger is not None:
+                        logger.log_image(result)
+                    if annotate is not None and rgb is not None:
+                        img = draw_faces(rgb, result.faces, **blur)
+                        save_image(img, annotate / _unique_name(result.source, used))
                 advance()
+        if logger is not None:
+            logger.close()
         dt = time.perf_counter() - t0
     except EmolensError as e:
         raise fail(e) from None

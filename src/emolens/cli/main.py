@@ -1,7 +1,7 @@
 """``emolens`` entry point: the Typer app, the commands, and the mapping of errors to exit codes.
 
 Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 bad usage or options;
-3 a model or dataset could not be loaded; 130 interrupted.
+3 a model, dataset or gallery could not be loaded; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from emolens.errors import ConfigError, DataError, EmolensError, MissingExtraError, ModelError
+from emolens.errors import ConfigError, DataError, EmolensError, GalleryError, MissingExtraError, ModelError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -30,15 +30,15 @@ def fail(e: EmolensError) -> typer.Exit:
     err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
     if isinstance(e, ConfigError | MissingExtraError):
         return typer.Exit(EXIT_USAGE)
-    if isinstance(e, ModelError | DataError):
+    if isinstance(e, ModelError | DataError | GalleryError):
         return typer.Exit(EXIT_FATAL)
     return typer.Exit(EXIT_PARTIAL)
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, models, train, video
+    from emolens.cli import analyze, bench, evaluate, events, identity, models, train, video
 
-    for module in (analyze, bench, evaluate, models, train, video):
+    for module in (analyze, bench, evaluate, models, train, video, identity, events):
         module.register(app)
 
 

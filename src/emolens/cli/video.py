@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.errors import EmolensError, VideoError
 
 
@@ -58,6 +58,21 @@ def video(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Timeline PNG per track (needs matplotlib).")
     ] = True,
+    gallery: Annotated[
+        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
+    ] = None,
+    log_events: Annotated[
+        bool, typer.Option(help="Append identity + emotion events (one per track per second) to the gallery.")
+    ] = False,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert rule EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]], e.g. angry,fear:3:unknown (repeatable)."),
+    ] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
+    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated.mp4.")] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
@@ -65,6 +80,7 @@ def video(
     Writes frames.csv/.parquet, tracks.json, timeline PNGs and, with --annotate, annotated.mp4 to --out.
     """
     from emolens.analyzer import Analyzer
+    from emolens.identity.events import AlertEngine, AlertRule, EventLogger
     from emolens.video.writers import VideoOutputWriter
 
     options = {"max_size": 640} if detector is Detector.retinaface else {}
@@ -82,11 +98,20 @@ def video(
             plots = False
             notes.append("timeline plots skipped: pip install 'emolens[plot]'")
 
+    if (log_events or alert or blur_unknown) and gallery is None:
+        err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
+        raise typer.Exit(EXIT_USAGE)
+    window = _window(show)
     error: VideoError | None = None
     interrupted = False
+    logger = None
     t0 = time.perf_counter()
     try:
-        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options)
+        rules = [AlertRule.parse(a) for a in alert or []]
+        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        if analyzer.gallery is not None and (log_events or rules):
+            engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
+            logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)
         run = analyzer.analyze_video(
             source,
             every_n_frames=every,
@@ -95,12 +120,18 @@ def video(
             smoothing=smoothing.value,
             smoothing_options={"min_confidence": min_confidence},
             live=live,
-            with_frames=annotate,
+            with_frames=annotate or window is not None,
         )
         src = run.source
         annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
         outputs = VideoOutputWriter(
-            out, run.labels, source=src.name, tables=tables, plots=plots, annotate_fps=annotate_fps
+            out,
+            run.labels,
+            source=src.name,
+            tables=tables,
+            plots=plots,
+            annotate_fps=annotate_fps,
+            blur_unknown=blur_unknown,
         )
         for note in notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
@@ -111,14 +142,24 @@ def video(
             with run, _Progress(total, quiet) as progress:
                 try:
                     for item in run:
-                        result, frame = item if annotate else (item, None)
-                        outputs.write(result, frame.rgb if frame is not None else None)
+                        result, frame = item if run.with_frames else (item, None)
+                        outputs.write(result, frame.rgb if frame is not None and annotate else None)
+                        if logger is not None:
+                            logger.log_frame(src.name, result)
+                        if window is not None and frame is not None and not window.show(result, frame.rgb):
+                            break  # the user closed the window or pressed q / Esc
                         progress.update(result.index + 1, run.stats.frames_analysed)
                 except VideoError as e:  # after the frames that could be read: keep them, report, exit 1
                     error = e
                 except KeyboardInterrupt:
                     interrupted = True
         finally:
+            if logger is not None:
+                logger.close()
+                for msg in logger.engine.webhook_errors if logger.engine else []:
+                    err.print(f"[yellow]webhook:[/yellow] {msg}", highlight=False)
+            if window is not None:
+                window.close()
             files = outputs.close(
                 frames_read=run.stats.frames_read,
                 frames_dropped=run.stats.frames_dropped,
@@ -189,3 +230,24 @@ class _Progress:
 
 def register(app: typer.Typer) -> None:
     app.command("video")(video)
+
+
+def _print_alert(alert) -> None:
+    err.print(
+        f"[bold red]alert[/bold red] {alert.rule}: {alert.identity} (track {alert.track}) {alert.emotion} for "
+        f"{alert.duration_s:.1f} s at {alert.started + alert.duration_s:.1f} s",
+        highlight=False,
+    )
+
+
+def _window(show: bool):
+    """A live view window, or ``None`` (with a note) where there is no display or no GUI-enabled OpenCV."""
+    if not show:
+        return None
+    from emolens.video.display import LiveWindow, display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        err.print(f"[yellow]note:[/yellow] no live view ({problem}); running headless", highlight=False)
+        return None
+    return LiveWindow("emolens")

@@ -187,6 +187,7 @@ class VideoRun:
         self._detector = analyzer._tracking_detector(self.tracker_config.low_score)
         self._min_face = analyzer.min_face
         self._max_faces = analyzer.max_faces
+        self._identities = analyzer.track_identities()
         self.labels: tuple[str, ...] = tuple(self._emotion.labels)
         self.source: VideoSource = open_source(source, live=live, sequence_fps=sequence_fps)
         live_now = self.source.live
@@ -391,6 +392,11 @@ class VideoRun:
         k = 0
         for d in batch:
             faces = []
+            who = (
+                self._identities.update(d.frame.rgb, [(t.track_id, t.detection) for t in d.tracked])
+                if self._identities is not None and d.tracked
+                else {}
+            )
             for i, t in enumerate(d.tracked):
                 p = probs[k]
                 k += 1
@@ -406,13 +412,21 @@ class VideoRun:
                         track_id=t.track_id,
                         smoothed=EmotionScores(labels, tuple(float(v) for v in s)),
                         smoothed_label=label,
+                        identity=who[t.track_id].label if t.track_id in who else None,
+                        identity_score=_finite(who[t.track_id].score) if t.track_id in who else None,
                     )
                 )
             for tid in d.removed:
                 smoother.drop(tid)
+                if self._identities is not None:
+                    self._identities.drop(tid)
             h, w = d.frame.rgb.shape[:2]
             out.append((FrameResult(d.frame.index, d.frame.timestamp_s, tuple(faces), w, h), d.frame))
         return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

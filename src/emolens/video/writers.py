@@ -70,7 +70,7 @@ def table_columns(labels: Sequence[str]) -> list[str]:
         *LANDMARK_COLUMNS,
         *(f"p_{label}" for label in labels),
         *(f"s_{label}" for label in labels),
-        "label", "smoothed_label",
+        "label", "smoothed_label", "identity", "identity_score",
     ]  # fmt: skip
 
 
@@ -107,6 +107,8 @@ def frame_records(result: FrameResult, labels: Sequence[str]) -> list[dict[str, 
             _put_probs(row, "s_", face.smoothed, labels, result)
         row["label"] = face.label
         row["smoothed_label"] = face.smoothed_label
+        row["identity"] = face.identity
+        row["identity_score"] = None if face.identity_score is None else round(float(face.identity_score), 4)
         rows.append(row)
     return rows
 
@@ -192,7 +194,7 @@ class FrameTableWriter:
                 raise MissingExtraError("pyarrow", "parquet") from None
             self._pa = pa
             ints = {"frame": pa.int64(), "track_id": pa.int64(), "face": pa.int32()}
-            strings = {"label": pa.string(), "smoothed_label": pa.string()}
+            strings = {"label": pa.string(), "smoothed_label": pa.string(), "identity": pa.string()}
             self._schema = pa.schema([(c, ints.get(c) or strings.get(c) or pa.float64()) for c in self.columns])
             self._file = _open(self.path, "wb")
             self._pq_writer = pq.ParquetWriter(self._file, self._schema)
@@ -301,6 +303,7 @@ class _TrackStats:
     last_label: str | None = None
     last_raw: str | None = None
     series: _Series | None = None
+    identity: str | None = None
 
 
 class TrackSummary:
@@ -355,6 +358,8 @@ class TrackSummary:
             st.last_label, st.last_raw = label, face.label
             assert st.series is not None
             st.series.add(result.timestamp, p)
+            if face.identity is not None:
+                st.identity = face.identity
 
     @property
     def track_ids(self) -> list[int]:
@@ -371,6 +376,7 @@ class TrackSummary:
         assert st.prob_sum is not None
         return {
             "track_id": track_id,
+            "identity": st.identity,
             "first_frame": st.first_frame,
             "last_frame": st.last_frame,
             "first_seen_s": round(st.first_seen, 3),
@@ -483,12 +489,15 @@ class AnnotatedVideoWriter:
         Output file, normally ``.mp4``.
     fps : float
         Frame rate of the output (the analysed frames per second of video).
+    blur_unknown : bool, default False
+        Pixelate the faces that a gallery did not recognise (``identity == "unknown"``).
     """
 
-    def __init__(self, path: str | Path, fps: float) -> None:
+    def __init__(self, path: str | Path, fps: float, blur_unknown: bool = False) -> None:
         if _bad_fps(fps):
             raise ConfigError(f"the annotated video needs a positive frame rate, got {fps!r}")
         self.path = Path(path)
+        self.blur_unknown = blur_unknown
         self.fps = float(fps)
         self.frames_written = 0
         self._writer: Any = None
@@ -498,9 +507,10 @@ class AnnotatedVideoWriter:
         """Draw the faces of ``result`` on ``rgb`` (not modified) and append the frame."""
         import cv2
 
-        from emolens.draw import annotate
+        from emolens.draw import annotate, pixelate
 
-        img = annotate(rgb, [display_face(f) for f in result.faces])
+        blur = {"blur": pixelate, "blur_if": _unknown} if self.blur_unknown else {}
+        img = annotate(rgb, [display_face(f) for f in result.faces], **blur)
         h, w = img.shape[:2]
         if self._writer is None:
             self._size = (w, h)
@@ -530,6 +540,10 @@ class AnnotatedVideoWriter:
         self.close()
 
 
+def _unknown(face: Face) -> bool:
+    return face.identity is not None and face.identity.endswith(" unknown")
+
+
 def display_face(face: Face) -> Face:
     """A copy of a tracked face for :func:`emolens.draw.annotate`: tagged ``#id: smoothed_label NN%``."""
     if face.track_id is None:
@@ -537,7 +551,8 @@ def display_face(face: Face) -> Face:
     scores = face.smoothed or face.emotions
     label = face.smoothed_label or scores.top
     conf = scores[label] if label in scores.labels else scores.confidence
-    return replace(face, emotions=EmotionScores((label,), (conf,)), identity=f"#{face.track_id}", identity_score=None)
+    tag = f"#{face.track_id} {face.identity}" if face.identity else f"#{face.track_id}"
+    return replace(face, emotions=EmotionScores((label,), (conf,)), identity=tag, identity_score=None)
 
 
 # ----------------------------------------------------------------------------------------------- all outputs
@@ -560,6 +575,8 @@ class VideoOutputWriter:
         Write ``timeline_track_<id>.png`` for each track on close (needs matplotlib).
     annotate_fps : float, optional
         Write ``annotated.mp4`` at this frame rate (``None``: no annotated video).
+    blur_unknown : bool, default False
+        Pixelate unrecognised faces in ``annotated.mp4``.
 
     Raises
     ------
@@ -576,6 +593,7 @@ class VideoOutputWriter:
         tables: Sequence[str] = TABLE_FORMATS,
         plots: bool = True,
         annotate_fps: float | None = None,
+        blur_unknown: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir)
         try:
@@ -597,7 +615,7 @@ class VideoOutputWriter:
                 self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt))
                 self.files.append(self.out_dir / f"frames.{fmt}")
             if annotate_fps is not None:
-                self.annotated = AnnotatedVideoWriter(self.out_dir / "annotated.mp4", annotate_fps)
+                self.annotated = AnnotatedVideoWriter(self.out_dir / "annotated.mp4", annotate_fps, blur_unknown)
         except BaseException:
             self._close_writers()
             raise

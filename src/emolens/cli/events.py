@@ -1,0 +1,81 @@
+"""``emolens events``: query and export the identity + emotion event log and its alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emolens.cli.identity import Format, GalleryOpt, _emit
+from emolens.cli.main import EXIT_USAGE, err, fail
+from emolens.errors import EmolensError
+
+
+def parse_time(text: str) -> float:
+    """``2026-11-28``, ``2026-11-28T14:00``, a Unix time, or an age such as ``90s``, ``15m``, ``2h``, ``7d``."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if m:
+        return time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date, a Unix time or an age like 2h") from None
+
+
+def events(
+    gallery: GalleryOpt = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this time: ISO date, Unix time, or an age (15m, 2h, 7d).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this time (same forms).")] = None,
+    identity: Annotated[str | None, typer.Option(help="Only this person ('unknown' for unknown faces).")] = None,
+    emotion: Annotated[str | None, typer.Option(help="Only this emotion.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source (file, camera, URL).")] = None,
+    alerts: Annotated[bool, typer.Option("--alerts", help="Show alerts instead of events.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
+    ] = None,
+) -> None:
+    """Events (time, source, track, identity, emotion, scores) or alerts from the gallery's log."""
+    from emolens.identity import Gallery
+    from emolens.identity.store import EventQuery
+
+    if limit is not None and limit < 1:
+        err.print("[red]error:[/red] --limit must be at least 1")
+        raise typer.Exit(EXIT_USAGE)
+    q = EventQuery(
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+        identity=identity,
+        emotion=emotion,
+        source=source,
+        limit=limit,
+    )
+    try:
+        rows = Gallery(gallery).events(q, alerts=alerts)
+    except EmolensError as e:
+        raise fail(e) from None
+    for r in rows:
+        r["time"] = dt.datetime.fromtimestamp(r["time"]).isoformat(timespec="seconds")
+    cols = (
+        ("time", "rule", "source", "track", "identity", "emotion", "duration_s", "peak_score")
+        if alerts
+        else ("time", "source", "frame", "track", "identity", "identity_score", "emotion", "emotion_score")
+    )
+    if output and output != "-":
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+    _emit(rows, fmt, output, cols)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("events")(events)

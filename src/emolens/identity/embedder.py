@@ -1,0 +1,98 @@
+"""Face embeddings: aligned 112x112 crops to L2-normalised identity vectors (SFace by default).
+
+Two faces of one person give embeddings with a high cosine similarity; the gallery compares a face with the
+enrolled ones by that similarity. The embedder reuses the detector's five landmarks: each face is warped onto
+the ArcFace template that the recognition model was trained with, so no second detector is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from emolens.align import align
+from emolens.errors import ModelError
+from emolens.registry import ModelInfo, get_model, onnx_session
+from emolens.types import Detection
+
+DEFAULT_EMBEDDER = "sface"
+
+#: The five-point template of ArcFace/SFace 112x112 crops (left eye, right eye, nose, mouth left, mouth right),
+#: as fractions of the side.
+ARCFACE_TEMPLATE: tuple[tuple[float, float], ...] = tuple(
+    (x / 112, y / 112)
+    for x, y in (
+        (38.2946, 51.6963),
+        (73.5318, 51.5014),
+        (56.0252, 71.7366),
+        (41.5493, 92.3655),
+        (70.7299, 92.2041),
+    )
+)
+
+
+class FaceEmbedder:
+    """Turns faces into unit-length identity embeddings.
+
+    Parameters
+    ----------
+    name:
+        A shipped embedding model (``task: embed``) or the path of its manifest.
+    threads:
+        ONNX Runtime threads (0: ONNX Runtime's default).
+    batch_size:
+        Faces per model call.
+    """
+
+    def __init__(self, name: str = DEFAULT_EMBEDDER, threads: int = 0, batch_size: int = 32) -> None:
+        self.info: ModelInfo = get_model(name)
+        if self.info.task != "embed":
+            raise ModelError(f"{self.info.name} is a {self.info.task or 'unknown'} model, not a face embedder")
+        m = self.info.manifest
+        self.size = int(m["input_size"])
+        self.dim = int(m["embedding_dim"])
+        self.template = tuple(tuple(p) for p in m.get("template", ARCFACE_TEMPLATE))
+        self.colour = str(m.get("preprocessing", {}).get("colour", "BGR")).upper()
+        self.batch_size = batch_size
+        self._session = onnx_session(self.info, threads)
+        self._input = self._session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def crop(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+        """The aligned ``size`` x ``size`` RGB uint8 crop of one detected face."""
+        return align(rgb, detection.landmarks, detection.box, self.template, self.size, grey=False)
+
+    def crops(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """Aligned crops ``[N, size, size, 3]`` (RGB uint8) of several faces of one image."""
+        if not detections:
+            return np.zeros((0, self.size, self.size, 3), np.uint8)
+        return np.stack([self.crop(rgb, d) for d in detections])
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Embeddings ``[N, dim]`` (float32, unit length) of aligned RGB crops ``[N, size, size, 3]``."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (self.size, self.size, 3):
+            raise ValueError(f"expected crops of shape [N, {self.size}, {self.size}, 3], got {list(crops.shape)}")
+        out = np.zeros((len(crops), self.dim), np.float32)
+        for i in range(0, len(crops), self.batch_size):
+            x = crops[i : i + self.batch_size].astype(np.float32)
+            if self.colour == "BGR":
+                x = x[..., ::-1]
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+            out[i : i + len(x)] = self._session.run(None, {self._input: x})[0]
+        return normalise(out)
+
+    def embed(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """Embeddings ``[N, dim]`` of the detected faces of one RGB image."""
+        return self.embed_crops(self.crops(rgb, detections))
+
+
+def normalise(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (rows of zeros stay zero)."""
+    v = np.asarray(v, dtype=np.float32)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, 1e-12)

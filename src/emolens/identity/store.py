@@ -1,0 +1,416 @@
+"""Where a gallery keeps people, their embeddings and the event log: a store interface and its SQLite default.
+
+The SQLite store is one file in WAL mode (readers never wait for a writer), with foreign keys and one
+transaction per change, so a crash in the middle of an enrolment leaves either the whole person or nothing.
+It holds embeddings, never images. A store for large galleries (pgvector, FAISS) implements the same
+:class:`GalleryStore` protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from emolens.errors import GalleryError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persons (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    source TEXT,
+    image BLOB,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS embeddings_person ON embeddings(person_id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    source TEXT,
+    frame INTEGER,
+    video_time REAL,
+    track INTEGER,
+    identity TEXT,
+    identity_score REAL,
+    emotion TEXT,
+    emotion_score REAL,
+    scores TEXT
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE INDEX IF NOT EXISTS events_identity ON events(identity);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    rule TEXT NOT NULL,
+    source TEXT,
+    track INTEGER,
+    identity TEXT,
+    emotion TEXT,
+    started REAL,
+    duration_s REAL,
+    peak_score REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_identity ON alerts(identity);
+"""
+
+EVENT_COLUMNS = (
+    "time",
+    "source",
+    "frame",
+    "video_time",
+    "track",
+    "identity",
+    "identity_score",
+    "emotion",
+    "emotion_score",
+    "scores",
+)
+ALERT_COLUMNS = ("time", "rule", "source", "track", "identity", "emotion", "started", "duration_s", "peak_score")
+
+
+@dataclass(frozen=True)
+class Person:
+    """An enrolled person: name, number of embeddings, when first enrolled (Unix time)."""
+
+    name: str
+    embeddings: int
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "embeddings": self.embeddings, "created": self.created}
+
+
+@dataclass(frozen=True)
+class EmbeddingRecord:
+    """One embedding to store: the vector, the image it came from, and optionally the aligned crop (JPEG)."""
+
+    vector: np.ndarray
+    source: str | None = None
+    image: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Filters for events and alerts; ``None`` means no filter. Times are Unix seconds."""
+
+    since: float | None = None
+    until: float | None = None
+    identity: str | None = None
+    emotion: str | None = None
+    source: str | None = None
+    limit: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GalleryStore(Protocol):
+    """What a gallery needs from its storage."""
+
+    def add(self, name: str, model: str, records: Sequence[EmbeddingRecord], replace: bool = False) -> int: ...
+
+    def remove(self, name: str) -> bool: ...
+
+    def persons(self) -> list[Person]: ...
+
+    def vectors(self, model: str) -> tuple[list[str], np.ndarray, np.ndarray]: ...
+
+    def revision(self) -> int: ...
+
+    def add_events(self, rows: Iterable[dict[str, Any]]) -> int: ...
+
+    def add_alert(self, row: dict[str, Any]) -> None: ...
+
+    def events(self, query: EventQuery, table: str = "events") -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """The default :class:`GalleryStore`: one SQLite file (WAL, foreign keys, a transaction per change).
+
+    Parameters
+    ----------
+    path:
+        The database file; created with its folder if missing. ``":memory:"`` keeps everything in memory.
+    check:
+        Run SQLite's ``quick_check`` when opening (fast; catches most corruption at once).
+
+    Raises
+    ------
+    GalleryError
+        The file is not an emolens gallery, is corrupt, or comes from a newer emolens.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], check: bool = True) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            if check:
+                status = self._db.execute("PRAGMA quick_check").fetchone()[0]
+                if status != "ok":
+                    raise sqlite3.DatabaseError(status)
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            with self._transaction():
+                for stmt in _SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self._db.execute(stmt)
+                row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                    self._db.execute("INSERT INTO meta VALUES ('revision', '0')")
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise GalleryError(f"written by a newer emolens (schema {row[0]}); upgrade emolens", self.path)
+        except sqlite3.DatabaseError as e:
+            raise GalleryError(
+                f"not a readable emolens gallery ({e}); `emolens gallery recover {self.path}` copies what can be "
+                "read into a new file and keeps the damaged one beside it",
+                self.path,
+            ) from None
+
+    # --- transactions -------------------------------------------------------------------------------------
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self) -> sqlite3.Connection:
+                store._lock.acquire()
+                store._db.execute("BEGIN IMMEDIATE")
+                return store._db
+
+            def __exit__(self, exc_type, exc, tb) -> None:
+                try:
+                    store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                finally:
+                    store._lock.release()
+
+        return _Tx()
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+
+    # --- people -------------------------------------------------------------------------------------------
+
+    def add(self, name: str, model: str, records: Sequence[EmbeddingRecord], replace: bool = False) -> int:
+        """Add embeddings to ``name`` (created if new) in one transaction; ``replace`` drops the old ones first.
+
+        Returns the person's number of embeddings afterwards.
+        """
+        if not name.strip():
+            raise GalleryError("a person needs a non-empty name")
+        now = time.time()
+        try:
+            with self._transaction() as db:
+                db.execute("INSERT OR IGNORE INTO persons(name, created) VALUES (?, ?)", (name, now))
+                pid = db.execute("SELECT id FROM persons WHERE name = ?", (name,)).fetchone()[0]
+                if replace:
+                    db.execute("DELETE FROM embeddings WHERE person_id = ?", (pid,))
+                db.executemany(
+                    "INSERT INTO embeddings(person_id, model, vector, source, image, created) VALUES (?,?,?,?,?,?)",
+                    [(pid, model, np.asarray(r.vector, np.float32).tobytes(), r.source, r.image, now) for r in records],
+                )
+                self._bump(db)
+                return int(db.execute("SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (pid,)).fetchone()[0])
+        except sqlite3.DatabaseError as e:
+            raise GalleryError(f"cannot enrol {name!r} ({e})", self.path) from None
+
+    def remove(self, name: str) -> bool:
+        """Delete a person, their embeddings, and their events and alerts. Returns whether they existed."""
+        with self._transaction() as db:
+            cur = db.execute("DELETE FROM persons WHERE name = ?", (name,))
+            db.execute("DELETE FROM events WHERE identity = ?", (name,))
+            db.execute("DELETE FROM alerts WHERE identity = ?", (name,))
+            self._bump(db)
+            return cur.rowcount > 0
+
+    def persons(self) -> list[Person]:
+        rows = self._db.execute(
+            "SELECT p.name, COUNT(e.id), p.created FROM persons p LEFT JOIN embeddings e ON e.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.name"
+        ).fetchall()
+        return [Person(n, int(c), float(t)) for n, c, t in rows]
+
+    def models(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT DISTINCT model FROM embeddings")}
+
+    def vectors(self, model: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """All embeddings of one model: person names, the person index of each row, and the ``[N, dim]`` matrix."""
+        rows = self._db.execute(
+            "SELECT p.name, e.vector FROM embeddings e JOIN persons p ON p.id = e.person_id "
+            "WHERE e.model = ? ORDER BY p.name, e.id",
+            (model,),
+        ).fetchall()
+        names: list[str] = []
+        owner = np.zeros(len(rows), np.int64)
+        vecs = []
+        for i, (name, blob) in enumerate(rows):
+            if not names or names[-1] != name:
+                names.append(name)
+            owner[i] = len(names) - 1
+            vecs.append(np.frombuffer(blob, np.float32))
+        matrix = np.stack(vecs) if vecs else np.zeros((0, 0), np.float32)
+        return names, owner, matrix
+
+    def revision(self) -> int:
+        """A counter bumped by every change (seen by other processes too), so readers know to reload."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+
+    # --- events and alerts --------------------------------------------------------------------------------
+
+    def add_events(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Append event rows (keys from ``EVENT_COLUMNS``; ``scores`` may be a dict) in one transaction."""
+        values = []
+        for r in rows:
+            scores = r.get("scores")
+            values.append(
+                tuple(
+                    json.dumps(scores) if c == "scores" and isinstance(scores, dict) else r.get(c)
+                    for c in EVENT_COLUMNS
+                )
+            )
+        if not values:
+            return 0
+        with self._transaction() as db:
+            db.executemany(
+                f"INSERT INTO events({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
+                values,
+            )
+        return len(values)
+
+    def add_alert(self, row: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)}) VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
+                tuple(row.get(c) for c in ALERT_COLUMNS),
+            )
+
+    def events(self, query: EventQuery, table: str = "events") -> list[dict[str, Any]]:
+        """Events (or ``table="alerts"``) matching ``query``, oldest first."""
+        if table not in ("events", "alerts"):
+            raise ValueError(f"unknown table {table!r}")
+        cols = ("id", *(EVENT_COLUMNS if table == "events" else ALERT_COLUMNS))
+        where, args = [], []
+        for col, op, value in (
+            ("time", ">=", query.since),
+            ("time", "<=", query.until),
+            ("identity", "=", query.identity),
+            ("emotion", "=", query.emotion),
+            ("source", "=", query.source),
+        ):
+            if value is not None:
+                where.append(f"{col} {op} ?")
+                args.append(value)
+        sql = f"SELECT {', '.join(cols)} FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time, id"
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        out = []
+        for row in self._db.execute(sql, args):
+            d = dict(zip(cols, row, strict=True))
+            if table == "events" and d.get("scores"):
+                d["scores"] = json.loads(d["scores"])
+            out.append(d)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def recover(path: str | os.PathLike[str]) -> tuple[Path, dict[str, int]]:
+    """Copy every readable row of a damaged gallery into a fresh file at ``path``.
+
+    The damaged file (and its ``-wal``/``-shm`` companions) is moved aside to ``PATH.corrupt-<time>``.
+    Returns the path it was moved to and the number of rows saved per table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GalleryError("no such gallery file", str(path))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    damaged = path.with_name(f"{path.name}.corrupt-{stamp}")
+    shutil.move(path, damaged)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            shutil.move(side, damaged.with_name(damaged.name + suffix))
+    saved: dict[str, int] = {}
+    fresh = SQLiteStore(path, check=False)
+    try:
+        src = sqlite3.connect(damaged)
+    except sqlite3.DatabaseError:
+        fresh.close()
+        return damaged, saved
+    try:
+        for table, cols in (
+            ("persons", ("id", "name", "created")),
+            ("embeddings", ("id", "person_id", "model", "vector", "source", "image", "created")),
+            ("events", ("id", *EVENT_COLUMNS)),
+            ("alerts", ("id", *ALERT_COLUMNS)),
+        ):
+            rows = _readable_rows(src, table, cols)
+            if table == "embeddings":  # only for people whose row survived
+                alive = {r[0] for r in fresh._db.execute("SELECT id FROM persons")}
+                rows = [r for r in rows if r[1] in alive]
+            with fresh._transaction() as db:
+                db.executemany(
+                    f"INSERT OR IGNORE INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
+                )
+                # a person whose embeddings were all lost is not kept (no half person)
+                if table == "embeddings":
+                    db.execute("DELETE FROM persons WHERE id NOT IN (SELECT person_id FROM embeddings)")
+                saved[table] = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            if table == "embeddings":
+                saved["persons"] = fresh._db.execute("SELECT COUNT(*) FROM persons").fetchone()[0]
+        with fresh._transaction() as db:
+            fresh._bump(db)
+    finally:
+        src.close()
+        fresh.close()
+    return damaged, saved
+
+
+def _readable_rows(db: sqlite3.Connection, table: str, cols: Sequence[str]) -> list[tuple]:
+    """The rows of ``table`` that can still be read, walking the rowids so one bad page loses only its rows."""
+    rows: list[tuple] = []
+    try:
+        return db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+    except sqlite3.DatabaseError:
+        pass
+    try:
+        hi = db.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+    except sqlite3.DatabaseError:
+        return rows
+    for rid in range(1, hi + 1):
+        try:
+            row = db.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (rid,)).fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows
