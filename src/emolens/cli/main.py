@@ -36,9 +36,9 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, events, identity, models, train, video
+    from emolens.cli import analyze, bench, evaluate, events, identity, models, text, train, video
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events):
+    for module in (analyze, bench, evaluate, models, train, video, identity, events, text):
         module.register(app)
 
 
