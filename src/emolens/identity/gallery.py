@@ -239,17 +239,21 @@ class Gallery:
         if self._cache is None or self._cache[0] != rev:
             names, owner, matrix = self.store.vectors(self.model)
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
-            # stored transposed: a [N, dim] @ [dim, rows] product with a contiguous right side is the fast BLAS path
-            self._cache = (rev, names, starts, np.ascontiguousarray(matrix.T, np.float32))
+            self._cache = (rev, names, starts, np.ascontiguousarray(matrix, np.float32))
         return self._cache[1], self._cache[2], self._cache[3]
 
     def match(self, embeddings: np.ndarray, top_k: int = 3) -> list[Match]:
         """Match embeddings ``[N, dim]`` against everyone enrolled: one :class:`Match` per row."""
         embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
-        names, starts, matrix_t = self._vectors()
+        names, starts, matrix = self._vectors()
         if not names:
             return [Match(None, float("nan"), self.threshold) for _ in embeddings]
-        sims = embeddings @ matrix_t  # [N, rows]
+        if len(embeddings) <= 4:
+            # A few faces: NumPy's own single-threaded loop. A multi-threaded BLAS call is faster on an idle
+            # machine but can stall for a scheduler slice (10+ ms) when the cores are busy, as on a camera box.
+            sims = np.einsum("rd,nd->nr", matrix, embeddings)  # [N, rows]
+        else:
+            sims = embeddings @ matrix.T
         per_person = np.maximum.reduceat(sims, starts, axis=1)  # best embedding of each person
         k = min(top_k, len(names))
         out = []
