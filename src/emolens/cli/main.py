@@ -36,9 +36,9 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, events, identity, models, text, train, video
+    from emolens.cli import analyze, bench, evaluate, events, fuse, identity, models, text, train, video, voice
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events, text):
+    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse):
         module.register(app)
 
 

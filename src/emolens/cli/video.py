@@ -70,6 +70,13 @@ def video(
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
     blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated.mp4.")] = False,
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
+    ] = False,
+    transcript: Annotated[
+        Path | None,
+        typer.Option(help="Timed transcript (SRT, VTT, CSV start,end,text, JSONL) to analyse and fuse (fused.csv)."),
+    ] = None,
     show: Annotated[
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
@@ -173,6 +180,8 @@ def video(
             )
     except EmolensError as e:
         raise fail(e) from None
+    if (audio or transcript is not None) and error is None and not interrupted:
+        files += _fuse(source, out, audio, transcript, src.fps)
     dt = time.perf_counter() - t0
     if error is not None:
         err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
@@ -251,3 +260,40 @@ def _window(show: bool):
         err.print(f"[yellow]note:[/yellow] no live view ({problem}); running headless", highlight=False)
         return None
     return LiveWindow("emolens")
+
+
+def _fuse(source: str, out: Path, audio: bool, transcript: Path | None, fps: float | None) -> list[Path]:
+    """Voice and/or transcript beside the face table, and the fused per-second table; problems are notes."""
+    import csv
+
+    from emolens.errors import AudioError
+    from emolens.fusion.run import run_multimodal, write_rows
+    from emolens.labels import FER2013
+
+    run = None
+    for use_audio in (audio, False) if audio else (False,):
+        try:
+            run = run_multimodal(
+                frames_csv=out / "frames.csv", audio=source if use_audio else None, transcript=transcript, step=1.0
+            )
+            break
+        except AudioError as e:  # no or unreadable audio track: fuse what there is
+            err.print(f"[yellow]note:[/yellow] no voice: {e}", highlight=False)
+        except EmolensError as e:
+            err.print(f"[yellow]fusion skipped:[/yellow] {e}", highlight=False)
+            return []
+    if run is None:
+        return []
+    for note in run.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    files = []
+    for name in ("voice", "text"):
+        if name in run.streams:
+            with (out / f"{name}.csv").open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["start", "end", *(f"p_{lab}" for lab in FER2013)])
+                for seg in run.streams[name]:
+                    w.writerow([round(seg.start, 3), round(seg.end, 3), *(round(v, 4) for v in seg.probs)])
+            files.append(out / f"{name}.csv")
+    write_rows(run.rows, out / "fused.csv")
+    return [*files, out / "fused.csv"]

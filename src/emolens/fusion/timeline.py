@@ -1,0 +1,200 @@
+"""One timeline for face, voice and text: per-modality segments, binned to a common step, then fused.
+
+A segment is a span of time with probabilities on the face labels (FER2013 order): a video frame (from its
+timestamp to the next frame), a voice window (e.g. 2 s, hop 0.5 s), a transcript cue (its start and end).
+:func:`align` cuts the timeline into bins of ``step`` seconds; in each bin a modality's probabilities are the
+overlap-weighted mean of its segments there, and the modality is absent if none overlaps it. :func:`fuse_timeline`
+then fuses each bin with a rule from :mod:`emolens.fusion.rules`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emolens.errors import ConfigError, DataError
+from emolens.fusion.rules import LearnedFusion, fuse
+from emolens.labels import FER2013
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span of time (seconds) and the probabilities a modality gives it, in ``FER2013`` order."""
+
+    start: float
+    end: float
+    probs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One timed line of a transcript or subtitle file."""
+
+    start: float
+    end: float
+    text: str
+
+
+def align(
+    streams: Mapping[str, Sequence[Segment]], step: float = 1.0, end: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin every stream: returns bin start times ``[B]``, probabilities ``[B, M, K]`` and presence ``[B, M]``."""
+    if step <= 0:
+        raise ConfigError(f"step must be positive, got {step}")
+    names = list(streams)
+    k = len(FER2013)
+    last = max((s.end for segs in streams.values() for s in segs), default=0.0)
+    end = last if end is None else end
+    n = max(1, int(np.ceil(end / step - 1e-9)))
+    acc = np.zeros((n, len(names), k))
+    cover = np.zeros((n, len(names)))
+    for j, name in enumerate(names):
+        for s in streams[name]:
+            if s.end <= s.start:
+                continue
+            p = np.asarray(s.probs, np.float64)
+            first, stop = int(s.start // step), min(n - 1, int(np.ceil(s.end / step)) - 1)
+            for b in range(max(first, 0), stop + 1):
+                overlap = min(s.end, (b + 1) * step) - max(s.start, b * step)
+                if overlap > 0:
+                    acc[b, j] += overlap * p
+                    cover[b, j] += overlap
+    present = cover > 0
+    probs = np.where(present[..., None], acc / np.where(cover > 0, cover, 1.0)[..., None], 1.0 / k)
+    return np.arange(n) * step, probs, present
+
+
+def fuse_timeline(
+    streams: Mapping[str, Sequence[Segment]],
+    *,
+    step: float = 1.0,
+    rule: str = "entropy",
+    weights: Mapping[str, float] | None = None,
+    gate: float = 0.5,
+    model: LearnedFusion | None = None,
+    end: float | None = None,
+) -> list[dict[str, Any]]:
+    """Per-bin rows: ``start``, ``end``, each modality's probabilities (or ``None``), the fused ones, the label."""
+    names = list(streams)
+    times, probs, present = align(streams, step, end)
+    w = [float((weights or {}).get(n, 1.0)) for n in names]
+    if model is not None:
+        order = [names.index(m) if m in names else -1 for m in model.modalities]
+        probs = np.stack([probs[:, i] if i >= 0 else np.full_like(probs[:, 0], 1 / probs.shape[-1]) for i in order], 1)
+        present = np.stack([present[:, i] if i >= 0 else np.zeros(len(times), bool) for i in order], 1)
+        names = list(model.modalities)
+        w = [1.0] * len(names)
+    fused = fuse(probs, present, rule=rule, weights=w, gate=gate, model=model)
+    rows = []
+    for b, t in enumerate(times):
+        row: dict[str, Any] = {"start": round(float(t), 3), "end": round(float(t + step), 3)}
+        for j, name in enumerate(names):
+            row[name] = dict(zip(FER2013, np.round(probs[b, j], 4).tolist(), strict=True)) if present[b, j] else None
+        row["modalities"] = [n for j, n in enumerate(names) if present[b, j]]
+        row["fused"] = dict(zip(FER2013, np.round(fused[b], 4).tolist(), strict=True)) if present[b].any() else None
+        row["label"] = FER2013[int(np.argmax(fused[b]))] if present[b].any() else None
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------- readers
+
+_TIME = re.compile(r"(?:(\d+):)?(\d+):(\d+)(?:[.,](\d+))?")
+
+
+def _seconds(text: str) -> float:
+    m = _TIME.fullmatch(text.strip())
+    if not m:
+        raise ValueError(text)
+    h, mi, s, frac = m.groups()
+    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + (float(f"0.{frac}") if frac else 0.0)
+
+
+def read_transcript(path: str | Path) -> list[Cue]:
+    """Timed text from SRT or WebVTT subtitles, CSV/TSV with ``start,end,text`` columns, or JSON Lines.
+
+    Times in CSV/JSONL are seconds; in SRT/VTT ``HH:MM:SS,mmm``. Raises ``DataError`` for an unreadable file.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read the transcript ({e})", str(p)) from None
+    cues: list[Cue] = []
+    try:
+        if p.suffix.lower() in (".srt", ".vtt") or "-->" in raw[:2000]:
+            for block in re.split(r"\n\s*\n", raw.replace("\r\n", "\n")):
+                lines = [ln for ln in block.strip().split("\n") if ln.strip()]
+                idx = next((i for i, ln in enumerate(lines) if "-->" in ln), None)
+                if idx is None:
+                    continue
+                a, b = (x.strip().split(" ")[0] for x in lines[idx].split("-->"))
+                text = " ".join(re.sub(r"<[^>]+>", "", ln) for ln in lines[idx + 1 :]).strip()
+                if text:
+                    cues.append(Cue(_seconds(a), _seconds(b), text))
+        elif p.suffix.lower() in (".jsonl", ".ndjson"):
+            for line in raw.splitlines():
+                if line.strip():
+                    d = json.loads(line)
+                    cues.append(Cue(float(d["start"]), float(d["end"]), str(d["text"])))
+        else:
+            dialect = "excel-tab" if p.suffix.lower() == ".tsv" or "\t" in raw.split("\n", 1)[0] else "excel"
+            for d in csv.DictReader(raw.splitlines(), dialect=dialect):
+                cues.append(Cue(float(d["start"]), float(d["end"]), str(d["text"])))
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
+        raise DataError(
+            f"not a transcript this reader knows (SRT, VTT, CSV/TSV start,end,text, JSONL): {e}", str(p)
+        ) from None
+    if not cues:
+        raise DataError("the transcript has no timed text", str(p))
+    return cues
+
+
+def face_segments(frames: Iterable[Mapping[str, Any]], fps: float | None = None) -> list[Segment]:
+    """Face segments from ``frames.csv`` rows of ``emolens video`` (or dicts like them).
+
+    A frame's probabilities are the smoothed ones (``s_<label>``, else raw ``p_<label>``) of its largest face;
+    the frame covers the time up to the next analysed frame (or ``1/fps`` for the last one).
+    """
+    best: dict[float, tuple[float, tuple[float, ...]]] = {}
+    for r in frames:
+        try:
+            t = float(r["timestamp"])
+            area = (float(r["x2"]) - float(r["x1"])) * (float(r["y2"]) - float(r["y1"]))
+            key = "s_" if r.get(f"s_{FER2013[0]}") not in (None, "") else "p_"
+            probs = tuple(float(r[f"{key}{lab}"]) for lab in FER2013)
+        except (KeyError, ValueError, TypeError):
+            continue
+        if t not in best or area > best[t][0]:
+            best[t] = (area, probs)
+    times = sorted(best)
+    segs = []
+    for i, t in enumerate(times):
+        nxt = times[i + 1] if i + 1 < len(times) else t + (1.0 / fps if fps else (t - times[i - 1] if i else 0.04))
+        segs.append(Segment(t, min(nxt, t + 1.0), best[t][1]))
+    return segs
+
+
+def voice_segments(result: Any) -> list[Segment]:
+    """Voice segments from a :class:`~emolens.voice.VoiceResult`: its windows with speech (else utterances)."""
+    spans = [w for w in result.windows if w.scores is not None] or [u for u in result.utterances if u.scores]
+    return [Segment(float(w.start), float(w.end), tuple(float(v) for v in w.scores.labels)) for w in spans]
+
+
+def text_segments(cues: Sequence[Cue], analyzer: Any = None) -> list[Segment]:
+    """Text segments: each cue's emotion from a :class:`~emolens.text.TextAnalyzer` (a default one if ``None``)."""
+    if analyzer is None:
+        from emolens.text import TextAnalyzer
+
+        analyzer = TextAnalyzer()
+    results = analyzer.analyze_batch([c.text for c in cues])
+    return [
+        Segment(c.start, c.end, tuple(float(v) for v in r.scores.probs)) for c, r in zip(cues, results, strict=True)
+    ]
