@@ -36,9 +36,9 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, events, fuse, identity, models, text, train, video, voice
+    from emolens.cli import analyze, bench, evaluate, events, fuse, identity, models, serve, text, train, video, voice
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse):
+    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve):
         module.register(app)
 
 

@@ -8,9 +8,9 @@ seed), so a rerun writes the same files::
     python -m emolens.train.text --dataset smp          # Chinese Weibo (SMP2020-EWECT usual), 6 classes
     python -m emolens.train.text --dataset all
 
-For each dataset: every (features, classifier, C) in its grid is fitted on train and scored on the
-validation split; the best is calibrated on validation (softmax temperature, or per-label thresholds for the
-multi-label head), exported to ``src/emolens/models/<name>.npz`` with a manifest, checked against
+For each dataset: every (features, classifier, C[, NB smoothing alpha]) in its grid is fitted on train and
+scored on the validation split; the best is calibrated on validation (softmax temperature, or per-label
+thresholds for the multi-label head), exported to ``src/emolens/models/<name>.npz`` with a manifest, checked against
 scikit-learn (the NumPy features and scores must equal scikit-learn's), and evaluated on the official test
 split with the shipped NumPy code. Figures go to ``docs/results/text_<dataset>.json``.
 """
@@ -54,6 +54,7 @@ class Spec:
     select_by: str  # validation figure to maximise
     data_licence: str
     notes: list[str] = field(default_factory=list)
+    nb_alphas: tuple[float, ...] = (1.0,)  # NB smoothing alphas tried for the NB-weighted heads
 
 
 CLASSIFIER_NAMES = {
@@ -85,6 +86,7 @@ SPECS: dict[str, Spec] = {
         ],
         select_by="multi-label macro-F1 (dev, thresholds tuned on dev)",
         data_licence="GoEmotions (Demszky et al. 2020), CC BY 4.0; texts are Reddit comments",
+        nb_alphas=(1.0, 0.5, 0.25, 0.1),
     ),
     "dair": Spec(
         name="text-en-dair",
@@ -178,11 +180,12 @@ def nb_ratio(x, positive: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
-def _fit_head(spec: Spec, kind: str, c: float, x, y) -> tuple[np.ndarray, np.ndarray]:
+def _fit_head(spec: Spec, kind: str, c: float, x, y, nb_alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Fitted W (classes × features) and b.
 
     ``nblr`` / ``nbsvc``: one-vs-rest, each class on its features scaled by their NB log-count ratio ``r``
-    (NBSVM); the scaling folds into the weights (``W_k = w_k * r_k``), so the shipped model stays linear.
+    (NBSVM, smoothing ``nb_alpha``); the scaling folds into the weights (``W_k = w_k * r_k``), so the shipped
+    model stays linear.
     """
     if kind in ("nblr", "nbsvc"):
         from sklearn.svm import LinearSVC
@@ -190,7 +193,7 @@ def _fit_head(spec: Spec, kind: str, c: float, x, y) -> tuple[np.ndarray, np.nda
         targets = y.astype(bool) if spec.head == "sigmoid" else np.eye(len(spec.classes), dtype=bool)[y]
         ws, bs = [], []
         for k in range(targets.shape[1]):
-            r = nb_ratio(x, targets[:, k])
+            r = nb_ratio(x, targets[:, k], nb_alpha)
             xk = x.multiply(r).tocsr()
             if kind == "nblr":
                 m = _binary_lr(c).fit(xk, targets[:, k])
@@ -301,17 +304,25 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
         xva = vec.transform(xva_t)
         xte = vec.transform(xte_t)
         log(f"[{dataset}] features {fname}: {xtr.shape[1]} columns ({time.perf_counter() - t0:.0f} s)")
-        heads: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
-        for kind, c in spec.classifiers:
+        heads: dict[tuple[str, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        grid = [
+            (kind, c, alpha)
+            for kind, c in spec.classifiers
+            for alpha in (spec.nb_alphas if "nb" in kind else (spec.nb_alphas[0],))
+        ]
+        for kind, c, alpha in grid:
             t0 = time.perf_counter()
             parts = kind.split("+")  # "lr+nblr": the mean of both heads (still one linear model)
-            for part in parts:
-                if (part, c) not in heads:
-                    heads[(part, c)] = _fit_head(spec, part, c, xtr, ytr)
-            w = np.mean([heads[(part, c)][0] for part in parts], axis=0)
-            b = np.mean([heads[(part, c)][1] for part in parts], axis=0)
+            keys = [(part, c, alpha if part.startswith("nb") else 1.0) for part in parts]
+            for key in keys:
+                if key not in heads:
+                    heads[key] = _fit_head(spec, key[0], c, xtr, ytr, key[2])
+            w = np.mean([heads[key][0] for key in keys], axis=0)
+            b = np.mean([heads[key][1] for key in keys], axis=0)
             score, extra = _score_val(spec, w, b, xva, yva)
             row = {"features": fname, "classifier": kind, "C": c, "val": round(score, 5), "columns": xtr.shape[1]}
+            if len(spec.nb_alphas) > 1:
+                row["nb_alpha"] = alpha if "nb" in kind else None
             if "accuracy" in extra:
                 row["val_accuracy"] = round(extra["accuracy"], 5)
             # Reported for reference only (the choice is made on validation above).
@@ -320,14 +331,15 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
             if "accuracy" in test_extra:
                 row["test_accuracy"] = round(test_extra["accuracy"], 5)
             rows.append(row)
+            nb = f" alpha={alpha}" if "nb" in kind and len(spec.nb_alphas) > 1 else ""
             log(
-                f"[{dataset}]   {kind} C={c}: val {score:.4f} (test {test_score:.4f})"
+                f"[{dataset}]   {kind} C={c}{nb}: val {score:.4f} (test {test_score:.4f})"
                 f" ({time.perf_counter() - t0:.0f} s)"
             )
             if best is None or score > best[0] + 1e-9:
-                best = (score, fname, blocks, kind, c, vec, w, b, extra, xva)
+                best = (score, fname, blocks, kind, c, alpha, vec, w, b, extra, xva)
     assert best is not None
-    score, fname, blocks, kind, c, vec, w, b, extra, xva = best
+    score, fname, blocks, kind, c, alpha, vec, w, b, extra, xva = best
     temperature, thresholds = 1.0, None
     if spec.head == "sigmoid":
         thresholds = extra["thresholds"]
@@ -337,7 +349,7 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
     path = out_dir / f"{spec.name}.npz"
     export(spec, vec, blocks, w, b, temperature, thresholds, path)
     diff = parity_check(path, vec, w, b, [*xte_t[:1000], "", "!!!", "ok", "Ünïcode 😀 テスト 中文"])
-    log(f"[{dataset}] selected {fname} {kind} C={c} (val {score:.4f}); parity max |diff| {diff:.2e}")
+    log(f"[{dataset}] selected {fname} {kind} C={c} alpha={alpha} (val {score:.4f}); parity max |diff| {diff:.2e}")
     model = load_npz(path, spec.name)
     test = evaluate_text_model(model, dataset, "test")
     val = evaluate_text_model(model, dataset, s_val)
@@ -359,7 +371,7 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
             "classifier": kind,
             "C": c,
             "class_weight": "balanced",
-            "nb_alpha": 1.0,
+            "nb_alpha": alpha,
         },
         "temperature": round(temperature, 5),
         "thresholds": None if thresholds is None else [float(t) for t in thresholds],
@@ -378,7 +390,7 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
         "python": sys.version.split()[0],
-        "selected": {"features": fname, "classifier": kind, "C": c, "val": round(score, 5)},
+        "selected": {"features": fname, "classifier": kind, "C": c, "nb_alpha": alpha, "val": round(score, 5)},
         "selection_metric": spec.select_by,
         "grid": rows,
         "parity_max_abs_diff": diff,

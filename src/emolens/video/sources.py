@@ -384,3 +384,60 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 def _natural_key(name: str) -> list[Any]:
     return [(0, int(t), t) if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t]
+
+
+class PushSource(VideoSource):
+    """Frames handed in by the caller (a WebSocket, a GUI, another library) instead of read from a device.
+
+    ``push(rgb)`` adds a frame, stamped with the time since the first one; ``end()`` finishes the stream.
+    It is live: when the analysis falls behind, the pipeline's ring buffer drops the oldest frames.
+    """
+
+    def __init__(self, name: str = "<push>", max_queue: int = 4) -> None:
+        import queue as _queue
+
+        self.name = name
+        self.live = True
+        self._queue: _queue.Queue[Frame | None] = _queue.Queue(max_queue)
+        self._index = 0
+        self._t0: float | None = None
+        self._ended = False
+
+    def push(self, rgb: np.ndarray, timestamp_s: float | None = None) -> int:
+        """Add one RGB frame; returns its index. Blocks while the small hand-over queue is full."""
+        if self._ended:
+            raise VideoError("the stream has ended", self.name)
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0 = now
+        t = now - self._t0 if timestamp_s is None else float(timestamp_s)
+        idx = self._index
+        self._queue.put(Frame(idx, t, rgb, now))
+        self._index += 1
+        return idx
+
+    def end(self) -> None:
+        """No more frames: the analysis finishes what it has and stops."""
+        import queue as _queue
+
+        if not self._ended:
+            self._ended = True
+            while True:  # never block here: make room by dropping the oldest frame
+                try:
+                    self._queue.put_nowait(None)
+                    return
+                except _queue.Full:
+                    try:
+                        self._queue.get_nowait()
+                    except _queue.Empty:
+                        pass
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            yield frame
+
+    def close(self) -> None:
+        self.end()

@@ -1,0 +1,118 @@
+"""``emolens serve`` and ``emolens keys``: the HTTP/WebSocket service and its API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emolens.cli.main import EXIT_PARTIAL, err, fail
+from emolens.errors import EmolensError
+
+out = Console()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 exposes it to the network).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    gallery: Annotated[Path | None, typer.Option("--gallery", "-g", help="Gallery database.")] = None,
+    keys: Annotated[
+        Path | None, typer.Option(help="API key database (default ~/.local/share/emolens/keys.db).")
+    ] = None,
+    require_keys: Annotated[
+        bool | None,
+        typer.Option("--require-keys/--no-keys", help="Default: keys are required once any key exists."),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload or frame.")] = 10.0,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Largest image, width x height.")] = 40_000_000,
+    rate: Annotated[int, typer.Option(min=1, help="Requests per minute per key (or per address without keys).")] = 600,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allow browser calls from this origin (repeatable).")
+    ] = None,
+    threads: Annotated[int, typer.Option(min=0, help="Threads per model.")] = 2,
+) -> None:
+    """Run the REST/WebSocket service (needs `pip install 'emolens[serve]'`)."""
+    from emolens.serve.keys import default_keys_path
+
+    try:
+        import uvicorn
+
+        from emolens.serve.app import ServeConfig, create_app
+
+        cfg = ServeConfig(
+            gallery=gallery,
+            keys=keys or default_keys_path(),
+            require_keys=require_keys,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            max_pixels=max_pixels,
+            rate_per_minute=rate,
+            cors_origins=list(cors_origin or []),
+            threads=threads,
+        )
+        app = create_app(cfg)
+    except ImportError as e:
+        from emolens.errors import MissingExtraError
+
+        raise fail(MissingExtraError(e.name or "uvicorn", "serve")) from None
+    except EmolensError as e:
+        raise fail(e) from None
+    err.print(f"emolens serving on http://{host}:{port} (docs at /docs, metrics at /metrics)", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+keys_app = typer.Typer(help="Create, list and revoke API keys for `emolens serve`.", no_args_is_help=True)
+KeysOpt = Annotated[Path | None, typer.Option("--keys", help="API key database.")]
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
+    rate: Annotated[int | None, typer.Option(min=1, help="Requests per minute for this key.")] = None,
+    keys: KeysOpt = None,
+) -> None:
+    """Create a key; the token is printed once and only its hash is stored."""
+    from emolens.serve.keys import KeyStore
+
+    try:
+        key, token = KeyStore(keys).create(name, rate)
+    except EmolensError as e:
+        raise fail(e) from None
+    err.print(f"key {key.id} for {name}: keep this token, it is not shown again", highlight=False)
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(keys: KeysOpt = None) -> None:
+    """Keys (never their tokens)."""
+    import datetime as dt
+
+    from emolens.serve.keys import KeyStore
+
+    t = Table()
+    for c in ("id", "name", "created", "rate/min", "revoked"):
+        t.add_column(c)
+    for k in KeyStore(keys).list():
+        created = dt.datetime.fromtimestamp(k.created).strftime("%Y-%m-%d %H:%M")
+        t.add_row(str(k.id), k.name, created, str(k.rate_per_minute or ""), "yes" if k.revoked else "")
+    out.print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `emolens keys list`).")], keys: KeysOpt = None
+) -> None:
+    """Revoke a key at once."""
+    from emolens.serve.keys import KeyStore
+
+    if not KeyStore(keys).revoke(key_id):
+        err.print(f"[red]error:[/red] no live key with id {key_id}")
+        raise typer.Exit(EXIT_PARTIAL)
+    err.print(f"revoked key {key_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")

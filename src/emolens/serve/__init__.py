@@ -1,0 +1,1 @@
+"""``emolens serve``: the library behind a REST/WebSocket service (extra ``serve``)."""
