@@ -43,6 +43,18 @@ def test_analyze_matches_the_library(client, data_dir):
     assert set(body["faces"][0]) >= {"box", "landmarks", "emotions", "label", "score"}
 
 
+def test_fast_detector_option(client, data_dir):
+    cap = cv2.VideoCapture(str(data_dir / "videos" / "single_face.mp4"))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    frame = cv2.imencode(".jpg", bgr)[1].tobytes()
+    r = client.post("/v1/analyze", params={"detector": "blazeface"}, files={"image": ("f.jpg", frame, "image/jpeg")})
+    assert r.status_code == 200 and len(r.json()["faces"]) == 1
+    r = client.post("/v1/analyze", params={"detector": "haar"}, files={"image": ("f.jpg", frame, "image/jpeg")})
+    assert r.status_code == 400 and "unknown detector" in r.json()["error"]
+
+
 @pytest.mark.parametrize(
     ("payload", "ctype", "status"),
     [
