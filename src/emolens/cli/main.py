@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from emolens.errors import ConfigError, DataError, EmolensError, GalleryError, MissingExtraError, ModelError
 
@@ -27,7 +28,7 @@ err = Console(stderr=True)
 
 def fail(e: EmolensError) -> typer.Exit:
     """Print one line for the user and return the exit to raise."""
-    err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
     if isinstance(e, ConfigError | MissingExtraError):
         return typer.Exit(EXIT_USAGE)
     if isinstance(e, ModelError | DataError | GalleryError):

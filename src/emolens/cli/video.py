@@ -266,6 +266,8 @@ def _fuse(source: str, out: Path, audio: bool, transcript: Path | None, fps: flo
     """Voice and/or transcript beside the face table, and the fused per-second table; problems are notes."""
     import csv
 
+    from rich.markup import escape
+
     from emolens.errors import AudioError
     from emolens.fusion.run import run_multimodal, write_rows
     from emolens.labels import FER2013
@@ -278,9 +280,9 @@ def _fuse(source: str, out: Path, audio: bool, transcript: Path | None, fps: flo
             )
             break
         except AudioError as e:  # no or unreadable audio track: fuse what there is
-            err.print(f"[yellow]note:[/yellow] no voice: {e}", highlight=False)
+            err.print(f"[yellow]note:[/yellow] no voice: {escape(str(e))}", highlight=False)
         except EmolensError as e:
-            err.print(f"[yellow]fusion skipped:[/yellow] {e}", highlight=False)
+            err.print(f"[yellow]fusion skipped:[/yellow] {escape(str(e))}", highlight=False)
             return []
     if run is None:
         return []
