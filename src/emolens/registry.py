@@ -50,12 +50,33 @@ def list_models(task: str | None = None) -> list[str]:
     return names
 
 
-@cache
-def get_model(name_or_path: str) -> ModelInfo:
+#: What each task's model is called in the one-line error for a model of the wrong task.
+TASK_NOUNS: dict[str, str] = {
+    "detect": "a detector",
+    "emotion": "an emotion model",
+    "embed": "a face embedder",
+    "voice": "a voice model",
+    "vad": "a voice activity detector",
+    "text": "a text model",
+}
+
+
+def get_model(name_or_path: str, task: str | None = None) -> ModelInfo:
     """Find a model by shipped name, or by the path of a manifest (.json) or of an ONNX file beside one.
 
-    The ONNX file's sha256 must equal the manifest's; a mismatch raises ``ModelError``.
+    The ONNX file's sha256 must equal the manifest's; a mismatch raises ``ModelError``. With ``task``, a model
+    made for another task raises ``ModelError`` too.
     """
+    info = _verified_model(name_or_path)
+    if task is not None and info.task != task:
+        what = TASK_NOUNS.get(task, f"a {task} model")
+        raise ModelError(f"model {info.name!r} is a {info.task or 'untyped'!r} model, not {what}", str(info.path))
+    return info
+
+
+@cache
+def _verified_model(name_or_path: str) -> ModelInfo:
+    """The model's manifest and path, its sha256 checked once per process."""
     p = Path(name_or_path)
     if p.suffix in {".json", ".onnx"} and p.exists():
         manifest_path = p.with_suffix(".json")

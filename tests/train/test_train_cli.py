@@ -71,10 +71,10 @@ def test_export_onnx_int8_and_load_as_a_model(trained, tmp_path, data_dir):
 
     # A corrupted file fails its sha256 check.
     from emolens.errors import ModelError
-    from emolens.registry import get_model
+    from emolens.registry import _verified_model
 
     (tmp_path / "tiny.onnx").write_bytes((tmp_path / "tiny.onnx").read_bytes() + b"x")
-    get_model.cache_clear()
+    _verified_model.cache_clear()  # the check runs once per process; this test changes the file under it
     with pytest.raises(ModelError, match="sha256"):
         EmotionModel(str(tmp_path / "tiny.json"))
 

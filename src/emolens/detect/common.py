@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from emolens.errors import ConfigError, ImageError, ModelError
+from emolens.errors import ConfigError, ImageError
 from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Box, Detection, Landmarks
 
@@ -35,9 +35,7 @@ def open_detector_model(model: str, threads: int) -> tuple[ModelInfo, Any]:
     ModelError
         If the model is missing, fails its sha256 check, is not a detector, or cannot be loaded.
     """
-    info = get_model(str(model))
-    if info.task != "detect":
-        raise ModelError(f"model {info.name!r} is a {info.task!r} model, not a detector", str(info.path))
+    info = get_model(str(model), task="detect")
     return info, onnx_session(info, threads)
 
 

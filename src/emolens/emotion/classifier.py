@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align
-from emolens.errors import ModelError
 from emolens.labels import labels_for
 from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Detection, EmotionScores
@@ -37,9 +36,7 @@ class EmotionModel:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0, tta: bool = False, batch_size: int = 256) -> None:
-        self.info: ModelInfo = get_model(name)
-        if self.info.task != "emotion":
-            raise ModelError(f"model {name!r} is a {self.info.task!r} model, not an emotion model")
+        self.info: ModelInfo = get_model(name, task="emotion")
         pre = self.info.manifest["preprocessing"]
         self.align_size = int(pre["align_size"])
         self.input_size = int(pre["input_size"])

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align
-from emolens.errors import ModelError
 from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Detection
 
@@ -46,9 +45,7 @@ class FaceEmbedder:
     """
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, threads: int = 0, batch_size: int = 32) -> None:
-        self.info: ModelInfo = get_model(name)
-        if self.info.task != "embed":
-            raise ModelError(f"{self.info.name} is a {self.info.task or 'unknown'} model, not a face embedder")
+        self.info: ModelInfo = get_model(name, task="embed")
         m = self.info.manifest
         self.size = int(m["input_size"])
         self.dim = int(m["embedding_dim"])

@@ -123,7 +123,5 @@ def load_npz(path: str | Path, name: str = "") -> LinearTextModel:
 @cache
 def load_text_model(name_or_path: str) -> LinearTextModel:
     """A shipped text model by name (or a manifest path), its file checked against the manifest's sha256."""
-    info: ModelInfo = get_model(name_or_path)
-    if info.task != "text":
-        raise ModelError(f"{info.name} is a {info.task or 'non-text'} model, not a text model", str(info.path))
+    info: ModelInfo = get_model(name_or_path, task="text")
     return load_npz(info.path, info.name)

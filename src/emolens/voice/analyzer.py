@@ -150,9 +150,7 @@ class VoiceModel:
     """The ONNX voice model and its front end, from a verified manifest."""
 
     def __init__(self, name: str = DEFAULT_VOICE_MODEL, threads: int = 0) -> None:
-        info = get_model(name)
-        if info.task != "voice":
-            raise ModelError(f"model {info.name!r} is a {info.task!r} model, not a voice model", str(info.path))
+        info = get_model(name, task="voice")
         self.info = info
         self.name = info.name
         self.frontend = FrontEnd.from_dict(info.manifest["frontend"])

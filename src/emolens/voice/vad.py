@@ -118,12 +118,9 @@ class SileroVad:
     """
 
     def __init__(self, model: str = "silero-vad") -> None:
-        from emolens.errors import ModelError
         from emolens.registry import get_model, onnx_session
 
-        info = get_model(model)
-        if info.task != "vad":
-            raise ModelError(f"model {info.name!r} is a {info.task!r} model, not a VAD", str(info.path))
+        info = get_model(model, task="vad")
         self.decoding = dict(info.manifest.get("decoding", {}))
         self.session = onnx_session(info, threads=1)
 
