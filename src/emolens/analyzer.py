@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -285,6 +286,12 @@ class Analyzer:
             buffer_frames=buffer_frames,
             sequence_fps=sequence_fps,
         )
+
+    def with_identity(self, identity: Any) -> Analyzer:
+        """A copy that also recognises people (``identity`` as in the constructor), sharing the loaded models."""
+        other = copy.copy(self)
+        other.gallery = _gallery(identity, other)
+        return other
 
     def track_identities(self) -> Any:
         """A fresh per-track identity follower for one video run, or ``None`` without a gallery."""

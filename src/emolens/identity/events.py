@@ -23,7 +23,7 @@ from emolens.errors import ConfigError
 from emolens.identity.gallery import UNKNOWN
 from emolens.identity.store import GalleryStore
 from emolens.labels import FERPLUS
-from emolens.types import Face, FrameResult, ImageResult
+from emolens.types import EmotionScores, Face, FrameResult, ImageResult
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,7 @@ class AlertEngine:
 
     def update(self, source: str, t: float, face: Face) -> list[Alert]:
         """Feed one face at video time ``t`` (seconds); returns the alerts it fired."""
-        scores = face.smoothed if face.smoothed is not None else face.emotions
-        label = face.smoothed_label if face.smoothed_label in scores.labels else scores.top
+        scores, label = _shown(face)
         score = scores[label]
         identity = face.identity or UNKNOWN
         fired = []
@@ -286,9 +285,18 @@ class EventLogger:
             self.engine.close()
 
 
-def _row(now: float, source: str, frame: int | None, t: float | None, face: Face) -> dict[str, Any]:
+def _shown(face: Face) -> tuple[EmotionScores, str]:
+    """The probabilities and label a face is judged by: the smoothed ones in video, the raw ones in photos.
+
+    A smoothed label outside the label set (``uncertain``) falls back to the top smoothed label.
+    """
     scores = face.smoothed if face.smoothed is not None else face.emotions
     label = face.smoothed_label if face.smoothed_label in scores.labels else scores.top
+    return scores, label
+
+
+def _row(now: float, source: str, frame: int | None, t: float | None, face: Face) -> dict[str, Any]:
+    scores, label = _shown(face)
     return {
         "time": now,
         "source": source,

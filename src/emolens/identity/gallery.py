@@ -27,6 +27,7 @@ from emolens.identity.embedder import DEFAULT_EMBEDDER, FaceEmbedder, normalise
 from emolens.identity.store import EmbeddingRecord, EventQuery, GalleryStore, Person, SQLiteStore
 from emolens.io.images import load_image
 from emolens.types import Detection
+from emolens.userdata import user_data_file
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
@@ -36,11 +37,7 @@ UNKNOWN = "unknown"
 
 def default_gallery_path() -> Path:
     """``$EMOLENS_GALLERY``, else ``$XDG_DATA_HOME/emolens/gallery.db`` (``~/.local/share`` by default)."""
-    env = os.environ.get("EMOLENS_GALLERY")
-    if env:
-        return Path(env).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "emolens" / "gallery.db"
+    return user_data_file("EMOLENS_GALLERY", "gallery.db")
 
 
 @dataclass(frozen=True)

@@ -232,20 +232,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     def identify(request: Request, image: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008
         authorise(request.headers.get("x-api-key"), client_of(request))
         rgb = image_rgb(read_upload(image, "image"), image.filename or "image")
-        g = gallery()
-        a = analyzer()
-        result = a.analyze(rgb, color_order="rgb", source=image.filename or "image")
-        dets = [(f.box, f.landmarks) for f in result.faces]
-        out = result.to_dict()
-        if dets:
-            from emolens.types import Detection
-
-            matches = g.match(g.embedder.embed(rgb, [Detection(b, 1.0, lm) for b, lm in dets]))
-            for face, m in zip(out["faces"], matches, strict=True):
-                face["identity"] = m.label
-                face["identity_score"] = None if not np.isfinite(m.score) else round(m.score, 4)
+        recogniser = loaded("identify", lambda: analyzer().with_identity(gallery()))
+        result = recogniser.analyze(rgb, color_order="rgb", source=image.filename or "image")
         faces.inc(len(result.faces))
-        return out
+        return result.to_dict()
 
     @app.post("/v1/verify")
     def verify(request: Request, a: UploadFile = File(...), b: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from emolens.errors import ConfigError
+from emolens.userdata import user_data_file
 
 PREFIX = "elk_"
 
@@ -35,11 +36,8 @@ class ApiKey:
 
 
 def default_keys_path() -> Path:
-    env = os.environ.get("EMOLENS_KEYS")
-    if env:
-        return Path(env).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "emolens" / "keys.db"
+    """``$EMOLENS_KEYS``, else ``$XDG_DATA_HOME/emolens/keys.db`` (``~/.local/share`` by default)."""
+    return user_data_file("EMOLENS_KEYS", "keys.db")
 
 
 def _hash(token: str) -> str:
