@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from emolens.cli.identity import Format, GalleryOpt, _emit
+from emolens.cli.identity import GalleryOpt
 from emolens.cli.main import EXIT_USAGE, err, fail
+from emolens.cli.records import Format, RecordWriter, simple_table
 from emolens.errors import EmolensError
 
 
@@ -72,9 +72,11 @@ def events(
         if alerts
         else ("time", "source", "frame", "track", "identity", "identity_score", "emotion", "emotion_score")
     )
-    if output and output != "-":
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-    _emit(rows, fmt, output, cols)
+    try:
+        with RecordWriter(fmt, output, simple_table(cols)) as w:
+            w.write(*rows)
+    except EmolensError as e:
+        raise fail(e) from None
 
 
 def register(app: typer.Typer) -> None:

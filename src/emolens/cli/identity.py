@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.progress import progress_bar
+from emolens.cli.records import Format, RecordWriter, simple_table
 from emolens.errors import ConfigError, EmolensError
 
 out = Console()
@@ -28,11 +28,8 @@ ThresholdOpt = Annotated[
 ]
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
+#: The columns of the `identify` table (JSON, JSON Lines and CSV also carry each face's box).
+IDENTIFY_COLUMNS = ("source", "face", "identity", "score", "emotion", "emotion_score")
 
 
 def _open(gallery: Path | None, threshold: float | None = None, **kw: Any):
@@ -248,39 +245,9 @@ def identify(
             logger.close()
     except EmolensError as e:
         raise fail(e) from None
-    _emit(rows, fmt, output, ("source", "face", "identity", "score", "emotion", "emotion_score"))
+    with RecordWriter(fmt, output, simple_table(IDENTIFY_COLUMNS)) as w:
+        w.write(*rows)
     raise typer.Exit(EXIT_PARTIAL if errors else EXIT_OK)
-
-
-def _emit(rows: list[dict[str, Any]], fmt: Format, output: str | None, columns: tuple[str, ...]) -> None:
-    import csv
-    import io
-
-    if fmt is Format.table and (output is None or output == "-"):
-        t = Table()
-        for c in columns:
-            t.add_column(c)
-        for r in rows:
-            t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
-        out.print(t)
-        return
-    if fmt in (Format.json, Format.table):
-        text = json.dumps(rows, indent=2)
-    elif fmt is Format.jsonl:
-        text = "".join(json.dumps(r) + "\n" for r in rows)
-    else:
-        buf = io.StringIO()
-        keys = list(dict.fromkeys(k for r in rows for k in r)) or list(columns)
-        w = csv.DictWriter(buf, keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()})
-        text = buf.getvalue()
-    if output is None or output == "-":
-        typer.echo(text, nl=False)
-    else:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text)
 
 
 # --------------------------------------------------------------------------------------------------- verify

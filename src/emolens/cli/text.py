@@ -15,19 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError, TextError
 
 out = Console()
 
 #: The model each evaluation uses unless --model says otherwise.
 EVAL_MODELS = {"goemotions": "text-en-goemotions", "dair": "text-en-dair", "smp": "text-zh-smp"}
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 class Language(StrEnum):
@@ -133,7 +127,7 @@ def text(
             items = _read_csv(csv_path, column)
         n_bad = 0
         pending: list[tuple[str, str]] = []
-        with _Sink(fmt, output) as sink:
+        with RecordWriter(fmt, output, _text_table) as sink:
 
             def flush() -> None:
                 nonlocal n_bad
@@ -142,7 +136,8 @@ def text(
                         n_bad += 1
                         err.print(f"[yellow]skipped[/yellow] {src}: {r.message}", highlight=False, soft_wrap=True)
                     else:
-                        sink.write(_record(src, r))
+                        rec = _record(src, r)
+                        sink.write(_flat(rec) if fmt is Format.csv else rec)
                 pending.clear()
 
             for item in items:
@@ -155,60 +150,14 @@ def text(
     raise typer.Exit(EXIT_PARTIAL if n_bad else EXIT_OK)
 
 
-class _Sink:
-    """Writes records: ``jsonl`` and ``csv`` as they come (memory stays flat), ``table`` and ``json`` at the end."""
-
-    def __init__(self, fmt: Format, output: str | None) -> None:
-        self.fmt = fmt
-        self.output = output if output not in (None, "-") else None
-        self.records: list[dict[str, Any]] = []
-        self.csv: csv.DictWriter | None = None
-
-    def __enter__(self) -> _Sink:
-        if self.output is not None:
-            Path(self.output).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.f = open(self.output, "w", encoding="utf-8", newline="")
-            except OSError as e:
-                raise ConfigError(f"cannot write ({e.strerror})", self.output) from None
-        else:
-            self.f = sys.stdout
-        return self
-
-    def write(self, rec: dict[str, Any]) -> None:
-        if self.fmt is Format.jsonl:
-            self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        elif self.fmt is Format.csv:
-            row = _flat(rec)
-            if self.csv is None:
-                self.csv = csv.DictWriter(self.f, fieldnames=list(row), lineterminator="\n")
-                self.csv.writeheader()
-            self.csv.writerow(row)
-        else:
-            self.records.append(rec)
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None and self.fmt is Format.json:
-                self.f.write(json.dumps(self.records, ensure_ascii=False, indent=2) + "\n")
-            elif exc[0] is None and self.fmt is Format.table:
-                t = Table()
-                for col in ("source", "lang", "label", "conf", "labels", "text"):
-                    t.add_column(col, overflow="fold")
-                for r in self.records:
-                    t.add_row(
-                        r["source"],
-                        r["language"],
-                        r["label"],
-                        f"{r['confidence']:.2f}",
-                        ",".join(r["labels"]),
-                        r["text"][:80],
-                    )
-                (Console(file=self.f, width=160) if self.output else out).print(t)
-            self.f.flush()
-        finally:
-            if self.output is not None:
-                self.f.close()
+def _text_table(records: list[dict[str, Any]]) -> Table:
+    t = Table()
+    for col in ("source", "lang", "label", "conf", "labels", "text"):
+        t.add_column(col, overflow="fold")
+    for r in records:
+        conf, labels = f"{r['confidence']:.2f}", ",".join(r["labels"])
+        t.add_row(r["source"], r["language"], r["label"], conf, labels, r["text"][:80])
+    return t
 
 
 def _evaluate(dataset: str, model: str | None, split: str, output: str | None) -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 import time
-from contextlib import nullcontext
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 def voice(
@@ -60,25 +51,20 @@ def voice(
             vad=vad,
         )
         _ = analyzer.model  # load (and verify) the model before reading any file
-        if output and output != "-":
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
         n_files = n_errors = n_silent = 0
         t0 = time.perf_counter()
-        ctx = open(output, "w", newline="") if output and output != "-" else nullcontext(sys.stdout)
-        with ctx as out:
-            writer = _Writer(fmt, out, RECORD_COLUMNS)
+        per_file = fmt in (Format.json, Format.jsonl)  # one object per file; a table or CSV gets flat rows
+        with RecordWriter(fmt, output, _table, csv_columns=RECORD_COLUMNS, table_at_end=False) as writer:
             for f, result in zip(files, analyzer.analyze_many(files), strict=True):
                 n_files += 1
                 if isinstance(result, EmolensError):
                     n_errors += 1
                     err.print(f"[yellow]skipped[/yellow] {result}", highlight=False, soft_wrap=True)
-                    writer.write(
-                        voice_records(result, str(f)), {"source": result.source or str(f), "error": result.message}
-                    )
+                    obj = {"source": result.source or str(f), "error": result.message}
+                    writer.write(*([obj] if per_file else voice_records(result, str(f))))
                     continue
                 n_silent += not result.has_speech
-                writer.write(voice_records(result), result.to_dict())
-            writer.close()
+                writer.write(*([result.to_dict()] if per_file else voice_records(result)))
         dt = time.perf_counter() - t0
     except EmolensError as e:
         raise fail(e) from None
@@ -91,54 +77,23 @@ def voice(
     raise typer.Exit(EXIT_PARTIAL if n_errors else EXIT_OK)
 
 
-class _Writer:
-    """Streams results: a Rich table row per record, CSV rows, or one JSON array of per-file objects."""
-
-    def __init__(self, fmt: Format, out: IO[str], columns: tuple[str, ...]) -> None:
-        self.fmt, self.out, self.n = fmt, out, 0
-        if fmt is Format.csv:
-            self.csv = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-            self.csv.writeheader()
-        elif fmt is Format.json:
-            out.write("[")
-        else:
-            from rich.console import Console
-
-            self.console = Console(file=out, soft_wrap=True, width=200 if not out.isatty() else None)
-
-    def write(self, rows: list[dict], obj: dict) -> None:
-        if self.fmt is Format.csv:
-            self.csv.writerows(rows)
-        elif self.fmt is Format.json:
-            self.out.write(("," if self.n else "") + "\n" + json.dumps(obj))
-        else:
-            self._table(rows)
-        self.out.flush()
-        self.n += 1
-
-    def _table(self, rows: list[dict]) -> None:
-        from rich.table import Table
-
-        t = Table(title=rows[0]["source"], title_justify="left", show_edge=False)
-        for c in ("kind", "start", "end", "speech s", "label", "conf", "valence", "ravdess", "error"):
-            t.add_column(c, justify="right" if c in ("start", "end", "speech s", "conf", "valence") else "left")
-        for r in rows:
-            t.add_row(
-                f"{r['kind']}{' ' + str(r['index']) if r['kind'] in ('utterance', 'window') else ''}",
-                _num(r.get("start"), 2),
-                _num(r.get("end"), 2),
-                _num(r.get("speech_s"), 2),
-                r.get("label") or ("—" if r["kind"] != "error" else ""),
-                _num(r.get("confidence"), 2),
-                _num(r.get("valence"), 2, signed=True),
-                r.get("ravdess_top") or "",
-                r.get("error") or "",
-            )
-        self.console.print(t)
-
-    def close(self) -> None:
-        if self.fmt is Format.json:
-            self.out.write("\n]\n")
+def _table(rows: list[dict]) -> Table:
+    t = Table(title=rows[0]["source"], title_justify="left", show_edge=False)
+    for c in ("kind", "start", "end", "speech s", "label", "conf", "valence", "ravdess", "error"):
+        t.add_column(c, justify="right" if c in ("start", "end", "speech s", "conf", "valence") else "left")
+    for r in rows:
+        t.add_row(
+            f"{r['kind']}{' ' + str(r['index']) if r['kind'] in ('utterance', 'window') else ''}",
+            _num(r.get("start"), 2),
+            _num(r.get("end"), 2),
+            _num(r.get("speech_s"), 2),
+            r.get("label") or ("—" if r["kind"] != "error" else ""),
+            _num(r.get("confidence"), 2),
+            _num(r.get("valence"), 2, signed=True),
+            r.get("ravdess_top") or "",
+            r.get("error") or "",
+        )
+    return t
 
 
 def _num(v: float | None, digits: int, signed: bool = False) -> str:
