@@ -49,6 +49,13 @@ def evaluate(
             help="Also report correct/TOTAL, counting rows absent from the file as errors (FER2013 PrivateTest: 3589)."
         ),
     ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="fer2013: the npz's y; ferplus: the FER+ majority of its ferplus_votes (rows without a majority "
+            "left out). Default: ferplus for an 8-class model, else fer2013."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
@@ -59,13 +66,19 @@ def evaluate(
     names = model or ["emotion-fer2013"]
     reports = []
     try:
-        n = len(load_labelled_npz(npz)[1])
-        n = min(n, limit) if limit else n
         for name in names:
             analyzer = Analyzer(detector, name, threads=threads, tta=tta)
+            source = labels or ("ferplus" if len(analyzer.emotion.labels) == 8 else "fer2013")
+            n = len(load_labelled_npz(npz, source)[1])
+            n = min(n, limit) if limit else n
             with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
                 report, probs = evaluate_npz(
-                    analyzer, npz, input_kind.value, limit, on_progress=lambda k, a=advance: [a() for _ in range(k)]
+                    analyzer,
+                    npz,
+                    input_kind.value,
+                    limit,
+                    on_progress=lambda k, a=advance: [a() for _ in range(k)],
+                    labels=source,
                 )
             if total:
                 correct = round(report.accuracy * report.n)
@@ -74,7 +87,7 @@ def evaluate(
                 )
             reports.append(report)
             if name == names[0]:
-                y = load_labelled_npz(npz)[1][: len(probs)]
+                y = load_labelled_npz(npz, source)[1][: len(probs)]
                 if plot:
                     confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
                 if reliability:
@@ -96,7 +109,10 @@ def evaluate(
 
 def _print_report(r) -> None:
     e = r.extra
-    out.print(f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, tta={'on' if e['tta'] else 'off'})")
+    out.print(
+        f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, labels {e['labels']}, "
+        f"tta={'on' if e['tta'] else 'off'})"
+    )
     out.print(
         f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  n {r.n}  "
         f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face",

@@ -12,17 +12,34 @@ from emolens.analyzer import Analyzer
 from emolens.errors import DataError
 from emolens.evaluate.metrics import Report, classification_report
 
+#: How the labels of an npz are read: its ``y`` (FER2013's 7 labels), or the FER+ majority of ``ferplus_votes``.
+LABEL_SOURCES = ("fer2013", "ferplus")
 
-def load_labelled_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` uint8 ``[N,H,W]`` or ``[N,H,W,3]`` and integer ``y`` from an npz, checked."""
+
+def load_labelled_npz(path: str | Path, labels: str = "fer2013") -> tuple[np.ndarray, np.ndarray]:
+    """``x`` uint8 ``[N,H,W]`` or ``[N,H,W,3]`` and integer ``y`` from an npz, checked.
+
+    ``labels='ferplus'`` takes ``y`` from the file's ``ferplus_votes`` under the FER+ majority protocol
+    (:func:`emolens.ferplus.ferplus_majority`; 8 classes) and keeps only the rows that protocol keeps.
+    """
+    from emolens.ferplus import ferplus_majority
+
+    if labels not in LABEL_SOURCES:
+        raise DataError(f"unknown label source {labels!r}; use one of {', '.join(LABEL_SOURCES)}")
     p = Path(path)
     if not p.exists():
         raise DataError("file not found", str(p))
     try:
         with np.load(p) as d:
-            if "x" not in d or "y" not in d:
-                raise DataError(f"needs arrays 'x' and 'y' (found {', '.join(d.files)})", str(p))
-            x, y = d["x"], d["y"]
+            need = ("x", "ferplus_votes") if labels == "ferplus" else ("x", "y")
+            if any(k not in d for k in need):
+                raise DataError(f"needs arrays {' and '.join(map(repr, need))} (found {', '.join(d.files)})", str(p))
+            if labels == "ferplus":
+                y = ferplus_majority(d["ferplus_votes"])
+                keep = y >= 0
+                x, y = d["x"][keep], y[keep]
+            else:
+                x, y = d["x"], d["y"]
     except (OSError, ValueError) as e:
         raise DataError(f"not a readable npz ({e})", str(p)) from None
     if x.dtype != np.uint8 or x.ndim not in (3, 4) or len(x) != len(y):
@@ -38,14 +55,15 @@ def evaluate_npz(
     input_kind: str = "auto",
     limit: int = 0,
     on_progress: Callable[[int], None] | None = None,
+    labels: str = "fer2013",
 ) -> tuple[Report, np.ndarray]:
     """Evaluate ``analyzer``'s emotion model on a labelled npz; returns the report and the probabilities.
 
     ``input_kind``: ``crops`` (images are already face crops), ``photos`` (detect the largest face and
     align it first; images with no face found count as errors) or ``auto`` (crops when the images are
-    at most 64 px on a side).
+    at most 64 px on a side). ``labels``: see :func:`load_labelled_npz`.
     """
-    x, y = load_labelled_npz(path)
+    x, y = load_labelled_npz(path, labels)
     if limit:
         x, y = x[:limit], y[:limit]
     if input_kind == "auto":
@@ -82,6 +100,7 @@ def evaluate_npz(
             "tta": model.tta,
             "ms_per_face": round(ms_per_face, 3),
             "file": str(path),
+            "labels": labels,
         }
     )
     return report, probs

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-# FER+ vote columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF.
-# FER+ column k (k < 8) is our label FERPLUS_TO_OURS[k] (FER2013 order, contempt appended as 7).
-FERPLUS_TO_OURS = np.array([6, 3, 5, 4, 0, 1, 2, 7])
+from emolens.ferplus import ferplus_distribution
 
 
 @dataclass
@@ -25,29 +23,6 @@ class FaceSet:
 
     def subset(self, idx: np.ndarray) -> FaceSet:
         return FaceSet(self.x[idx], self.y[idx], None if self.soft is None else self.soft[idx])
-
-
-def ferplus_distribution(votes: np.ndarray, drop_single: bool = True) -> np.ndarray:
-    """FER+ vote counts ``[N, 10]`` to 8-class distributions in our order (unknown/NF dropped).
-
-    With ``drop_single`` emotions that got one vote are dropped first (the FER+ 'majority' clean-up);
-    rows left with no votes get a zero row.
-    """
-    v = votes[:, :8].astype(np.float64)
-    if drop_single:
-        v = np.where(v <= 1, 0, v)
-    ours = np.zeros_like(v)
-    ours[:, FERPLUS_TO_OURS] = v
-    total = ours.sum(1, keepdims=True)
-    return np.divide(ours, total, out=np.zeros_like(ours), where=total > 0).astype(np.float32)
-
-
-def ferplus_majority(votes: np.ndarray) -> np.ndarray:
-    """Majority label per row under the FER+ protocol, or -1 where no emotion holds a strict majority."""
-    dist = ferplus_distribution(votes)
-    top = dist.argmax(1)
-    ok = dist.max(1) > 0.5
-    return np.where(ok, top, -1)
 
 
 def load_npz(path: str | Path, labels: str = "fer2013") -> FaceSet:
