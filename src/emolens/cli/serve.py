@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.main import EXIT_PARTIAL, err, fail
-from emolens.errors import EmolensError
+from emolens.errors import ConfigError, EmolensError
 
 out = Console()
 
@@ -33,6 +33,28 @@ def serve(
         list[str] | None, typer.Option(help="Allow browser calls from this origin (repeatable).")
     ] = None,
     threads: Annotated[int, typer.Option(min=0, help="Threads per model.")] = 2,
+    detector: Annotated[
+        str, typer.Option(help="Default detector of /v1/analyze and /v1/identify: retinaface or blazeface.")
+    ] = "retinaface",
+    detector_size: Annotated[
+        int | None,
+        typer.Option(
+            min=32,
+            help="RetinaFace's longest input side (default 1024). 416 or 320 is faster on camera frames "
+            "but misses faces under about 30 or 40 px of a 640x480 frame.",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Server-side source for the dashboard and WS /v1/source: a video file (played in real time, in "
+            "a loop), a camera index or an rtsp/http stream URL. Only the operator chooses it."
+        ),
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the REST/WebSocket service (needs `pip install 'emolens[serve]'`)."""
     from emolens.serve.keys import default_keys_path
@@ -42,6 +64,8 @@ def serve(
 
         from emolens.serve.app import ServeConfig, create_app
 
+        if detector_size and detector != "retinaface":
+            raise ConfigError("--detector-size applies to retinaface only")
         cfg = ServeConfig(
             gallery=gallery,
             keys=keys or default_keys_path(),
@@ -51,7 +75,18 @@ def serve(
             rate_per_minute=rate,
             cors_origins=list(cors_origin or []),
             threads=threads,
+            detector=detector,
+            detector_options={"max_size": detector_size} if detector_size else {},
+            source=source,
+            source_alerts=list(alert or []),
         )
+        if source is not None:  # a bad --source or --alert fails now, not when the first viewer connects
+            from emolens.identity.events import AlertRule
+            from emolens.video.sources import open_source
+
+            for rule in cfg.source_alerts:
+                AlertRule.parse(rule)
+            open_source(source).close()
         app = create_app(cfg)
     except ImportError as e:
         from emolens.errors import MissingExtraError
@@ -59,7 +94,10 @@ def serve(
         raise fail(MissingExtraError(e.name or "uvicorn", "serve")) from None
     except EmolensError as e:
         raise fail(e) from None
-    err.print(f"emolens serving on http://{host}:{port} (docs at /docs, metrics at /metrics)", highlight=False)
+    err.print(
+        f"emolens serving on http://{host}:{port} (dashboard at /dashboard, docs at /docs, metrics at /metrics)",
+        highlight=False,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

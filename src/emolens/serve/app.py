@@ -10,6 +10,8 @@ Routes (all JSON; errors are ``{"error": "one line"}`` with a 4xx status, never 
 - ``WS /v1/stream``: the client sends JPEG/PNG frames as binary messages; each analysed frame comes back as JSON
   (``FrameResult.to_dict()``: track ids, raw and smoothed emotions); frames the server cannot keep up with are
   dropped (oldest first) and counted
+- ``WS /v1/source``: what the operator's ``--source`` shows, as JSON results each followed by the JPEG frame
+- ``GET /dashboard`` (``GET /`` redirects there): the web dashboard (:mod:`emolens.serve.dashboard`)
 - ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``GET /openapi.json``
 
 API keys (``X-API-Key`` header, or ``?key=`` for the WebSocket) are required when the key store has any live
@@ -33,9 +35,11 @@ from emolens.errors import ConfigError, EmolensError, GalleryError, ImageError, 
 
 try:
     from fastapi import FastAPI, File, Form, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
+    from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     from emolens.errors import MissingExtraError
 
@@ -57,6 +61,8 @@ class ServeConfig:
     detector: str = "retinaface"
     detector_options: dict[str, Any] = field(default_factory=dict)  # the library's defaults unless set
     stream_detector: str = "blazeface"
+    source: str | None = None  # the operator's server-side source for WS /v1/source (file, camera index, URL)
+    source_alerts: list[str] = field(default_factory=list)  # alert rules checked on the server source
 
 
 class HttpError(Exception):
@@ -87,6 +93,15 @@ class _RateLimiter:
             return True
 
 
+def _validation_message(errors: Any) -> str:
+    """FastAPI's list of validation errors as one line: ``image: field required; limit: ...``."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header"))
+        parts.append(f"{where or 'request'}: {str(e.get('msg', 'invalid')).lower()}")
+    return "; ".join(parts) or "invalid request"
+
+
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI application; models load once, at the first request that needs them."""
     from emolens import __version__
@@ -95,6 +110,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from emolens.serve.keys import KeyStore
 
     cfg = config or ServeConfig()
+    for name in (cfg.detector, cfg.stream_detector):
+        if name not in DETECTORS:
+            raise ConfigError(f"unknown detector {name!r}; use one of {', '.join(DETECTORS)}")
     app = FastAPI(title="emolens", version=__version__, description=__doc__.split("\n\n")[0])
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])
@@ -181,6 +199,14 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def emolens_error(_: Request, e: EmolensError) -> JSONResponse:
         status = 503 if isinstance(e, ModelError) else 404 if "no one named" in e.message else 400
         return JSONResponse({"error": str(e)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_message(e.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def starlette_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:  # never a traceback to the client
@@ -298,6 +324,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         await ws.accept()
         await _run_stream(ws, cfg, loaded, stream_frames)
 
+    def source_analyzer() -> Analyzer:  # the stream's models, plus the gallery for identities and events
+        base = loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
+        return loaded("source-analyzer", lambda: base.with_identity(gallery()))
+
+    from emolens.serve.dashboard import mount_dashboard
+
+    mount_dashboard(app, cfg, authorise=authorise, analyzer=source_analyzer, counter=stream_frames)
     return app
 
 

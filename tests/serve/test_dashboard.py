@@ -1,0 +1,139 @@
+"""The dashboard's files and ``WS /v1/source``, through FastAPI's test client (the browser test is separate)."""
+
+from __future__ import annotations
+
+import re
+import time
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from emolens.cli.main import app as cli
+from emolens.serve.app import ServeConfig, create_app
+from emolens.serve.dashboard import NO_SOURCE, NO_SOURCE_CODE, RealTimeSource, open_server_source
+from emolens.serve.keys import KeyStore
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS = {"/dashboard": "text/html", "/dashboard/app.js": "text/javascript", "/dashboard/style.css": "text/css"}
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory) -> TestClient:
+    d = tmp_path_factory.mktemp("dash")
+    return TestClient(create_app(ServeConfig(gallery=d / "g.db", keys=d / "k.db", require_keys=False)))
+
+
+def test_assets_are_served_with_their_types_and_a_strict_policy(plain):
+    r = plain.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/dashboard"
+    for path, ctype in ASSETS.items():
+        r = plain.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["content-type"].startswith(ctype), (path, r.headers["content-type"])
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+    r = plain.get("/dashboard/../app.py")
+    assert r.status_code == 404
+    r = plain.get("/dashboard/keys.py")
+    assert r.status_code == 404 and set(r.json()) == {"error"}
+    assert "/dashboard" not in plain.get("/openapi.json").json()["paths"]
+
+
+def test_assets_load_nothing_from_other_hosts(plain):
+    html = plain.get("/dashboard").text
+    js = plain.get("/dashboard/app.js").text
+    css = plain.get("/dashboard/style.css").text
+    for name, text in (("index.html", html), ("app.js", js), ("style.css", css)):
+        assert not re.findall(r"https?://|wss?://|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), name  # no CDN, no fonts
+        assert "@import" not in text and "url(" not in text.replace("URL.createObjectURL(", ""), name
+    assert not re.search(r"\beval\s*\(|new\s+Function\s*\(|setTimeout\(\s*[\"'`]", js)  # no string code
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all('src="/dashboard/' in s for s in scripts)  # no inline script
+    assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S))
+    assert not re.search(r"\son[a-z]+\s*=", html) and " style=" not in html  # no inline handlers or styles
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        if asset != "data:,":  # the empty favicon: no request at all
+            assert asset.startswith("/dashboard/") and plain.get(asset).status_code == 200
+
+
+def test_assets_ship_with_a_non_editable_install():
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "static/*" in data["emolens.serve"]
+    static = REPO / "src" / "emolens" / "serve" / "static"
+    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css"}
+
+
+def test_source_route_without_a_source_says_so(plain):
+    with plain.websocket_connect("/v1/source") as ws:
+        assert ws.receive_json() == {"error": NO_SOURCE}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == NO_SOURCE_CODE and closed.value.reason == NO_SOURCE
+
+
+def test_source_route_sends_results_and_frames_from_the_operators_clip(tmp_path, data_dir):
+    clip = data_dir / "videos" / "stage_three.mp4"  # 3 s at 29.97 frames/s: 90 frames, then it loops
+    cfg = ServeConfig(gallery=tmp_path / "g.db", keys=tmp_path / "k.db", require_keys=False, source=str(clip))
+    client = TestClient(create_app(cfg))
+    got = []
+    t0 = time.perf_counter()
+    with client.websocket_connect("/v1/source") as ws:
+        while not got or got[-1][0]["frame"] < 100:
+            msg = ws.receive_json()
+            assert "error" not in msg, msg
+            jpeg = ws.receive_bytes()
+            got.append((msg, jpeg))
+        ws.send_text("end")
+    wall = time.perf_counter() - t0
+    msg, jpeg = got[-1]
+    assert msg["source"] == str(clip) and msg["timestamp"] > 3.0  # past the clip's end: it looped
+    assert wall > 2.5  # played in real time (3.3 s of video), not decoded as fast as possible
+    frames = [m["frame"] for m, _ in got]
+    assert frames == sorted(frames) and len(set(frames)) == len(frames)
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (msg["height"], msg["width"], 3) == (480, 640, 3)
+    faces = [f for m, _ in got[10:] for f in m["faces"]]
+    assert faces and all({"track_id", "smoothed", "smoothed_label", "identity", "box"} <= set(f) for f in faces)
+    assert len({f["track_id"] for f in faces}) >= 3  # the three people
+    # Its events go to the server's gallery, which the dashboard's feed polls.
+    for _ in range(50):
+        events = client.get("/v1/events", params={"limit": 5}).json()
+        if events:
+            break
+        time.sleep(0.1)
+    assert events and events[0]["source"] == str(clip) and events[0]["identity"] == "unknown"
+
+
+def test_source_route_needs_a_key_when_keys_are_on(tmp_path, data_dir):
+    KeyStore(tmp_path / "k.db").create("desk")
+    cfg = ServeConfig(keys=tmp_path / "k.db", source=str(data_dir / "videos" / "stage_three.mp4"))
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with TestClient(create_app(cfg)).websocket_connect("/v1/source") as ws:
+            ws.receive_json()
+    assert refused.value.code == 1008 and "API key" in refused.value.reason
+
+
+def test_server_source_kinds(data_dir):
+    src = open_server_source(str(data_dir / "videos" / "stage_three.mp4"))
+    assert isinstance(src, RealTimeSource) and src.live and src.fps == pytest.approx(29.97, abs=0.01)
+    src.close()
+
+
+def test_serve_refuses_a_bad_source_before_it_starts(tmp_path, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
+    args = ["serve", "--no-keys", "--keys", str(tmp_path / "k.db")]
+    r = CliRunner().invoke(cli, [*args, "--source", str(tmp_path / "missing.mp4")])
+    assert r.exit_code != 0 and "missing.mp4" in r.output and "file not found" in r.output
+    r = CliRunner().invoke(cli, [*args, "--source", str(tmp_path), "--alert", "bored:3"])
+    assert r.exit_code != 0 and "unknown emotion" in r.output
