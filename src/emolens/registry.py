@@ -104,6 +104,9 @@ def onnx_session(info: ModelInfo, threads: int = 0):
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # errors only: the library does not write to the console (SFace's graph declares a batch of 1 for its
+    # output, and ONNX Runtime warns on every batched call although the result is right)
+    opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1

@@ -323,6 +323,9 @@ def test_event_logger_rate_limits_video_rows(tmp_path):
     assert {r["identity"] for r in rows} == {"ada", "unknown"}
     assert store.events(EventQuery(identity="ada"))[0]["scores"]["happy"] == pytest.approx(0.9)
     assert len(store.events(EventQuery(source="photo.jpg", emotion="fear"))) == 1
+    times = [r["time"] for r in store.events(EventQuery(source="clip.mp4"))]
+    newest = store.events(EventQuery(source="clip.mp4", limit=2, newest_first=True))
+    assert times == sorted(times) and [r["time"] for r in newest] == sorted(times, reverse=True)[:2]
 
 
 # ----------------------------------------------------------------------------------------------- video

@@ -118,6 +118,7 @@ class EventQuery:
     emotion: str | None = None
     source: str | None = None
     limit: int | None = None
+    newest_first: bool = False  # with ``limit``: the most recent rows
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -310,7 +311,7 @@ class SQLiteStore:
             )
 
     def events(self, query: EventQuery, table: str = "events") -> list[dict[str, Any]]:
-        """Events (or ``table="alerts"``) matching ``query``, oldest first."""
+        """Events (or ``table="alerts"``) matching ``query``, oldest first (newest first if the query says so)."""
         if table not in ("events", "alerts"):
             raise ValueError(f"unknown table {table!r}")
         cols = ("id", *(EVENT_COLUMNS if table == "events" else ALERT_COLUMNS))
@@ -328,7 +329,7 @@ class SQLiteStore:
         sql = f"SELECT {', '.join(cols)} FROM {table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY time, id"
+        sql += " ORDER BY time DESC, id DESC" if query.newest_first else " ORDER BY time, id"
         if query.limit is not None:
             sql += f" LIMIT {int(query.limit)}"
         out = []

@@ -6,7 +6,7 @@ Routes (all JSON; errors are ``{"error": "one line"}`` with a 4xx status, never 
 - ``POST /v1/verify`` (``a``, ``b``): same person or not, score, threshold
 - ``POST /v1/identify`` (``image``): every face with its identity and emotions
 - ``GET /v1/people``, ``POST /v1/people`` (``name`` + ``images``), ``DELETE /v1/people/{name}``
-- ``GET /v1/events`` (``identity``, ``emotion``, ``since``, ``until``, ``limit``, ``alerts``)
+- ``GET /v1/events`` (``identity``, ``emotion``, ``since``, ``until``, ``limit``, ``alerts``, ``order``)
 - ``WS /v1/stream``: the client sends JPEG/PNG frames as binary messages; each analysed frame comes back as JSON
   (``FrameResult.to_dict()``: track ids, raw and smoothed emotions); frames the server cannot keep up with are
   dropped (oldest first) and counted
@@ -306,11 +306,14 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         until: float | None = Query(None, description="Unix time"),
         limit: int = Query(1000, ge=1, le=100_000),
         alerts: bool = False,
+        order: str = Query("oldest", pattern="^(oldest|newest)$", description="oldest or newest first"),
     ) -> list[dict[str, Any]]:
         from emolens.identity import EventQuery
 
         authorise(request.headers.get("x-api-key"), client_of(request))
-        q = EventQuery(since=since, until=until, identity=identity, emotion=emotion, limit=limit)
+        q = EventQuery(
+            since=since, until=until, identity=identity, emotion=emotion, limit=limit, newest_first=order == "newest"
+        )
         return gallery().events(q, alerts=alerts)
 
     @app.websocket("/v1/stream")

@@ -615,6 +615,7 @@
     const params = new URLSearchParams({
       since: String(feed.since !== null ? feed.since : Date.now() / 1000 - 3600),
       limit: "1000",
+      order: "newest",
     });
     if (kind === "alerts") params.set("alerts", "true");
     try {
