@@ -2,11 +2,14 @@
 
 Every operation in ``/openapi.json`` is exercised with generated inputs (random bytes as images, odd strings as
 names, out-of-range numbers), against the real models and a temporary gallery, with keys off so the generated
-requests reach the handlers. The check is schemathesis's own ``not_a_server_error``, plus our contract that every
-error body is one line of JSON under ``error``.
+requests reach the handlers. 25 examples per operation; ``EMOLENS_SCHEMATHESIS_EXAMPLES`` raises that. The check is
+schemathesis's own ``not_a_server_error``, plus our contract that every error body is one line of JSON under
+``error``.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -30,7 +33,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("EMOLENS_SCHEMATHESIS_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_server_errors(case) -> None:
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])

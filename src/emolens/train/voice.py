@@ -312,7 +312,7 @@ def train_run(name: str, train_clips: list[Clip], test_clips: list[Clip], cfg: V
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
         rec = {"epoch": epoch + 1, "loss": round(loss_sum / steps, 4), "lr": lr, "seconds": round(time.time() - t0, 1)}
         if (test_clips and (epoch + 1) % 5 == 0) or epoch + 1 == cfg.epochs:
             if test_clips:
