@@ -37,9 +37,23 @@ def fail(e: EmolensError) -> typer.Exit:
 
 
 def _register() -> None:
-    from emolens.cli import analyze, bench, evaluate, events, fuse, identity, models, serve, text, train, video, voice
+    from emolens.cli import (
+        analyze,
+        batch,
+        bench,
+        evaluate,
+        events,
+        fuse,
+        identity,
+        models,
+        serve,
+        text,
+        train,
+        video,
+        voice,
+    )
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve):
+    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve, batch):
         module.register(app)
 
 
