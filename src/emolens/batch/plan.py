@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from emolens.io.inputs import is_image_path
+from emolens.io.inputs import is_image_path, walk_files
 
 __all__ = [
     "LIST_EXTENSIONS",
@@ -220,23 +220,9 @@ def _expand_glob(pattern: str, seen: set[str]) -> Iterator[WorkItem | InputError
 
 
 def _walk(folder: str) -> Iterator[WorkItem | InputError]:
-    """Media files under ``folder``, recursively, sorted by path components; hidden entries skipped."""
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
-    except OSError as e:
-        yield InputError(folder, f"cannot list folder: {e.strerror or e}")
-        return
-    for entry in entries:
-        path = os.path.join(folder, entry.name)
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            yield from _walk(path)
-        elif is_image_path(entry.name) or is_video_path(entry.name):
-            yield _item(path)
+    """Media files under ``folder`` (:func:`emolens.io.inputs.walk_files`); an unlistable folder is an error."""
+    for path, error in walk_files(folder, lambda name: is_image_path(name) or is_video_path(name)):
+        yield InputError(path, error) if error else _item(path)
 
 
 def _item(path: str) -> WorkItem | InputError:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,15 +125,20 @@ def _walk_unseen(folder: str, seen: set[str]) -> Generator[InputItem, None, bool
 
 
 def _walk(folder: str) -> Iterator[InputItem]:
-    """Image files under ``folder``, recursively, sorted by path components; hidden entries skipped.
+    """Image files under ``folder``, recursively (see :func:`walk_files`); an unlistable folder is an error item."""
+    for path, error in walk_files(folder, is_image_path):
+        yield InputItem(source=path, error=error) if error else InputItem(source=path, path=Path(path))
 
-    Not deduplicated. A folder that cannot be listed yields an error item instead of its files.
-    """
+
+def walk_files(folder: str, accept: Callable[[str], bool]) -> Iterator[tuple[str, str | None]]:
+    """``(path, None)`` for each file under ``folder`` whose name ``accept`` takes, recursively, sorted by path
+    components, hidden entries and links to folders skipped; ``(folder, message)`` for a folder that cannot be
+    listed (the walk goes on). Not deduplicated."""
     try:
         with os.scandir(folder) as it:
             entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as e:
-        yield InputItem(source=folder, error=f"cannot list folder: {e.strerror or e}")
+        yield folder, f"cannot list folder: {e.strerror or e}"
         return
     for entry in entries:
         path = os.path.join(folder, entry.name)
@@ -142,9 +147,9 @@ def _walk(folder: str) -> Iterator[InputItem]:
         except OSError:
             is_dir = False
         if is_dir:
-            yield from _walk(path)
-        elif is_image_path(entry.name):
-            yield InputItem(source=path, path=Path(path))
+            yield from walk_files(path, accept)
+        elif accept(entry.name):
+            yield path, None
 
 
 def _expand_glob(pattern: str, seen: set[str]) -> Iterator[InputItem]:

@@ -316,16 +316,20 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         )
         return gallery().events(q, alerts=alerts)
 
-    @app.websocket("/v1/stream")
-    async def stream(ws: WebSocket) -> None:
-        client = ws.client.host if ws.client else "?"
+    async def accept_ws(ws: WebSocket) -> bool:
+        """Check the key (header, or ``?key=``) and the rate; accept the socket, or close it with the reason."""
         try:
-            authorise(ws.headers.get("x-api-key") or ws.query_params.get("key"), client)
+            authorise(ws.headers.get("x-api-key") or ws.query_params.get("key"), ws.client.host if ws.client else "?")
         except HttpError as e:
             await ws.close(code=1008, reason=e.message)
-            return
+            return False
         await ws.accept()
-        await _run_stream(ws, cfg, loaded, stream_frames)
+        return True
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        if await accept_ws(ws):
+            await _run_stream(ws, cfg, loaded, stream_frames)
 
     def source_analyzer() -> Analyzer:  # the stream's models, plus the gallery for identities and events
         base = loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
@@ -333,7 +337,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     from emolens.serve.dashboard import mount_dashboard
 
-    mount_dashboard(app, cfg, authorise=authorise, analyzer=source_analyzer, counter=stream_frames)
+    mount_dashboard(app, cfg, accept_ws=accept_ws, analyzer=source_analyzer, counter=stream_frames)
     return app
 
 

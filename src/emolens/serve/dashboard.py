@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -288,7 +288,7 @@ def mount_dashboard(
     app: FastAPI,
     cfg: ServeConfig,
     *,
-    authorise: Callable[[str | None, str], None],
+    accept_ws: Callable[[WebSocket], Awaitable[bool]],
     analyzer: Callable[[], Analyzer],
     counter: Any,
 ) -> SourceHub | None:
@@ -314,13 +314,8 @@ def mount_dashboard(
 
     @app.websocket("/v1/source")
     async def source(ws: WebSocket) -> None:
-        client = ws.client.host if ws.client else "?"
-        try:
-            authorise(ws.headers.get("x-api-key") or ws.query_params.get("key"), client)
-        except HttpError as e:
-            await ws.close(code=1008, reason=e.message)
+        if not await accept_ws(ws):
             return
-        await ws.accept()
         if hub is None:
             await ws.send_json({"error": NO_SOURCE})
             await ws.close(code=NO_SOURCE_CODE, reason=NO_SOURCE)
