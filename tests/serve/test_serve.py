@@ -164,3 +164,30 @@ def test_stream_returns_tracked_results(client, data_dir):
     tracks = {f["track_id"] for m in results for f in m["faces"]}
     assert len(tracks) == 1 and all("smoothed" in f for m in results for f in m["faces"])
     assert json.dumps(results[0])
+
+
+def test_stream_with_identities_and_events(tmp_path, data_dir):
+    """?identify=true names an enrolled person in the stream; ?events=true writes the log that /v1/events reads."""
+    cfg = ServeConfig(gallery=tmp_path / "g.db", require_keys=False, rate_per_minute=10_000)
+    c = TestClient(create_app(cfg))
+    cap = cv2.VideoCapture(str(data_dir / "videos" / "single_face.mp4"))
+    frames = []
+    while len(frames) < 60:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", bgr)[1].tobytes())
+    cap.release()
+    r = c.post("/v1/people", data={"name": "presenter"}, files=[("images", ("a.jpg", frames[0], "image/jpeg"))])
+    assert r.status_code == 200, r.text
+    got = []
+    with c.websocket_connect("/v1/stream?identify=true&events=true") as ws:
+        for f in frames[1:]:
+            ws.send_bytes(f)
+            got.append(ws.receive_json())  # one frame in flight, as the dashboard sends them
+        ws.send_text("end")
+    names = {f.get("identity") for m in got if "faces" in m for f in m["faces"]}
+    assert "presenter" in names, names
+    events = c.get("/v1/events", params={"order": "newest", "limit": 5}).json()
+    assert events and events[0]["source"].startswith("stream:") and events[0]["identity"] == "presenter"
+    assert events[0]["time"] >= events[-1]["time"]

@@ -225,6 +225,9 @@ class EventLogger:
         An :class:`AlertEngine`; optional.
     flush_rows:
         Rows buffered before they are written in one transaction (also written on :meth:`close`).
+    flush_s:
+        For live sources: also write the buffer once its oldest row has waited this many seconds, so that readers
+        of the log see events within about that delay.
     """
 
     def __init__(
@@ -234,8 +237,11 @@ class EventLogger:
         interval_s: float = 1.0,
         engine: AlertEngine | None = None,
         flush_rows: int = 200,
+        flush_s: float | None = None,
     ) -> None:
         self.store = store
+        self.flush_s = flush_s
+        self._buffered_since = 0.0
         self.interval_s = interval_s
         self.engine = engine
         self.flush_rows = flush_rows
@@ -271,13 +277,20 @@ class EventLogger:
         return alerts
 
     def _maybe_flush(self) -> None:
-        if len(self._buffer) >= self.flush_rows:
+        if not self._buffer:
+            return
+        now = time.monotonic()
+        if not self._buffered_since:
+            self._buffered_since = now
+        late = self.flush_s is not None and now - self._buffered_since >= self.flush_s
+        if len(self._buffer) >= self.flush_rows or late:
             self.flush()
 
     def flush(self) -> None:
         if self._buffer:
             self.rows_written += self.store.add_events(self._buffer)
             self._buffer = []
+        self._buffered_since = 0.0
 
     def close(self) -> None:
         self.flush()

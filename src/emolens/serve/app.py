@@ -327,13 +327,19 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return True
 
     @app.websocket("/v1/stream")
-    async def stream(ws: WebSocket) -> None:
+    async def stream(ws: WebSocket, identify: bool = False, events: bool = False) -> None:
+        """``?identify=true`` names the tracks from the gallery; ``?events=true`` also logs them (one row per
+        person per second, source ``stream:<client>``) to the event log that ``GET /v1/events`` reads."""
         if await accept_ws(ws):
-            await _run_stream(ws, cfg, loaded, stream_frames)
+            analyzer = source_analyzer() if identify or events else stream_analyzer()
+            log_as = f"stream:{ws.client.host if ws.client else '?'}" if events else None
+            await _run_stream(ws, cfg, analyzer, stream_frames, log_as)
+
+    def stream_analyzer() -> Analyzer:
+        return loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
 
     def source_analyzer() -> Analyzer:  # the stream's models, plus the gallery for identities and events
-        base = loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
-        return loaded("source-analyzer", lambda: base.with_identity(gallery()))
+        return loaded("source-analyzer", lambda: stream_analyzer().with_identity(gallery()))
 
     from emolens.serve.dashboard import mount_dashboard
 
@@ -341,14 +347,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-async def _run_stream(ws: WebSocket, cfg: ServeConfig, loaded: Any, counter: Any) -> None:
-    """One WebSocket: frames in, per-frame results out, through the library's live video pipeline."""
+async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: Any, log_as: str | None) -> None:
+    """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
+    ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
     import cv2
 
-    from emolens.analyzer import Analyzer
+    from emolens.identity.events import EventLogger
     from emolens.video.sources import PushSource
 
-    analyzer = loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
+    logger = EventLogger(analyzer.gallery.store, interval_s=1.0, flush_s=2.0) if log_as and analyzer.gallery else None
     source = PushSource("websocket")
     run = analyzer.analyze_video(source, live=True)
     loop = asyncio.get_running_loop()
@@ -357,10 +364,14 @@ async def _run_stream(ws: WebSocket, cfg: ServeConfig, loaded: Any, counter: Any
     def consume() -> None:
         try:
             for result in run:
+                if logger is not None:
+                    logger.log_frame(log_as, result)
                 loop.call_soon_threadsafe(outbox.put_nowait, result.to_dict())
         except (VideoError, EmolensError) as e:
             loop.call_soon_threadsafe(outbox.put_nowait, {"error": str(e)})
         finally:
+            if logger is not None:
+                logger.close()
             loop.call_soon_threadsafe(outbox.put_nowait, None)
 
     worker = threading.Thread(target=consume, name="emolens-ws", daemon=True)

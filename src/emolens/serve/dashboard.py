@@ -226,16 +226,13 @@ class SourceHub:
             if analyzer.gallery is not None:
                 store = analyzer.gallery.store
                 engine = AlertEngine(rules, store=store) if rules else None
-                logger = EventLogger(store, interval_s=1.0, engine=engine)
+                logger = EventLogger(store, interval_s=1.0, engine=engine, flush_s=_FLUSH_S)
             source = open_server_source(self.spec)
             run = analyzer.analyze_video(source, live=True, with_frames=True)
-            name, flushed = source.name, time.monotonic()
+            name = source.name
             for result, frame in run:
                 if logger is not None:
                     logger.log_frame(name, result)
-                    if time.monotonic() - flushed > _FLUSH_S:
-                        logger.flush()
-                        flushed = time.monotonic()
                 viewers = self._viewing()
                 if not viewers:
                     final = {}

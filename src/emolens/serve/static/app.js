@@ -103,10 +103,12 @@
     return body;
   }
 
-  function wsUrl(path) {
+  function wsUrl(path, params = {}) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = state.key ? `?key=${encodeURIComponent(state.key)}` : "";
-    return `${scheme}//${location.host}${path}${query}`;
+    const query = new URLSearchParams(params);
+    if (state.key) query.set("key", state.key);
+    const text = query.toString();
+    return `${scheme}//${location.host}${path}${text ? `?${text}` : ""}`;
   }
 
   function setStatus(kind, text) {
@@ -221,7 +223,8 @@
     video.srcObject = stream;
     await video.play();
     setStatus("busy", "Connecting…");
-    const ws = new WebSocket(wsUrl("/v1/stream"));
+    // names from the gallery, and one event per person per second into the log the feed shows
+    const ws = new WebSocket(wsUrl("/v1/stream", { identify: "true", events: "true" }));
     ws.binaryType = "arraybuffer";
     state.ws = ws;
     let opened = false;
