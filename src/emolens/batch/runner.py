@@ -24,10 +24,10 @@ from typing import Any
 from emolens.batch.engines import ENGINES, Engine, Finished, create_engine
 from emolens.batch.plan import Chunk, InputError, WorkItem, make_chunks, plan_inputs
 from emolens.batch.store import BatchStore
-from emolens.batch.tables import text
 from emolens.batch.work import ChunkResult, ItemOutcome, WorkerOptions
 from emolens.emotion.classifier import DEFAULT_MODEL
 from emolens.errors import ConfigError
+from emolens.io.writers import utf8_text
 
 __all__ = ["BatchProgress", "BatchSummary", "Failure", "run_batch"]
 
@@ -46,7 +46,7 @@ class Failure:
     error: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": text(self.source), "input_id": self.input_id, "kind": self.kind, "error": self.error}
+        return {"source": utf8_text(self.source), "input_id": self.input_id, "kind": self.kind, "error": self.error}
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from emolens.batch.tables import input_schema, require_pyarrow, text
+from emolens.batch.tables import input_schema, require_pyarrow
 from emolens.batch.work import ChunkResult
 from emolens.errors import ConfigError
+from emolens.io.writers import utf8_text
 
 __all__ = ["FORMAT_VERSION", "BatchStore", "atomic_write"]
 
@@ -262,7 +263,7 @@ class BatchStore:
         for o, worker in ok:
             it = o.item
             rows.setdefault(it.kind, []).append({
-                "input_id": it.id, "source": text(it.source), "path": text(it.path), "bytes": it.size,
+                "input_id": it.id, "source": utf8_text(it.source), "path": utf8_text(it.path), "bytes": it.size,
                 "mtime_ns": it.mtime_ns, "width": o.width, "height": o.height, "frames_read": o.frames_read,
                 "frames_analysed": o.frames_analysed, "faces": o.faces, "worker": worker,
             })  # fmt: skip
@@ -276,7 +277,7 @@ class BatchStore:
             atomic_write(path, lambda tmp, t=table: pq.write_table(t, tmp))
             written.append(path.relative_to(self.out).as_posix())
         items = [{"id": o.item.id, "key": o.item.key, "kind": o.item.kind, "faces": o.faces,
-                  "source": text(o.item.source)} for o, _ in ok]  # fmt: skip
+                  "source": utf8_text(o.item.source)} for o, _ in ok]  # fmt: skip
         record = {"commit": name, "written": _now(), "parts": written, "items": items}
         _write_text(self.out / DONE / f"{name}.json", json.dumps(record, ensure_ascii=False) + "\n")
         for o, _ in ok:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from emolens.errors import MissingExtraError
-from emolens.io.writers import LANDMARK_COLUMNS, records
+from emolens.io.writers import LANDMARK_COLUMNS, records, utf8_text
 from emolens.types import FrameResult, ImageResult
 
 __all__ = ["face_columns", "face_rows", "face_schema", "frame_rows", "input_schema", "require_pyarrow"]
@@ -89,14 +89,8 @@ def frame_rows(result: FrameResult, input_id: str, source: str, labels: Sequence
     rows = frame_records(result, labels)
     for row in rows:
         row["input_id"] = input_id
-        row["source"] = text(source)
+        row["source"] = utf8_text(source)
         row["width"] = result.width
         row["height"] = result.height
     return rows
 
-
-def text(value: str | None) -> str | None:
-    """``value`` as valid UTF-8 (an undecodable file name gets ``\\udcXX`` escapes), as the writers do."""
-    if value is None or value.isascii():
-        return value
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")

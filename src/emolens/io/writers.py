@@ -47,6 +47,7 @@ __all__ = [
     "record_columns",
     "records",
     "results_to_dataframe",
+    "utf8_text",
 ]
 
 #: The output formats, the default first.
@@ -110,7 +111,12 @@ def records(result: ImageResult, labels: Sequence[str] | None = None) -> list[di
     if labels is None:
         labels = result.faces[0].emotions.labels if result.faces else ()
     columns = record_columns(labels)
-    base = {"file": _text(result.source), "width": result.width, "height": result.height, "error": _text(result.error)}
+    base = {
+        "file": utf8_text(result.source),
+        "width": result.width,
+        "height": result.height,
+        "error": utf8_text(result.error),
+    }
     if not result.faces:
         return [{c: base.get(c) for c in columns}]
     label_set = set(labels)
@@ -134,7 +140,7 @@ def records(result: ImageResult, labels: Sequence[str] | None = None) -> list[di
         for label, p in probs.items():
             row[f"p_{label}"] = p
         row["label"] = face.label
-        row["identity"] = _text(face.identity)
+        row["identity"] = utf8_text(face.identity)
         row["identity_score"] = None if face.identity_score is None else round(float(face.identity_score), 4)
         rows.append(row)
     return rows
@@ -491,7 +497,7 @@ def _json_lines(result: ImageResult) -> list[str]:
     return [json.dumps(r, ensure_ascii=False).translate(_LINE_BREAKS_JSON_KEEPS) for r in json_records(result)]
 
 
-def _text(value: str | None) -> str | None:
+def utf8_text(value: str | None) -> str | None:
     """``value`` as valid UTF-8 text: an undecodable file name (lone surrogates) gets ``\\udcXX`` escapes."""
     if value is None or value.isascii():
         return value
