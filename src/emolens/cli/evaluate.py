@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -65,12 +65,14 @@ def evaluate(
 
     names = model or ["emotion-fer2013"]
     reports = []
+    truth: dict[str, Any] = {}  # the labels of the file under each label source, read once
     try:
         for name in names:
             analyzer = Analyzer(detector, name, threads=threads, tta=tta)
             source = labels or ("ferplus" if len(analyzer.emotion.labels) == 8 else "fer2013")
-            n = len(load_labelled_npz(npz, source)[1])
-            n = min(n, limit) if limit else n
+            if source not in truth:
+                truth[source] = load_labelled_npz(npz, source)[1]
+            n = min(len(truth[source]), limit) if limit else len(truth[source])
             with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
                 report, probs = evaluate_npz(
                     analyzer,
@@ -87,7 +89,7 @@ def evaluate(
                 )
             reports.append(report)
             if name == names[0]:
-                y = load_labelled_npz(npz, source)[1][: len(probs)]
+                y = truth[source][: len(probs)]
                 if plot:
                     confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
                 if reliability:
