@@ -22,10 +22,13 @@ from emolens.serve.app import ServeConfig, create_app  # noqa: E402
 
 
 def _app():
+    import atexit
+    import shutil
     import tempfile
     from pathlib import Path
 
-    d = Path(tempfile.mkdtemp(prefix="emolens-schemathesis-"))
+    d = Path(tempfile.mkdtemp(prefix="emolens-schemathesis-"))  # the schema is loaded at import, before fixtures
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
     return create_app(ServeConfig(gallery=d / "g.db", keys=d / "keys.db", require_keys=False, rate_per_minute=10**6))
 
 
