@@ -142,3 +142,29 @@ def test_ensemble_of_mismatched_runs_is_refused(trained, tmp_path):
         timeout=900,
     )
     assert r.returncode != 0 and "ensemble members differ" in r.stderr
+
+
+def test_quantize_an_exported_model_reports_before_and_after(trained, tmp_path, data_dir):
+    """`emolens export --quantize MODEL` makes the INT8 copy of a model without its checkpoint."""
+    from emolens.emotion import EmotionModel
+
+    run_dir, _ = trained
+    run("export", run_dir, "--name", "q", "--out", tmp_path)
+    out = run("export", "--quantize", tmp_path / "q.json")
+    summary = json.loads(out.stdout)
+    assert summary["size_mb_int8"] < 0.6 * summary["size_mb_fp32"]
+    assert summary["ms_per_face_1_thread_int8"] > 0 and summary["ms_per_face_1_thread_fp32"] > 0
+    assert summary["accuracy_drop_points"] == pytest.approx(
+        100 * (summary["val_accuracy_fp32"] - summary["val_accuracy_int8"]), abs=0.01
+    )
+    manifest = json.loads((tmp_path / "q-int8.json").read_text())
+    assert "7-bit" in manifest["quantization"] and manifest["metrics"]["val_accuracy"] == summary["val_accuracy_int8"]
+    x = np.load(data_dir / "fer2013" / "sample_700_private.npz")["x"][:64]
+    p32 = EmotionModel(str(tmp_path / "q.json")).predict(x)
+    p8 = EmotionModel(str(tmp_path / "q-int8.json")).predict(x)
+    assert np.abs(p32 - p8).max() < 0.1
+
+
+def test_export_needs_a_run_or_a_model(tmp_path):
+    r = subprocess.run([EMOLENS, "export", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--quantize" in r.stderr

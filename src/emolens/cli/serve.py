@@ -56,7 +56,7 @@ def serve(
         typer.Option(help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable)."),
     ] = None,
 ) -> None:
-    """Run the REST/WebSocket service (needs `pip install 'emolens[serve]'`)."""
+    """Run the REST/WebSocket service (needs the serve extra: `pip install 'emolens\\[serve]'`)."""
     from emolens.serve.keys import default_keys_path
 
     try:
