@@ -168,3 +168,15 @@ def test_quantize_an_exported_model_reports_before_and_after(trained, tmp_path, 
 def test_export_needs_a_run_or_a_model(tmp_path):
     r = subprocess.run([EMOLENS, "export", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--quantize" in r.stderr
+
+
+def test_bf16_autocast_trains_and_reports_each_step(tmp_path, data_dir):
+    from emolens.train.config import preset
+    from emolens.train.loop import Trainer
+
+    cfg = preset("small-test", bf16=True, limit_train=192, threads=1)
+    steps: list[tuple[int, int, int]] = []
+    reports = Trainer(cfg, tmp_path / "bf16", data_dir).run(on_step=lambda *s: steps.append(s))
+    assert steps == [(0, 1, 3), (0, 2, 3), (0, 3, 3)]
+    assert len(reports) == 1 and np.isfinite(reports[0].train_loss)
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["bf16"] is True

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from emolens.cli.main import EXIT_OK, fail
+from emolens.cli.main import EXIT_OK, err, fail
 from emolens.errors import EmolensError, MissingExtraError
 
 out = Console()
@@ -35,6 +37,30 @@ def _parse_sets(pairs: list[str]) -> dict:
     return result
 
 
+@contextmanager
+def _epoch_bar(quiet: bool) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A transient Rich bar over the batches of the current epoch, on standard error."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("epoch", total=None)
+
+        def step(epoch: int, done: int, total: int) -> None:
+            progress.update(task, description=f"epoch {epoch + 1}", completed=done, total=total)
+
+        yield step
+
+
 def train(
     config: Annotated[str, typer.Option(help="A named config (see --list) or a config.json path.")] = "fer2013-cnn",
     run_dir: Annotated[Path | None, typer.Option(help="Where checkpoints and logs go (default runs/<config>).")] = None,
@@ -44,6 +70,7 @@ def train(
     max_epochs: Annotated[int | None, typer.Option(help="Stop after this many epochs in this invocation.")] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value (JSON).")] = None,
     list_configs: Annotated[bool, typer.Option("--list", help="List the named configs and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (the epoch lines stay).")] = False,
 ) -> None:
     """Train an emotion model; rerun the same command to resume from the last checkpoint."""
     _need_torch()
@@ -83,7 +110,8 @@ def train(
                 highlight=False,
             )
 
-        Trainer(cfg, run, root).run(on_epoch=show, max_epochs=max_epochs)
+        with _epoch_bar(quiet) as step:
+            Trainer(cfg, run, root).run(on_epoch=show, max_epochs=max_epochs, on_step=step)
     except (KeyError, TypeError) as e:
         raise fail(EmolensError(f"bad config: {e}")) from None
     except EmolensError as e:

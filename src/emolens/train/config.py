@@ -37,6 +37,7 @@ class TrainConfig:
     distill_temperature: float = 4.0
     seed: int = 0
     threads: int = 2
+    bf16: bool = False  # bfloat16 autocast for the training forward pass (about 1.9x faster on AVX-512 BF16 CPUs)
     # Start from these weights (a run's best.pt/last.pt) with a fresh optimiser and schedule: a warm restart.
     init_from: str = ""
 

@@ -106,8 +106,13 @@ class Trainer:
         return train, val
 
     def run(
-        self, on_epoch: Callable[[EpochReport], None] | None = None, max_epochs: int | None = None
+        self,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+        max_epochs: int | None = None,
+        on_step: Callable[[int, int, int], None] | None = None,
     ) -> list[EpochReport]:
+        """Train from the last checkpoint (if any) to ``cfg.epochs``; ``on_step(epoch, step, steps_per_epoch)``
+        follows each batch and ``on_epoch`` each validated epoch."""
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -171,7 +176,9 @@ class Trainer:
                 tb = ttr[idx]
                 xb, tb = mix(xb, tb, cfg.augment, gen)
                 xin = ((xb - cfg.mean) / cfg.std).contiguous(memory_format=torch.channels_last)
-                logits = model(xin)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                    logits = model(xin)
+                logits = logits.float()
                 loss = _loss(cfg, logits, tb, weights)
                 if teachers:
                     soft_t = _teacher_probs(teachers, xin, cfg.distill_temperature)
@@ -182,6 +189,8 @@ class Trainer:
                 opt.step()
                 loss_sum += float(loss.detach()) * len(idx)
                 seen += len(idx)
+                if on_step is not None:
+                    on_step(epoch, b + 1, steps_per_epoch)
             logits = evaluate_logits(model, xva, cfg.augment.crop, cfg.mean, cfg.std)
             val_loss = float(F.cross_entropy(logits, yva))
             acc = float((logits.argmax(1) == yva).float().mean())
