@@ -41,6 +41,17 @@ class TrainConfig:
     # Start from these weights (a run's best.pt/last.pt) with a fresh optimiser and schedule: a warm restart.
     init_from: str = ""
 
+    def __post_init__(self) -> None:
+        choices = {
+            "optimizer": ("sgd", "adamw"),
+            "schedule": ("cosine", "onecycle"),
+            "loss": ("ce", "focal", "kl"),
+            "labels": ("fer2013", "ferplus"),
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise TypeError(f"{key} must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
+
     @property
     def num_classes(self) -> int:
         return 8 if self.labels == "ferplus" else 7
@@ -67,6 +78,19 @@ PRESETS: dict[str, TrainConfig] = {
     "fer2013-resnet": TrainConfig(name="fer2013-resnet", arch="resnet", epochs=60),
     "fer2013-mobile": TrainConfig(name="fer2013-mobile", arch="mobile", augment=AugmentConfig(crop=44), epochs=60),
     "ferplus-cnn": TrainConfig(name="ferplus-cnn", labels="ferplus", loss="kl", label_smoothing=0.0),
+    # The FER+ model's second cosine cycle (warm restart from the end of the first), as fer2013-cnn-r2 is.
+    "ferplus-cnn-r2": TrainConfig(
+        name="ferplus-cnn-r2",
+        labels="ferplus",
+        loss="kl",
+        label_smoothing=0.0,
+        epochs=12,
+        lr=0.02,
+        warmup_epochs=0.5,
+        seed=1,
+        bf16=True,
+        init_from="runs/ferplus-cnn/last.pt",
+    ),
     # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
     "small-test": TrainConfig(
         name="small-test",

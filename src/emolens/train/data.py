@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emolens.errors import DataError
 from emolens.ferplus import ferplus_distribution
 
 
@@ -50,6 +51,8 @@ def load_kaggle_csv(path: str | Path, usage: str = "Training") -> FaceSet:
                 continue
             xs.append(np.array(row["pixels"].split(), dtype=np.uint8).reshape(48, 48))
             ys.append(int(row["emotion"]))
+    if not xs:
+        raise DataError(f"no rows with Usage {usage!r}", str(path))
     return FaceSet(np.stack(xs), np.array(ys, dtype=np.int64))
 
 
@@ -64,13 +67,40 @@ def load_folder(root: str | Path, classes: list[str], size: int = 48) -> FaceSet
         if not sub.is_dir():
             continue
         if sub.name.lower() not in lookup:
-            raise ValueError(f"{sub}: folder name is not a class ({', '.join(classes)})")
+            raise DataError(f"folder name is not a class ({', '.join(classes)})", str(sub))
         for f in sorted(sub.rglob("*")):
             if f.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}:
                 continue
             img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-            if img is None:
+            if img is None:  # unreadable files are left out; data.json in the run folder counts what was used
                 continue
             xs.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
             ys.append(lookup[sub.name.lower()])
+    if not xs:
+        raise DataError(f"no readable images in class folders ({', '.join(classes)})", str(root))
     return FaceSet(np.stack(xs), np.array(ys, dtype=np.int64))
+
+
+def load_dataset(spec: str | Path, labels: str = "fer2013") -> FaceSet:
+    """The data set a training config names.
+
+    - ``*.npz`` in the FER2013 layout (``x``, ``y``, and ``ferplus_votes`` for ``labels='ferplus'``);
+    - the Kaggle ``fer2013.csv``: ``.../fer2013.csv`` is its Training rows, ``.../fer2013.csv:PublicTest`` (or
+      ``:PrivateTest``) another ``Usage``;
+    - a folder of ``class_name/*.jpg`` face crops, class names from the label set (FER2013's seven, plus
+      ``contempt`` for ``labels='ferplus'``); the crops are used as they are (no detection or alignment).
+    """
+    from emolens.labels import labels_for
+
+    text = str(spec)
+    head, sep, usage = text.rpartition(".csv:")
+    path, usage = (Path(head + ".csv"), usage) if sep else (Path(text), "Training")
+    if path.is_dir():
+        return load_folder(path, list(labels_for(8 if labels == "ferplus" else 7)))
+    if not path.exists():
+        raise DataError("no such data set", str(path))
+    if path.suffix.lower() == ".csv":
+        if labels == "ferplus":
+            raise DataError("FER+ labels need an npz with ferplus_votes (the Kaggle csv has none)", str(path))
+        return load_kaggle_csv(path, usage)
+    return load_npz(path, labels)

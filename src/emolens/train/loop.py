@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from emolens.train import architectures
 from emolens.train.augment import augment, mix
 from emolens.train.config import TrainConfig
-from emolens.train.data import FaceSet, load_npz
+from emolens.train.data import FaceSet, load_dataset
 
 
 @dataclass
@@ -31,8 +31,12 @@ class EpochReport:
 
 
 def _resolve(path: str, data_root: Path) -> Path:
+    """A data path from a config: absolute, relative to the working folder if it is there, else to the data root.
+
+    A Kaggle csv's ``:Usage`` suffix is kept."""
     p = Path(path)
-    return p if p.is_absolute() else data_root / p
+    on_disk = Path(str(path).rpartition(".csv:")[0] + ".csv") if ".csv:" in str(path) else p
+    return p if p.is_absolute() or on_disk.exists() else data_root / p
 
 
 def _to_tensor(x: np.ndarray, size: int) -> torch.Tensor:
@@ -54,6 +58,14 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
+    if cfg.schedule == "onecycle":
+        # One cycle (Smith & Topin): linear rise from lr/25 to lr over the first 30% of the steps, then cosine
+        # decay to lr/10,000; warmup_epochs is not used.
+        peak, start, end = max(1, int(0.3 * total)), cfg.lr / 25, cfg.lr / 1e4
+        if step < peak:
+            return start + (cfg.lr - start) * step / peak
+        t = (step - peak) / max(1, total - peak)
+        return end + (cfg.lr - end) * 0.5 * (1 + math.cos(math.pi * t))
     warm = int(cfg.warmup_epochs * steps_per_epoch)
     if step < warm:
         return cfg.lr * (step + 1) / warm
@@ -97,8 +109,8 @@ class Trainer:
 
     def _load(self) -> tuple[FaceSet, FaceSet]:
         cfg = self.cfg
-        train = load_npz(_resolve(cfg.train, self.data_root), cfg.labels)
-        val = load_npz(_resolve(cfg.val, self.data_root), cfg.labels)
+        train = load_dataset(_resolve(cfg.train, self.data_root), cfg.labels)
+        val = load_dataset(_resolve(cfg.val, self.data_root), cfg.labels)
         if cfg.limit_train:
             train = train.subset(np.arange(min(cfg.limit_train, len(train))))
         if cfg.limit_val:
@@ -119,6 +131,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         train, val = self._load()
+        (self.run_dir / "data.json").write_text(
+            json.dumps({"train": cfg.train, "train_images": len(train), "val": cfg.val, "val_images": len(val)}) + "\n"
+        )
         xtr = _to_tensor(train.x, cfg.input_size)
         ttr = (
             torch.from_numpy(train.soft)
