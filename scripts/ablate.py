@@ -1,7 +1,7 @@
 """Training ablations at a reduced budget: what each ingredient of the `fer2013-cnn` recipe gives on PublicTest.
 
 Every variant is the `fer2013-cnn` preset with a few `--set` overrides, trained for the same short cosine
-schedule (6 epochs by default, bf16 autocast) on the full FER2013 training split, one thread each, and scored at
+schedule (10 epochs by default, bf16 autocast) on the full FER2013 training split, one thread each, and scored at
 its last epoch (no checkpoint selection) on PublicTest with the FER2013 labels. An 8-class FER+ variant is scored
 on the 7 FER2013 classes (contempt dropped). Runs resume; a finished run is only re-scored.
 
@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = ROOT / "runs" / "ablate"
+RUNS_ROOT = ROOT / "runs" / "ablate"
+RUNS = RUNS_ROOT / "e10"  # one folder per budget: runs/ablate/e<epochs>/<variant>
 RESULTS = ROOT / "docs" / "results" / "ablations.json"
 TEACHER = ROOT / "src" / "emolens" / "models" / "emotion-fer2013.onnx"
 
@@ -39,6 +40,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "ferplus-soft": (
         "FER+ vote distributions (8 classes, KL) instead of the FER2013 labels",
         {"labels": "ferplus", "loss": "kl", "label_smoothing": 0.0},
+    ),
+    "mobile": (
+        "depthwise MobileNet-style net (38 MMAC vs 82, 44 x 44 crops)",
+        {"arch": "mobile", "augment": {"crop": 44}},
     ),
     "distill": (
         "distillation from the shipped model (weight 0.5, T 4)",
@@ -94,17 +99,23 @@ def score(name: str, data: str | None) -> dict:
 
 
 def table() -> str:
-    found = [json.loads((RUNS / n / "eval.json").read_text()) for n in VARIANTS if (RUNS / n / "eval.json").exists()]
+    """Every scored run of every budget, as JSON (docs/results/ablations.json) and a markdown table."""
+    found = []
+    for budget in sorted(RUNS_ROOT.glob("e*"), key=lambda p: int(p.name[1:])):
+        found += [
+            json.loads((budget / n / "eval.json").read_text()) for n in VARIANTS if (budget / n / "eval.json").exists()
+        ]
     RESULTS.write_text(json.dumps(found, indent=2) + "\n")
-    base = next((r for r in found if r["name"] == "base"), None)
+    bases = {r["epochs"]: r for r in found if r["name"] == "base"}
     lines = [
-        "| variant | what changes | PublicTest acc. | Δ vs base (points) | macro-F1 | ECE |",
-        "|---|---|---:|---:|---:|---:|",
+        "| epochs | variant | what changes | PublicTest acc. | Δ vs base (points) | macro-F1 | ECE |",
+        "|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in found:
+        base = bases.get(r["epochs"])
         delta = "" if base is None or r is base else f"{100 * (r['public_accuracy'] - base['public_accuracy']):+.2f}"
         lines.append(
-            f"| `{r['name']}` | {r['change']} | {r['public_accuracy']:.4f} | {delta} | "
+            f"| {r['epochs']} | `{r['name']}` | {r['change']} | {r['public_accuracy']:.4f} | {delta} | "
             f"{r['public_macro_f1']:.4f} | {r['public_ece']:.3f} |"
         )
     return "\n".join(lines)
@@ -113,10 +124,12 @@ def table() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated variants, run in this order")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--data", default=None, help="dataset root (default: EMOLENS_DATA or ../shared/datasets)")
     ap.add_argument("--table", action="store_true", help="only collect the scored runs and print the table")
     args = ap.parse_args()
+    global RUNS
+    RUNS = RUNS_ROOT / f"e{args.epochs}"
     if not args.table:
         for name in args.only.split(","):
             if name not in VARIANTS:

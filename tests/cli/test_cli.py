@@ -116,3 +116,40 @@ def test_models_lists_shipped_models():
     r = run("models")
     assert r.returncode == 0
     assert "emotion-fer2013" in r.stdout and "retinaface" in r.stdout
+
+
+def test_help_shows_the_extra_an_option_needs():
+    # Rich reads "[serve]" as markup unless it is escaped; the help must show the install command whole.
+    r = run("serve", "--help")
+    assert r.returncode == 0 and "emolens[serve]" in r.stdout.replace("\n", "").replace(" ", "")
+
+
+def test_bench_prints_and_writes_the_speed_table(tmp_path):
+    js = tmp_path / "bench.json"
+    r = run(
+        "bench",
+        "-m",
+        "emotion-ferplus-int8",
+        "-m",
+        "emotion-fer2013",
+        "--batch",
+        "1",
+        "--batch",
+        "8",
+        "--threads",
+        "1",
+        "--seconds",
+        "0.2",
+        "--json",
+        js,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(js.read_text())
+    assert [(x["model"], x["batch"]) for x in rows] == [
+        ("emotion-ferplus-int8", 1),
+        ("emotion-ferplus-int8", 8),
+        ("emotion-fer2013", 1),
+        ("emotion-fer2013", 8),
+    ]
+    assert all(x["ms_per_face"] > 0 and x["faces_per_s"] > 0 for x in rows)
+    assert "emotion-ferplus-int8" in r.stdout
