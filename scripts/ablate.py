@@ -65,10 +65,10 @@ def train(name: str, epochs: int, data: str | None) -> None:
 
 def score(name: str, data: str | None) -> dict:
     """Last-epoch accuracy, macro-F1 and ECE on PublicTest (FER2013 labels)."""
-    import numpy as np
     import torch
 
     from emolens.datasets import data_root
+    from emolens.emotion.classifier import softmax
     from emolens.evaluate.metrics import classification_report
     from emolens.labels import labels_for
     from emolens.train.config import TrainConfig
@@ -81,9 +81,7 @@ def score(name: str, data: str | None) -> dict:
     model.load_state_dict(state["model"])
     val = load_npz(Path(data or data_root()) / "fer2013" / "public_test.npz", "fer2013")
     logits = evaluate_logits(model, _to_tensor(val.x, cfg.input_size), cfg.augment.crop, cfg.mean, cfg.std)
-    z = logits[:, :7].numpy()  # an 8-class FER+ model: contempt dropped
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
+    p = softmax(logits[:, :7].numpy())  # an 8-class FER+ model: contempt dropped
     rep = classification_report(val.y, p.argmax(1), labels_for(7), probs=p)
     rows = [json.loads(x) for x in (RUNS / name / "metrics.jsonl").read_text().splitlines()]
     return {

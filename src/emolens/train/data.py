@@ -81,6 +81,12 @@ def load_folder(root: str | Path, classes: list[str], size: int = 48) -> FaceSet
     return FaceSet(np.stack(xs), np.array(ys, dtype=np.int64))
 
 
+def split_usage(spec: str | Path) -> tuple[Path, str]:
+    """``.../fer2013.csv:PublicTest`` → (the csv's path, ``PublicTest``); any other spec → (its path, ``Training``)."""
+    head, sep, usage = str(spec).rpartition(".csv:")
+    return (Path(head + ".csv"), usage) if sep else (Path(spec), "Training")
+
+
 def load_dataset(spec: str | Path, labels: str = "fer2013") -> FaceSet:
     """The data set a training config names.
 
@@ -92,9 +98,7 @@ def load_dataset(spec: str | Path, labels: str = "fer2013") -> FaceSet:
     """
     from emolens.labels import labels_for
 
-    text = str(spec)
-    head, sep, usage = text.rpartition(".csv:")
-    path, usage = (Path(head + ".csv"), usage) if sep else (Path(text), "Training")
+    path, usage = split_usage(spec)
     if path.is_dir():
         return load_folder(path, list(labels_for(8 if labels == "ferplus" else 7)))
     if not path.exists():

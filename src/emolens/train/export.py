@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from emolens.align import FER2013_TEMPLATE
+from emolens.emotion.classifier import softmax
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.labels import labels_for
@@ -48,10 +49,22 @@ def _ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate([s.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
 
 
+def _crop_normalise(x: np.ndarray, size: int, crop: int, mean: float, std: float) -> np.ndarray:
+    """Centre ``crop`` of ``size``-square grey faces as ``[N, 1, crop, crop]``, scaled to ``(x / 255 - mean) / std``."""
+    o = (size - crop) // 2
+    c = x[:, o : o + crop, o : o + crop].astype(np.float32)
+    return np.ascontiguousarray(((c / 255.0 - mean) / std)[:, None], dtype=np.float32)
+
+
 def _prepare(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
-    o = (cfg.input_size - cfg.augment.crop) // 2
-    c = x[:, o : o + cfg.augment.crop, o : o + cfg.augment.crop].astype(np.float32)
-    return np.ascontiguousarray(((c / 255.0 - cfg.mean) / cfg.std)[:, None], dtype=np.float32)
+    """Network inputs for a training config."""
+    return _crop_normalise(x, cfg.input_size, cfg.augment.crop, cfg.mean, cfg.std)
+
+
+def _prepare_for(manifest: dict, x: np.ndarray) -> np.ndarray:
+    """Network inputs for an exported model, from its manifest's preprocessing."""
+    pre = manifest["preprocessing"]
+    return _crop_normalise(x, pre["align_size"], pre["input_size"], pre["mean"], pre["std"])
 
 
 class Ensemble(torch.nn.Module):
@@ -123,8 +136,8 @@ def export_run(
         raise ModelError(f"ONNX output differs from torch by {parity:.2e}", str(onnx_path))
     labels = labels_for(cfg.num_classes)
     temperature = fit_temperature(logits, val.y)
-    probs = _softmax(logits / temperature)
-    raw = classification_report(val.y, logits.argmax(1), labels, probs=_softmax(logits))
+    probs = softmax(logits / temperature)
+    raw = classification_report(val.y, logits.argmax(1), labels, probs=softmax(logits))
     cal = classification_report(val.y, probs.argmax(1), labels, probs=probs)
     metrics = {
         "val_split": cfg.val,
@@ -210,14 +223,6 @@ def calibration_images(train_npz: str | Path, n: int = 1024, seed: int = 0) -> n
     return train.x[np.sort(idx)]
 
 
-def _prepare_for(manifest: dict, x: np.ndarray) -> np.ndarray:
-    """Centre-crop and normalise 48 x 48 grey faces the way the manifest's model expects them."""
-    pre = manifest["preprocessing"]
-    o = (pre["align_size"] - pre["input_size"]) // 2
-    c = x[:, o : o + pre["input_size"], o : o + pre["input_size"]].astype(np.float32)
-    return np.ascontiguousarray(((c / 255.0 - pre["mean"]) / pre["std"])[:, None], dtype=np.float32)
-
-
 def _single_face_ms(path: Path, shape: tuple[int, ...], runs: int = 300) -> float:
     """Median ms for one face on one ONNX Runtime thread (the latency figure of the export summary)."""
     import onnxruntime as ort
@@ -283,7 +288,7 @@ def quantize_int8(
     labels = tuple(manifest["classes"])
     figures: dict[str, dict[str, float]] = {}
     for kind, path in (("fp32", onnx_path), ("int8", q_path)):
-        probs = _softmax(_ort_logits(path, xv) / t)
+        probs = softmax(_ort_logits(path, xv) / t)
         rep = classification_report(yv, probs.argmax(1), labels, probs=probs)
         figures[kind] = {
             "val_accuracy": round(rep.accuracy, 4),
@@ -343,9 +348,3 @@ def quantize_model(
     return quantize_int8(
         src, info.manifest, calib, _prepare_for(info.manifest, val.x), val.y, reduce_range=reduce_range
     )
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)

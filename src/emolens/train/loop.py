@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from emolens.train import architectures
 from emolens.train.augment import augment, mix
 from emolens.train.config import TrainConfig
-from emolens.train.data import FaceSet, load_dataset
+from emolens.train.data import FaceSet, load_dataset, split_usage
 
 
 @dataclass
@@ -35,8 +35,7 @@ def _resolve(path: str, data_root: Path) -> Path:
 
     A Kaggle csv's ``:Usage`` suffix is kept."""
     p = Path(path)
-    on_disk = Path(str(path).rpartition(".csv:")[0] + ".csv") if ".csv:" in str(path) else p
-    return p if p.is_absolute() or on_disk.exists() else data_root / p
+    return p if p.is_absolute() or split_usage(p)[0].exists() else data_root / p
 
 
 def _to_tensor(x: np.ndarray, size: int) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from emolens.emotion.classifier import softmax
 from emolens.errors import AudioError, ConfigError, EmolensError, ModelError
 from emolens.io.audio import Audio, audio_from_array, load_audio
 from emolens.labels import FER2013, RAVDESS, RAVDESS_TO_FER2013, VALENCE
@@ -28,12 +29,6 @@ MAX_SINGLE_PASS_S = 8.0
 CHUNK_S, CHUNK_HOP_S = 4.0, 2.0
 #: Audio longer than this (s) also gets windowed results when ``windows`` is left to ``None``.
 AUTO_WINDOWS_S = 10.0
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 def merge_to_fer2013(p8: np.ndarray) -> np.ndarray:
@@ -180,7 +175,7 @@ class VoiceModel:
         if f.shape[-1] < self.min_frames:  # pad very short speech by repeating it, as in training
             f = np.tile(f, (1, 1, 1, math.ceil(self.min_frames / max(1, f.shape[-1]))))
         logits = self.session.run(None, {self.input_name: f.astype(np.float32)})[0][0]
-        return _softmax(logits / self.temperature)
+        return softmax(logits / self.temperature)
 
 
 class VoiceAnalyzer:
