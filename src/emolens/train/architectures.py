@@ -196,3 +196,124 @@ def _resnet_small(num_classes: int, **kw: object) -> nn.Module:
 @register("mobile")
 def _mobile(num_classes: int, **kw: object) -> nn.Module:
     return MobileFER(num_classes, **kw)  # type: ignore[arg-type]
+
+
+class SFaceFER(nn.Module):
+    """The shipped face-recognition network (SFace, a MobileNet-style stack of depthwise-separable blocks with
+    PReLU) turned into an expression classifier: its convolutional layers, optionally started from the
+    recognition weights in ``sface.onnx``, then global pooling and a new linear head.
+
+    Grey faces are upsampled by ``scale`` (the recognition net saw 112-pixel faces; FER crops are 40-48), and the
+    RGB first layer is folded to one channel, which is exact for grey input. A face-recognition start is the
+    usual way to reach good expression accuracy from little data; the recognition head (the 7x7 depthwise and the
+    embedding layer) is not used, as it is trained to ignore expression.
+    """
+
+    # (out channels, stride, depthwise first) for conv_1 .. conv_14 of SFace.
+    LAYOUT: tuple[tuple[int, int, bool], ...] = (
+        (32, 1, False),
+        (64, 1, True),
+        (128, 2, True),
+        (128, 1, True),
+        (256, 2, True),
+        (256, 1, True),
+        (512, 2, True),
+        (512, 1, True),
+        (512, 1, True),
+        (512, 1, True),
+        (512, 1, True),
+        (512, 1, True),
+        (1024, 2, True),
+        (1024, 1, True),
+    )
+
+    def __init__(
+        self, num_classes: int, scale: float = 1.0, dropout: float = 0.3, pretrained: bool = True, mean: float = 0.5,
+        std: float = 0.25,
+    ) -> None:
+        super().__init__()
+        self.scale = float(scale)
+        layers: list[nn.Module] = []
+        self.names: list[str] = []
+        cin = 1
+        for i, (cout, stride, dw) in enumerate(self.LAYOUT, start=1):
+            if dw:
+                layers.append(_conv_bn_prelu(cin, cin, 3, stride, groups=cin))
+                self.names.append(f"conv_{i}_dw")
+            layers.append(_conv_bn_prelu(cin, cout, 1 if dw else 3, 1 if dw else stride))
+            self.names.append(f"conv_{i}")
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
+        )
+        _init(self)
+        if pretrained:
+            # Our inputs are (p - mean) / std for pixels p in [0, 1]; SFace's are (255 p - 127.5) / 128.
+            load_sface_weights(self, input_gain=std * 255.0 / 128.0, input_shift=(mean - 0.5) * 255.0 / 128.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale != 1.0:
+            x = nn.functional.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return self.head(self.features(x))
+
+
+def _conv_bn_prelu(cin: int, cout: int, k: int, stride: int, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout, eps=1e-3),
+        nn.PReLU(cout),
+    )
+
+
+def sface_tensors(path: object = None) -> dict[str, "np.ndarray"]:
+    """The float weights of ``sface.onnx`` by layer name (its conv weights are stored block-quantised, so the
+    graph is run once with the dequantised tensors as extra outputs)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from emolens.registry import models_dir
+
+    model = onnx.load(str(path or models_dir() / "sface.onnx"))
+    graph = model.graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    wanted = [n.output[0] for n in graph.node if n.op_type == "Reshape" and n.output[0].endswith("_weight_reshaped")]
+    del graph.output[:]
+    for name in wanted:
+        graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    values = sess.run(wanted, {sess.get_inputs()[0].name: np.zeros((1, 3, 112, 112), np.float32)})
+    for name, value in zip(wanted, values, strict=True):
+        tensors[name.removesuffix("_weight_reshaped") + "_weight"] = value
+    return tensors
+
+
+def load_sface_weights(model: SFaceFER, input_gain: float = 1.0, input_shift: float = 0.0) -> None:
+    """Copy SFace's recognition weights into ``model``'s convolutional layers. SFace sees
+    ``input_gain * x + input_shift`` when ``model`` is given ``x``."""
+    import numpy as np
+
+    t = sface_tensors()
+    for name, block in zip(model.names, model.features, strict=True):
+        conv, bn, act = block
+        w = t[f"{name}_conv2d_weight"]
+        if name == "conv_1":
+            # Grey input: R = G = B, so the RGB kernel sums to one channel; fold the input rescaling in too.
+            bias = w.sum(axis=(1, 2, 3)) * input_shift  # a constant offset, taken up by the BN mean
+            w = w.sum(axis=1, keepdims=True) * input_gain
+            mean = t[f"{name}_batchnorm_moving_mean"] - bias
+        else:
+            mean = t[f"{name}_batchnorm_moving_mean"]
+        conv.weight.data.copy_(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)))
+        bn.weight.data.copy_(torch.from_numpy(t[f"{name}_batchnorm_gamma"]))
+        bn.bias.data.copy_(torch.from_numpy(t[f"{name}_batchnorm_beta"]))
+        bn.running_mean.copy_(torch.from_numpy(np.asarray(mean, np.float32)))
+        bn.running_var.copy_(torch.from_numpy(t[f"{name}_batchnorm_moving_var"]))
+        act.weight.data.copy_(torch.from_numpy(t[f"{name}_relu_gamma"].reshape(-1)))
+
+
+@register("sface")
+def _sface(num_classes: int, **kw: object) -> nn.Module:
+    return SFaceFER(num_classes, **kw)  # type: ignore[arg-type]

@@ -27,8 +27,36 @@ DATA_NOTE = (
 )
 
 
+class _AffinePReLU(torch.nn.Module):
+    """PReLU written as ``a * x + (1 - a) * relu(x)``: the same function, but ONNX Runtime's per-channel PRelu
+    kernel is slow (it was 48% of SFace's time on one thread), while Relu, Mul and Add are fast and fuse."""
+
+    def __init__(self, prelu: torch.nn.PReLU) -> None:
+        super().__init__()
+        a = prelu.weight.detach().reshape(1, -1, 1, 1)
+        self.register_buffer("a", a.clone())
+        self.register_buffer("b", (1 - a).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a * x + self.b * torch.relu(x)
+
+
+def _for_export(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` with each per-channel PReLU replaced by its fast equivalent."""
+    import copy
+
+    if not any(isinstance(m, torch.nn.PReLU) and m.num_parameters > 1 for m in model.modules()):
+        return model
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for key, child in parent.named_children():
+            if isinstance(child, torch.nn.PReLU) and child.num_parameters > 1:
+                setattr(parent, key, _AffinePReLU(child))
+    return model
+
+
 def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
-    model.eval()
+    model = _for_export(model.eval())
     dummy = torch.zeros(1, 1, crop, crop)
     torch.onnx.export(
         model,

@@ -168,7 +168,10 @@ class Trainer:
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
         elif cfg.init_from:
-            model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
+            skipped = load_matching(model, torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
+            (self.run_dir / "init.json").write_text(
+                json.dumps({"init_from": cfg.init_from, "left_at_initialisation": skipped}, indent=2) + "\n"
+            )
 
         teachers = _load_teachers(cfg)
         steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
@@ -234,12 +237,28 @@ class Trainer:
         return reports
 
 
+def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
+    """Copy every tensor of ``weights`` whose name and shape match one of ``model``'s; return the names of the
+    model's tensors left as they were (a new head when the class count differs, say)."""
+    own = model.state_dict()
+    take = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(take, strict=False)
+    return sorted(k for k in own if k not in take)
+
+
 def _load_teachers(cfg: TrainConfig) -> list:
+    """Teacher sessions: each entry is an ONNX file or the name of a shipped emotion model."""
     if not cfg.teacher or cfg.distill_weight <= 0:
         return []
     import onnxruntime as ort
 
-    return [ort.InferenceSession(t, providers=["CPUExecutionProvider"]) for t in cfg.teacher]
+    from emolens.registry import get_model
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = cfg.threads
+    opts.inter_op_num_threads = 1
+    paths = [t if Path(t).is_file() else str(get_model(t, task="emotion").path) for t in cfg.teacher]
+    return [ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"]) for p in paths]
 
 
 def _teacher_probs(teachers: list, xin: torch.Tensor, temperature: float) -> torch.Tensor:
