@@ -68,9 +68,9 @@ def score(name: str, data: str | None) -> dict:
     import torch
 
     from emolens.datasets import data_root
-    from emolens.emotion.classifier import softmax
     from emolens.evaluate.metrics import classification_report
     from emolens.labels import labels_for
+    from emolens.probability import softmax
     from emolens.train.config import TrainConfig
     from emolens.train.data import load_npz
     from emolens.train.loop import _to_tensor, build_model, evaluate_logits

@@ -93,4 +93,3 @@ def frame_rows(result: FrameResult, input_id: str, source: str, labels: Sequence
         row["width"] = result.width
         row["height"] = result.height
     return rows
-

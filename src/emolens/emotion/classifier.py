@@ -14,6 +14,7 @@ import numpy as np
 
 from emolens.align import align
 from emolens.labels import labels_for
+from emolens.probability import softmax
 from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Detection, EmotionScores
 
@@ -110,12 +111,6 @@ class EmotionModel:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input: x})[0]
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def crops_from(image: np.ndarray, detections: Sequence[Detection], model: EmotionModel) -> np.ndarray:

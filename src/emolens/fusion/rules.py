@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import ConfigError
+from emolens.probability import softmax
 
 RULES: tuple[str, ...] = ("weighted", "entropy", "gated", "learned")
 _EPS = 1e-6
@@ -136,10 +137,7 @@ class LearnedFusion:
         onehot = np.eye(k)[np.asarray(y)]
         state = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
         for t in range(1, steps + 1):
-            z = x @ w + b
-            z -= z.max(1, keepdims=True)
-            q = np.exp(z)
-            q /= q.sum(1, keepdims=True)
+            q = softmax(x @ w + b)
             g = (q - onehot) / len(x)
             gw, gb = x.T @ g + l2 * w, g.sum(0)
             for i, (param, grad) in enumerate(((w, gw), (b, gb))):
@@ -151,10 +149,7 @@ class LearnedFusion:
 
     def predict(self, probs: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
         p, m = _check(probs, present)
-        z = self.features(p, m) @ self.weight + self.bias
-        z -= z.max(1, keepdims=True)
-        q = np.exp(z)
-        return q / q.sum(1, keepdims=True)
+        return softmax(self.features(p, m) @ self.weight + self.bias)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(

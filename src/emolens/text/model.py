@@ -21,6 +21,7 @@ import numpy as np
 
 from emolens.errors import ModelError
 from emolens.labels import FER2013
+from emolens.probability import softmax
 from emolens.registry import ModelInfo, get_model
 from emolens.text.features import TfidfBlock, normalize_text, transform
 
@@ -60,11 +61,7 @@ class LinearTextModel:
         """Face-label probabilities (texts × 7, rows sum to 1) and, for sigmoid heads, the raw per-label scores."""
         z = self.logits(texts)
         if self.head == "softmax":
-            z = z / self.temperature
-            z = z - z.max(1, keepdims=True)
-            e = np.exp(z)
-            p = e / e.sum(1, keepdims=True)
-            return p @ self.to_face, None
+            return softmax(z, self.temperature) @ self.to_face, None
         s = 1.0 / (1.0 + np.exp(-z))
         return s / s.sum(1, keepdims=True), s
 

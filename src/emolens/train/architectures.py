@@ -7,11 +7,15 @@ and returns logits ``[N, num_classes]``. They are registered by name so a config
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
+#: Architectures that start from shipped weights; they take the input ``mean`` and ``std`` as arguments.
+PRETRAINED = ("sface",)
 
 
 def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -228,7 +232,12 @@ class SFaceFER(nn.Module):
     )
 
     def __init__(
-        self, num_classes: int, scale: float = 1.0, dropout: float = 0.3, pretrained: bool = True, mean: float = 0.5,
+        self,
+        num_classes: int,
+        scale: float = 1.0,
+        dropout: float = 0.3,
+        pretrained: bool = True,
+        mean: float = 0.5,
         std: float = 0.25,
     ) -> None:
         super().__init__()
@@ -266,10 +275,9 @@ def _conv_bn_prelu(cin: int, cout: int, k: int, stride: int, groups: int = 1) ->
     )
 
 
-def sface_tensors(path: object = None) -> dict[str, "np.ndarray"]:
+def sface_tensors(path: str | Path | None = None) -> dict[str, np.ndarray]:
     """The float weights of ``sface.onnx`` by layer name (its conv weights are stored block-quantised, so the
     graph is run once with the dequantised tensors as extra outputs)."""
-    import numpy as np
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
@@ -293,7 +301,6 @@ def sface_tensors(path: object = None) -> dict[str, "np.ndarray"]:
 def load_sface_weights(model: SFaceFER, input_gain: float = 1.0, input_shift: float = 0.0) -> None:
     """Copy SFace's recognition weights into ``model``'s convolutional layers. SFace sees
     ``input_gain * x + input_shift`` when ``model`` is given ``x``."""
-    import numpy as np
 
     t = sface_tensors()
     for name, block in zip(model.names, model.features, strict=True):

@@ -82,7 +82,13 @@ PRESETS: dict[str, TrainConfig] = {
     # the recognition features, and a face-recognition start needs far fewer epochs than training from scratch.
     "fer2013-sface": TrainConfig(name="fer2013-sface", arch="sface", epochs=10, lr=0.02, threads=1),
     "ferplus-sface": TrainConfig(
-        name="ferplus-sface", arch="sface", labels="ferplus", loss="kl", label_smoothing=0.0, epochs=10, lr=0.02,
+        name="ferplus-sface",
+        arch="sface",
+        labels="ferplus",
+        loss="kl",
+        label_smoothing=0.0,
+        epochs=10,
+        lr=0.02,
         threads=1,
     ),
     # The FER+ model's second cosine cycle (warm restart from the end of the first), as fer2013-cnn-r2 is.

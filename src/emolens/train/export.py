@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from emolens.align import FER2013_TEMPLATE
-from emolens.emotion.classifier import softmax
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.labels import labels_for
+from emolens.probability import softmax
 from emolens.registry import sha256_file
 from emolens.train.config import TrainConfig
 from emolens.train.data import load_npz

@@ -53,6 +53,9 @@ def center_crop(x: torch.Tensor, crop: int) -> torch.Tensor:
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.arch_kwargs.items()}
+    if cfg.arch in architectures.PRETRAINED:
+        # A pretrained start must know how the inputs are normalised to feed its first layer what it saw.
+        kw = {"mean": cfg.mean, "std": cfg.std, **kw}
     return architectures.build(cfg.arch, cfg.num_classes, **kw)
 
 

@@ -372,6 +372,7 @@ def fold_report(folds_dir: Path, clips: list[Clip]) -> dict:
     """Out-of-fold results of the 4 fold models: accuracy mean ± std, per fold, per class, calibration (a
     temperature fitted on the pooled out-of-fold logits), and each clip's prediction."""
     from emolens.evaluate.metrics import classification_report, fit_temperature
+    from emolens.probability import softmax
 
     logits, ys, files, fold_acc, fold_raw = [], [], [], {}, {}
     for k, actors in FOLDS.items():
@@ -389,10 +390,7 @@ def fold_report(folds_dir: Path, clips: list[Clip]) -> dict:
         files += [c.file for c in test]
     z, y = np.concatenate(logits), np.concatenate(ys)
     t = fit_temperature(z, y)
-    p = np.exp(z / t - (z / t).max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    p1 = np.exp(z - z.max(1, keepdims=True))
-    p1 /= p1.sum(1, keepdims=True)
+    p, p1 = softmax(z, t), softmax(z)
     rep = classification_report(y, z.argmax(1), RAVDESS, probs=p)
     raw = classification_report(y, z.argmax(1), RAVDESS, probs=p1)
     accs = list(fold_acc.values())

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from emolens.emotion.classifier import softmax
 from emolens.errors import AudioError, ConfigError, EmolensError, ModelError
 from emolens.io.audio import Audio, audio_from_array, load_audio
 from emolens.labels import FER2013, RAVDESS, RAVDESS_TO_FER2013, VALENCE
+from emolens.probability import softmax
 from emolens.registry import get_model, onnx_session
 from emolens.voice.frontend import FrontEnd, log_mel, normalize
 from emolens.voice.vad import Segment, SileroVad, VadConfig, detect_speech
