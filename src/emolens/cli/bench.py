@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +30,7 @@ def bench(
     import onnxruntime as ort
 
     from emolens.emotion import EmotionModel
+    from emolens.evaluate.timing import median_seconds
     from emolens.registry import list_models
 
     names = model or list_models("emotion")
@@ -41,14 +41,7 @@ def bench(
                 m = EmotionModel(name, threads=t)
                 for b in batch or [1, 32, 256]:
                     crops = np.random.default_rng(0).integers(0, 256, (b, m.align_size, m.align_size), dtype=np.uint8)
-                    m.logits(crops)  # warm-up
-                    times = []
-                    end = time.perf_counter() + seconds
-                    while time.perf_counter() < end or len(times) < 3:
-                        t0 = time.perf_counter()
-                        m.logits(crops)
-                        times.append(time.perf_counter() - t0)
-                    med = float(np.median(times))
+                    med, runs = median_seconds(lambda: m.logits(crops), seconds=seconds)  # noqa: B023
                     rows.append(
                         {
                             "model": name,
@@ -56,7 +49,7 @@ def bench(
                             "batch": b,
                             "ms_per_face": med * 1000 / b,
                             "faces_per_s": b / med,
-                            "runs": len(times),
+                            "runs": runs,
                         }
                     )
     except EmolensError as e:

@@ -104,6 +104,35 @@ PRESETS: dict[str, TrainConfig] = {
         bf16=True,
         init_from="runs/ferplus-cnn/last.pt",
     ),
+    # Distillation into the fast `cnn`: the FER+ model's features (new 7-way head), taught by the fine-tuned
+    # recognition network and the shipped `cnn` together.
+    "fer2013-cnn-kd": TrainConfig(
+        name="fer2013-cnn-kd",
+        epochs=10,
+        lr=0.02,
+        warmup_epochs=0.5,
+        seed=1,
+        bf16=True,
+        threads=1,
+        init_from="runs/ferplus-cnn-r2/best.pt",
+        teacher=("emotion-fer2013-sface", "emotion-fer2013"),
+        distill_weight=0.5,
+    ),
+    "ferplus-cnn-kd": TrainConfig(
+        name="ferplus-cnn-kd",
+        labels="ferplus",
+        loss="kl",
+        label_smoothing=0.0,
+        epochs=10,
+        lr=0.02,
+        warmup_epochs=0.5,
+        seed=1,
+        bf16=True,
+        threads=1,
+        init_from="runs/ferplus-cnn-r2/best.pt",
+        teacher=("emotion-ferplus-sface", "emotion-ferplus"),
+        distill_weight=0.5,
+    ),
     # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
     "small-test": TrainConfig(
         name="small-test",

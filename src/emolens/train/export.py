@@ -14,6 +14,7 @@ import torch
 from emolens.align import FER2013_TEMPLATE
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
+from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
 from emolens.probability import softmax
 from emolens.registry import sha256_file
@@ -262,14 +263,7 @@ def _single_face_ms(path: Path, shape: tuple[int, ...], runs: int = 300) -> floa
     so.inter_op_num_threads = 1
     s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     x = np.zeros((1, *shape), np.float32)
-    for _ in range(10):
-        s.run(None, {"input": x})
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        s.run(None, {"input": x})
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
+    return 1000 * median_seconds(lambda: s.run(None, {"input": x}), min_runs=runs, warmup=10)[0]
 
 
 def quantize_int8(
