@@ -69,69 +69,38 @@ class TrainConfig:
         return cls(augment=AugmentConfig(**aug), **d)
 
 
+# FER+ training: KL against the annotators' vote distributions (already soft, so no label smoothing).
+_FERPLUS: dict = {"labels": "ferplus", "loss": "kl", "label_smoothing": 0.0}
+# A warm restart: a second, shorter cosine cycle at a lower rate from earlier weights, with a new seed.
+_RESTART: dict = {"lr": 0.02, "warmup_epochs": 0.5, "seed": 1}
+# Distillation into the fast `cnn` from the FER+ model's features (a new head where the classes differ),
+# taught by the fine-tuned recognition network and the shipped `cnn` together; 10 epochs, bf16, one thread.
+_KD: dict = {**_RESTART, "epochs": 10, "bf16": True, "threads": 1, "init_from": "runs/ferplus-cnn-r2/best.pt"}
+
 PRESETS: dict[str, TrainConfig] = {
     "fer2013-cnn": TrainConfig(name="fer2013-cnn", epochs=30),
-    # A second cosine cycle from the end of the first (warm restart); its best snapshot is ensembled with the first.
-    "fer2013-cnn-r2": TrainConfig(
-        name="fer2013-cnn-r2", epochs=20, lr=0.02, warmup_epochs=0.5, seed=1, init_from="runs/fer2013-cnn/last.pt"
-    ),
+    # A second cosine cycle from the end of the first; its best snapshot is ensembled with the first.
+    "fer2013-cnn-r2": TrainConfig(name="fer2013-cnn-r2", epochs=20, init_from="runs/fer2013-cnn/last.pt", **_RESTART),
     "fer2013-resnet": TrainConfig(name="fer2013-resnet", arch="resnet", epochs=60),
     "fer2013-mobile": TrainConfig(name="fer2013-mobile", arch="mobile", augment=AugmentConfig(crop=44), epochs=60),
-    "ferplus-cnn": TrainConfig(name="ferplus-cnn", labels="ferplus", loss="kl", label_smoothing=0.0),
+    "ferplus-cnn": TrainConfig(name="ferplus-cnn", **_FERPLUS),
+    # The FER+ model's second cosine cycle, as fer2013-cnn-r2 is.
+    "ferplus-cnn-r2": TrainConfig(
+        name="ferplus-cnn-r2", epochs=16, bf16=True, init_from="runs/ferplus-cnn/last.pt", **_RESTART, **_FERPLUS
+    ),
     # Fine-tuning the shipped face-recognition network (SFace) as an expression classifier: a lower rate keeps
     # the recognition features, and a face-recognition start needs far fewer epochs than training from scratch.
     "fer2013-sface": TrainConfig(name="fer2013-sface", arch="sface", epochs=10, lr=0.02, threads=1),
-    "ferplus-sface": TrainConfig(
-        name="ferplus-sface",
-        arch="sface",
-        labels="ferplus",
-        loss="kl",
-        label_smoothing=0.0,
-        epochs=10,
-        lr=0.02,
-        threads=1,
-    ),
-    # The FER+ model's second cosine cycle (warm restart from the end of the first), as fer2013-cnn-r2 is.
-    "ferplus-cnn-r2": TrainConfig(
-        name="ferplus-cnn-r2",
-        labels="ferplus",
-        loss="kl",
-        label_smoothing=0.0,
-        epochs=16,
-        lr=0.02,
-        warmup_epochs=0.5,
-        seed=1,
-        bf16=True,
-        init_from="runs/ferplus-cnn/last.pt",
-    ),
-    # Distillation into the fast `cnn`: the FER+ model's features (new 7-way head), taught by the fine-tuned
-    # recognition network and the shipped `cnn` together.
+    "ferplus-sface": TrainConfig(name="ferplus-sface", arch="sface", epochs=10, lr=0.02, threads=1, **_FERPLUS),
     "fer2013-cnn-kd": TrainConfig(
-        name="fer2013-cnn-kd",
-        epochs=10,
-        lr=0.02,
-        warmup_epochs=0.5,
-        seed=1,
-        bf16=True,
-        threads=1,
-        init_from="runs/ferplus-cnn-r2/best.pt",
-        teacher=("emotion-fer2013-sface", "emotion-fer2013"),
-        distill_weight=0.5,
+        name="fer2013-cnn-kd", teacher=("emotion-fer2013-sface", "emotion-fer2013"), distill_weight=0.5, **_KD
     ),
     "ferplus-cnn-kd": TrainConfig(
         name="ferplus-cnn-kd",
-        labels="ferplus",
-        loss="kl",
-        label_smoothing=0.0,
-        epochs=10,
-        lr=0.02,
-        warmup_epochs=0.5,
-        seed=1,
-        bf16=True,
-        threads=1,
-        init_from="runs/ferplus-cnn-r2/best.pt",
         teacher=("emotion-ferplus-sface", "emotion-ferplus"),
         distill_weight=0.5,
+        **_KD,
+        **_FERPLUS,
     ),
     # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
     "small-test": TrainConfig(
