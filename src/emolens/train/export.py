@@ -203,6 +203,13 @@ def export_run(
     return summary
 
 
+#: Where the pretrained architectures' starting weights come from (recorded in their models' manifests).
+PRETRAINED_SOURCES = {
+    "sface": "the shipped face-recognition model sface.onnx (OpenCV Zoo SFace, Apache-2.0; LICENSES/sface.txt): "
+    "its convolutional layers, the first folded to one grey channel",
+}
+
+
 def _manifest(
     name: str,
     onnx_path: Path,
@@ -241,6 +248,8 @@ def _manifest(
             "epochs": cfg.epochs,
             "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
+            **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
+            **({"started_from": PRETRAINED_SOURCES[cfg.arch]} if cfg.arch in PRETRAINED_SOURCES else {}),
         },
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,
