@@ -93,11 +93,14 @@ PRESETS: dict[str, TrainConfig] = {
     "fer2013-sface": TrainConfig(name="fer2013-sface", arch="sface", epochs=10, lr=0.02, threads=1),
     "ferplus-sface": TrainConfig(name="ferplus-sface", arch="sface", epochs=10, lr=0.02, threads=1, **_FERPLUS),
     "fer2013-cnn-kd": TrainConfig(
-        name="fer2013-cnn-kd", teacher=("emotion-fer2013-sface", "emotion-fer2013-int8"), distill_weight=0.5, **_KD
+        name="fer2013-cnn-kd",
+        teacher=("runs/export-sface/emotion-fer2013-sface.onnx", "emotion-fer2013-int8"),
+        distill_weight=0.5,
+        **_KD,
     ),
     "ferplus-cnn-kd": TrainConfig(
         name="ferplus-cnn-kd",
-        teacher=("emotion-ferplus-sface", "emotion-ferplus-int8"),
+        teacher=("runs/export-sface/emotion-ferplus-sface.onnx", "emotion-ferplus-int8"),
         distill_weight=0.5,
         **_KD,
         **_FERPLUS,
