@@ -180,3 +180,19 @@ def test_bf16_autocast_trains_and_reports_each_step(tmp_path, data_dir):
     assert steps == [(0, 1, 3), (0, 2, 3), (0, 3, 3)]
     assert len(reports) == 1 and np.isfinite(reports[0].train_loss)
     assert json.loads((tmp_path / "bf16" / "config.json").read_text())["bf16"] is True
+
+
+def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tmp_path, data_dir):
+    from emolens.train.config import preset
+    from emolens.train.export import export_run
+    from emolens.train.loop import Trainer
+
+    plain = preset("small-test", limit_train=192, threads=1)
+    taught = preset("small-test", limit_train=192, threads=1, teacher=("emotion-fer2013-int8",), distill_weight=0.5)
+    a = Trainer(plain, tmp_path / "plain", data_dir).run()[0]
+    b = Trainer(taught, tmp_path / "taught", data_dir).run()[0]
+    # Same seed, same batches: only the distillation term differs.
+    assert np.isfinite(b.train_loss) and abs(a.train_loss - b.train_loss) > 1e-3
+    export_run(tmp_path / "taught", "kd", tmp_path / "out", data_dir)
+    training = json.loads((tmp_path / "out" / "kd.json").read_text())["training"]
+    assert training["teachers"] == ["emotion-fer2013-int8"] and training["distill_weight"] == 0.5
