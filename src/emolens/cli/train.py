@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emolens.cli.main import EXIT_OK, err, fail
+from emolens.cli.main import EXIT_OK, fail
+from emolens.cli.progress import stage_bar
 from emolens.errors import EmolensError, MissingExtraError
 
 out = Console()
@@ -40,25 +41,8 @@ def _parse_sets(pairs: list[str]) -> dict:
 @contextmanager
 def _epoch_bar(quiet: bool) -> Iterator[Callable[[int, int, int], None] | None]:
     """A transient Rich bar over the batches of the current epoch, on standard error."""
-    if quiet or not err.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("epoch", total=None)
-
-        def step(epoch: int, done: int, total: int) -> None:
-            progress.update(task, description=f"epoch {epoch + 1}", completed=done, total=total)
-
-        yield step
+    with stage_bar(quiet) as update:
+        yield None if update is None else lambda epoch, done, total: update(f"epoch {epoch + 1}", done, total)
 
 
 def train(
