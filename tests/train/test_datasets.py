@@ -92,3 +92,25 @@ def test_unknown_schedule_is_refused():
 
     with pytest.raises(TypeError, match="schedule must be one of"):
         preset("small-test", schedule="step")
+
+
+def test_class_folders_of_photos_are_detected_and_aligned_as_analyze_does(tmp_path, data_dir):
+    import shutil
+
+    import emolens
+    from emolens.emotion import EmotionModel
+    from emolens.registry import models_dir
+
+    photo = models_dir().parent / "examples" / "astronaut.jpg"
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "neutral").mkdir()
+    shutil.copy(photo, tmp_path / "happy" / "astronaut.jpg")
+    shutil.copy(data_dir / "photos" / "landscape.jpg", tmp_path / "neutral" / "landscape.jpg")  # no face: left out
+    (tmp_path / "happy" / "broken.jpg").write_bytes(b"not an image")
+    data = load_dataset(tmp_path, detector="retinaface")
+    assert data.x.shape == (1, 48, 48) and data.y.tolist() == [FER2013.index("happy")]
+    # The training crop is the face `emolens analyze` classifies: the same model gives the same probabilities.
+    face = emolens.Analyzer().analyze(photo).faces[0]
+    probs = EmotionModel("emotion-fer2013").predict(data.x)[0]
+    expected = [face.emotions[label] for label in FER2013]
+    np.testing.assert_allclose(probs, expected, atol=2e-3)

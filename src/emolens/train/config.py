@@ -15,6 +15,9 @@ class TrainConfig:
     labels: str = "fer2013"  # fer2013 (7 hard labels) or ferplus (8-class vote distributions)
     train: str = "fer2013/train.npz"  # relative to the data root unless absolute
     val: str = "fer2013/public_test.npz"
+    # Class-folder data only: find and align each photo's largest face with this detector ("retinaface" or
+    # "blazeface"); empty takes the images as face crops.
+    detector: str = ""
     limit_train: int = 0  # use only the first N training rows (0 = all)
     limit_val: int = 0
     epochs: int = 40

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,16 @@ def load_kaggle_csv(path: str | Path, usage: str = "Training") -> FaceSet:
     return FaceSet(np.stack(xs), np.array(ys, dtype=np.int64))
 
 
-def load_folder(root: str | Path, classes: list[str], size: int = 48) -> FaceSet:
-    """Load a ``class_name/*.jpg`` tree; folder names must be in ``classes`` (case-insensitive)."""
+def load_folder(root: str | Path, classes: list[str], size: int = 48, detector: str | None = None) -> FaceSet:
+    """Load a ``class_name/*.jpg`` tree; folder names must be in ``classes`` (case-insensitive).
+
+    Without ``detector`` the images are taken as face crops and resized. With one (``"retinaface"``,
+    ``"blazeface"``), each image is a photo: its largest face is found and aligned onto the FER2013 template,
+    as `emolens analyze` aligns faces, and images with no face are left out.
+    """
     import cv2
 
+    to_face = _face_aligner(detector, size) if detector else None
     lookup = {c.lower(): i for i, c in enumerate(classes)}
     xs: list[np.ndarray] = []
     ys: list[int] = []
@@ -71,14 +78,42 @@ def load_folder(root: str | Path, classes: list[str], size: int = 48) -> FaceSet
         for f in sorted(sub.rglob("*")):
             if f.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}:
                 continue
-            img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-            if img is None:  # unreadable files are left out; data.json in the run folder counts what was used
+            if to_face is not None:
+                img = to_face(f)
+            else:
+                img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+                img = None if img is None else cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            if img is None:  # unreadable or faceless files are left out; the run's data.json counts what was used
                 continue
-            xs.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+            xs.append(img)
             ys.append(lookup[sub.name.lower()])
     if not xs:
         raise DataError(f"no readable images in class folders ({', '.join(classes)})", str(root))
     return FaceSet(np.stack(xs), np.array(ys, dtype=np.int64))
+
+
+def _face_aligner(detector: str, size: int) -> Callable[[Path], np.ndarray | None]:
+    """``path -> aligned grey face`` (the largest face in the photo), or None when it has no face or is
+    unreadable."""
+    from emolens.align import FER2013_TEMPLATE, align
+    from emolens.detect import create
+    from emolens.errors import EmolensError
+    from emolens.io.images import load_image
+
+    det = create(detector)
+
+    def to_face(path: Path) -> np.ndarray | None:
+        try:
+            rgb = load_image(path).rgb
+        except EmolensError:
+            return None
+        faces = det.detect(rgb)
+        if not faces:
+            return None
+        face = max(faces, key=lambda d: d.box.width * d.box.height)
+        return align(rgb, face.landmarks, face.box, FER2013_TEMPLATE, size, grey=True)
+
+    return to_face
 
 
 def split_usage(spec: str | Path) -> tuple[Path, str]:
@@ -87,20 +122,21 @@ def split_usage(spec: str | Path) -> tuple[Path, str]:
     return (Path(head + ".csv"), usage) if sep else (Path(spec), "Training")
 
 
-def load_dataset(spec: str | Path, labels: str = "fer2013") -> FaceSet:
+def load_dataset(spec: str | Path, labels: str = "fer2013", detector: str | None = None) -> FaceSet:
     """The data set a training config names.
 
     - ``*.npz`` in the FER2013 layout (``x``, ``y``, and ``ferplus_votes`` for ``labels='ferplus'``);
     - the Kaggle ``fer2013.csv``: ``.../fer2013.csv`` is its Training rows, ``.../fer2013.csv:PublicTest`` (or
       ``:PrivateTest``) another ``Usage``;
     - a folder of ``class_name/*.jpg`` face crops, class names from the label set (FER2013's seven, plus
-      ``contempt`` for ``labels='ferplus'``); the crops are used as they are (no detection or alignment).
+      ``contempt`` for ``labels='ferplus'``): face crops used as they are, or, with ``detector``, photos whose
+      largest face is detected and aligned.
     """
     from emolens.labels import labels_for
 
     path, usage = split_usage(spec)
     if path.is_dir():
-        return load_folder(path, list(labels_for(8 if labels == "ferplus" else 7)))
+        return load_folder(path, list(labels_for(8 if labels == "ferplus" else 7)), detector=detector)
     if not path.exists():
         raise DataError("no such data set", str(path))
     if path.suffix.lower() == ".csv":

@@ -111,8 +111,9 @@ class Trainer:
 
     def _load(self) -> tuple[FaceSet, FaceSet]:
         cfg = self.cfg
-        train = load_dataset(_resolve(cfg.train, self.data_root), cfg.labels)
-        val = load_dataset(_resolve(cfg.val, self.data_root), cfg.labels)
+        detector = cfg.detector or None
+        train = load_dataset(_resolve(cfg.train, self.data_root), cfg.labels, detector)
+        val = load_dataset(_resolve(cfg.val, self.data_root), cfg.labels, detector)
         if cfg.limit_train:
             train = train.subset(np.arange(min(cfg.limit_train, len(train))))
         if cfg.limit_val:
