@@ -94,7 +94,7 @@ class Analyzer:
         """Detected faces in an RGB image after the ``min_face`` and ``max_faces`` filters, largest first."""
         dets = [d for d in self.detector.detect(rgb) if d.box.size >= self.min_face]
         if self.max_faces is not None:
-            dets = sorted(dets, key=lambda d: d.box.width * d.box.height, reverse=True)[: self.max_faces]
+            dets = sorted(dets, key=lambda d: d.box.area, reverse=True)[: self.max_faces]
         return dets
 
     def analyze(self, image: ImageInput, *, color_order: str | None = None, source: str | None = None) -> ImageResult:

@@ -27,6 +27,10 @@ class Box:
         return self.y2 - self.y1
 
     @property
+    def area(self) -> float:
+        return self.width * self.height
+
+    @property
     def size(self) -> float:
         """The side of the box: the larger of width and height."""
         return max(self.width, self.height)

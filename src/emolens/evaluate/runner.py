@@ -85,7 +85,7 @@ def evaluate_npz(
             img = x[i] if x.ndim == 4 else np.repeat(x[i][..., None], 3, axis=2)
             dets = analyzer.detect(img)
             if dets:
-                largest = max(dets, key=lambda d: d.box.width * d.box.height)
+                largest = max(dets, key=lambda d: d.box.area)
                 probs[i] = model.predict(model.crop(img, largest)[None])[0]
             if on_progress:
                 on_progress(1)

@@ -308,8 +308,8 @@ class Gallery:
             h, w = rgb.shape[:2]
             det = min(dets, key=lambda d: np.hypot((d.box.x1 + d.box.x2 - w) / 2, (d.box.y1 + d.box.y2 - h) / 2))
         else:
-            dets = sorted(dets, key=lambda d: d.box.width * d.box.height, reverse=True)
-            if len(dets) > 1 and dets[1].box.width * dets[1].box.height > 0.5 * dets[0].box.width * dets[0].box.height:
+            dets = sorted(dets, key=lambda d: d.box.area, reverse=True)
+            if len(dets) > 1 and dets[1].box.area > 0.5 * dets[0].box.area:
                 raise ImageError(f"{len(dets)} faces of similar size; use a photo of one person", source)
             det = dets[0]
         return self.embedder.crop(rgb, det)

@@ -110,7 +110,7 @@ def _face_aligner(detector: str, size: int) -> Callable[[Path], np.ndarray | Non
         faces = det.detect(rgb)
         if not faces:
             return None
-        face = max(faces, key=lambda d: d.box.width * d.box.height)
+        face = max(faces, key=lambda d: d.box.area)
         return align(rgb, face.landmarks, face.box, FER2013_TEMPLATE, size, grey=True)
 
     return to_face

@@ -343,7 +343,7 @@ class VideoRun:
             tracked = tracker.update(dets)
             self.stats.tracks = tracker.ids_assigned
             if self._max_faces is not None and len(tracked) > self._max_faces:
-                keep = sorted(tracked, key=lambda t: t.detection.box.width * t.detection.box.height, reverse=True)
+                keep = sorted(tracked, key=lambda t: t.detection.box.area, reverse=True)
                 keep_ids = {t.track_id for t in keep[: self._max_faces]}
                 tracked = [t for t in tracked if t.track_id in keep_ids]
             crops = np.stack([self._emotion.crop(frame.rgb, t.detection) for t in tracked]) if tracked else None
