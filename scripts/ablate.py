@@ -77,7 +77,7 @@ def score(name: str, data: str | None) -> dict:
 
     state = torch.load(RUNS / name / "last.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig.from_dict(state["config"])
-    model = build_model(cfg)
+    model = build_model(cfg, pretrained=False)
     model.load_state_dict(state["model"])
     val = load_npz(Path(data or data_root()) / "fer2013" / "public_test.npz", "fer2013")
     logits = evaluate_logits(model, _to_tensor(val.x, cfg.input_size), cfg.augment.crop, cfg.mean, cfg.std)

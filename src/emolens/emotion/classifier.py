@@ -83,7 +83,7 @@ class EmotionModel:
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``[N, C]`` for aligned crops."""
-        return softmax(self.logits(crops) / self.temperature)
+        return softmax(self.logits(crops), self.temperature)
 
     def scores(self, crops: np.ndarray) -> list[EmotionScores]:
         return [EmotionScores(self.labels, tuple(float(v) for v in p)) for p in self.predict(crops)]

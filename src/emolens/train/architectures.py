@@ -7,15 +7,18 @@ and returns logits ``[N, num_classes]``. They are registered by name so a config
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
-#: Architectures that start from shipped weights; they take the input ``mean`` and ``std`` as arguments.
-PRETRAINED = ("sface",)
+#: Architectures that start from shipped weights, and where those weights come from (recorded in the manifests
+#: of models trained from them). They take ``pretrained``, and the input ``mean`` and ``std``, as arguments.
+PRETRAINED: dict[str, str] = {
+    "sface": "the shipped face-recognition model sface.onnx (OpenCV Zoo SFace, Apache-2.0; LICENSES/sface.txt): "
+    "its convolutional layers, the first folded to one grey channel",
+}
 
 
 def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -275,7 +278,7 @@ def _conv_bn_prelu(cin: int, cout: int, k: int, stride: int, groups: int = 1) ->
     )
 
 
-def sface_tensors(path: str | Path | None = None) -> dict[str, np.ndarray]:
+def sface_tensors() -> dict[str, np.ndarray]:
     """The float weights of ``sface.onnx`` by layer name (its conv weights are stored block-quantised, so the
     graph is run once with the dequantised tensors as extra outputs)."""
     import onnx
@@ -284,7 +287,7 @@ def sface_tensors(path: str | Path | None = None) -> dict[str, np.ndarray]:
 
     from emolens.registry import models_dir
 
-    model = onnx.load(str(path or models_dir() / "sface.onnx"))
+    model = onnx.load(str(models_dir() / "sface.onnx"))
     graph = model.graph
     tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     wanted = [n.output[0] for n in graph.node if n.op_type == "Reshape" and n.output[0].endswith("_weight_reshaped")]

@@ -18,6 +18,7 @@ from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
 from emolens.probability import softmax
 from emolens.registry import sha256_file
+from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
@@ -115,7 +116,7 @@ def _load_best(run_dir: Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
     cfg = TrainConfig.from_dict(state["config"])
     if cfg.input_size != 48:
         raise ModelError("export supports input_size 48 runs", str(run_dir))
-    model = build_model(cfg)
+    model = build_model(cfg, pretrained=False)
     model.load_state_dict(state["model"])
     return model.eval(), cfg, state
 
@@ -203,13 +204,6 @@ def export_run(
     return summary
 
 
-#: Where the pretrained architectures' starting weights come from (recorded in their models' manifests).
-PRETRAINED_SOURCES = {
-    "sface": "the shipped face-recognition model sface.onnx (OpenCV Zoo SFace, Apache-2.0; LICENSES/sface.txt): "
-    "its convolutional layers, the first folded to one grey channel",
-}
-
-
 def _manifest(
     name: str,
     onnx_path: Path,
@@ -249,7 +243,7 @@ def _manifest(
             "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
-            **({"started_from": PRETRAINED_SOURCES[cfg.arch]} if cfg.arch in PRETRAINED_SOURCES else {}),
+            **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
         },
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,

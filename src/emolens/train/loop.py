@@ -51,11 +51,13 @@ def center_crop(x: torch.Tensor, crop: int) -> torch.Tensor:
     return x[..., o : o + crop, o : o + crop]
 
 
-def build_model(cfg: TrainConfig) -> torch.nn.Module:
+def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
+    """The config's network. ``pretrained=False`` skips loading a pretrained architecture's starting weights,
+    for callers that load a checkpoint over them."""
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.arch_kwargs.items()}
     if cfg.arch in architectures.PRETRAINED:
         # A pretrained start must know how the inputs are normalised to feed its first layer what it saw.
-        kw = {"mean": cfg.mean, "std": cfg.std, **kw}
+        kw = {"mean": cfg.mean, "std": cfg.std, "pretrained": pretrained, **kw}
     return architectures.build(cfg.arch, cfg.num_classes, **kw)
 
 
@@ -150,7 +152,8 @@ class Trainer:
             counts = ttr.sum(0)
             weights = (counts.sum() / (len(counts) * counts.clamp(min=1))).float()
 
-        model = build_model(cfg).to(memory_format=torch.channels_last)
+        last = self.run_dir / "last.pt"
+        model = build_model(cfg, pretrained=not last.exists()).to(memory_format=torch.channels_last)
         if cfg.optimizer == "adamw":
             opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
@@ -164,7 +167,6 @@ class Trainer:
             )
         gen = torch.Generator().manual_seed(cfg.seed)
         start_epoch, best_acc = 0, -1.0
-        last = self.run_dir / "last.pt"
         if last.exists():
             state = torch.load(last, map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])

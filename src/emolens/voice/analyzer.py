@@ -175,7 +175,7 @@ class VoiceModel:
         if f.shape[-1] < self.min_frames:  # pad very short speech by repeating it, as in training
             f = np.tile(f, (1, 1, 1, math.ceil(self.min_frames / max(1, f.shape[-1]))))
         logits = self.session.run(None, {self.input_name: f.astype(np.float32)})[0][0]
-        return softmax(logits / self.temperature)
+        return softmax(logits, self.temperature)
 
 
 class VoiceAnalyzer:
