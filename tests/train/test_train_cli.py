@@ -196,3 +196,42 @@ def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tm
     export_run(tmp_path / "taught", "kd", tmp_path / "out", data_dir)
     training = json.loads((tmp_path / "out" / "kd.json").read_text())["training"]
     assert training["teachers"] == ["emotion-fer2013-int8"] and training["distill_weight"] == 0.5
+
+
+def test_weight_average_follows_each_step_and_survives_resume(tmp_path, data_dir):
+    import torch
+
+    from emolens.train.config import preset
+    from emolens.train.loop import Trainer
+
+    cfg = preset("small-test", limit_train=192, threads=1, epochs=2, ema_decay=0.9)
+    run_dir = tmp_path / "ema"
+    first = Trainer(cfg, run_dir, data_dir).run(max_epochs=1)[0]
+    assert first.val_accuracy_raw is not None and 0 <= first.val_accuracy_raw <= 1
+    row = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["val_accuracy_raw"] == first.val_accuracy_raw
+    last = torch.load(run_dir / "last.pt", weights_only=False)
+    assert int(last["ema"]["n_averaged"]) == 3  # 192 images at batch 64
+    # best.pt holds the averaged weights, not the trained ones.
+    best = torch.load(run_dir / "best.pt", weights_only=False)["model"]
+    name = "head.6.weight"
+    assert torch.equal(best[name], last["ema"][f"module.{name}"])
+    assert not torch.allclose(best[name], last["model"][name])
+    Trainer(cfg, run_dir, data_dir).run()
+    assert int(torch.load(run_dir / "last.pt", weights_only=False)["ema"]["n_averaged"]) == 6
+
+
+def test_weight_average_is_an_exponential_moving_average():
+    import torch
+
+    from emolens.train.loop import _averaged
+
+    net = torch.nn.Linear(2, 1, bias=False)
+    avg = _averaged(net, 0.9)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+        avg.update_parameters(net)  # the first update copies
+        net.weight.fill_(3.0)
+        avg.update_parameters(net)
+    assert torch.allclose(avg.module.weight, torch.full((1, 2), 0.9 * 1.0 + 0.1 * 3.0))
+    assert _averaged(net, 0.0) is None

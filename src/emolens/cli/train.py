@@ -88,10 +88,12 @@ def train(
 
         def show(r) -> None:
             star = " *" if r.best else ""
+            raw = "" if r.val_accuracy_raw is None else f" (not averaged {r.val_accuracy_raw:.4f})"
             out.print(
-                f"epoch {r.epoch + 1:3d}/{cfg.epochs}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
+                f"epoch {r.epoch + 1:3d}/{cfg.epochs}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}{raw}  "
                 f"val loss {r.val_loss:.4f}  lr {r.lr:.4g}  {r.seconds:.0f}s{star}",
                 highlight=False,
+                soft_wrap=True,  # one line per epoch in a log file too
             )
 
         with _epoch_bar(quiet) as step:

@@ -28,6 +28,8 @@ class EpochReport:
     lr: float
     seconds: float
     best: bool
+    # With weight averaging on, val_accuracy is the averaged weights' and this is the trained weights' own.
+    val_accuracy_raw: float | None = None
 
 
 def _resolve(path: str, data_root: Path) -> Path:
@@ -103,6 +105,10 @@ def evaluate_logits(
     return torch.cat(outs)
 
 
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    return float((logits.argmax(1) == y).float().mean())
+
+
 class Trainer:
     """Trains one config into ``run_dir`` (``last.pt``, ``best.pt``, ``metrics.jsonl``, ``config.json``)."""
 
@@ -165,11 +171,15 @@ class Trainer:
                 momentum=0.9,
                 nesterov=True,
             )
+        # The average's first update copies the weights, so it can be made before they are loaded.
+        ema = _averaged(model, cfg.ema_decay)
         gen = torch.Generator().manual_seed(cfg.seed)
         start_epoch, best_acc = 0, -1.0
         if last.exists():
             state = torch.load(last, map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
@@ -210,13 +220,18 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 loss_sum += float(loss.detach()) * len(idx)
                 seen += len(idx)
                 if on_step is not None:
                     on_step(epoch, b + 1, steps_per_epoch)
-            logits = evaluate_logits(model, xva, cfg.augment.crop, cfg.mean, cfg.std)
+            crop = cfg.augment.crop
+            raw_acc = None if ema is None else _accuracy(evaluate_logits(model, xva, crop, cfg.mean, cfg.std), yva)
+            selected = model if ema is None else ema.module
+            logits = evaluate_logits(selected, xva, crop, cfg.mean, cfg.std)
             val_loss = float(F.cross_entropy(logits, yva))
-            acc = float((logits.argmax(1) == yva).float().mean())
+            acc = _accuracy(logits, yva)
             is_best = acc > best_acc
             best_acc = max(best_acc, acc)
             state = {
@@ -227,20 +242,32 @@ class Trainer:
                 "best_acc": best_acc,
                 "config": cfg.to_dict(),
             }
+            if ema is not None:
+                state["ema"] = ema.state_dict()
             torch.save(state, self.run_dir / "last.tmp")
             (self.run_dir / "last.tmp").replace(last)
             if is_best:
                 torch.save(
-                    {"model": model.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
+                    {"model": selected.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
                     self.run_dir / "best.pt",
                 )
-            rep = EpochReport(epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best)
+            rep = EpochReport(epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best, raw_acc)
             with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(rep.__dict__) + "\n")
+                f.write(json.dumps({k: v for k, v in rep.__dict__.items() if v is not None}) + "\n")
             reports.append(rep)
             if on_epoch:
                 on_epoch(rep)
         return reports
+
+
+def _averaged(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and batch-norm statistics, updated after each step
+    (``decay`` 0 turns it off)."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
