@@ -235,3 +235,11 @@ def test_weight_average_is_an_exponential_moving_average():
         avg.update_parameters(net)
     assert torch.allclose(avg.module.weight, torch.full((1, 2), 0.9 * 1.0 + 0.1 * 3.0))
     assert _averaged(net, 0.0) is None
+
+
+def test_list_names_each_preset_with_its_start_and_teachers():
+    lines = {line.split(":")[0]: line for line in run("train", "--list").stdout.splitlines()}
+    assert {"small-test", "fer2013-cnn", "ferplus-cnn-r3-kd"} <= set(lines)
+    assert "init_from=runs/ferplus-cnn-r2/best.pt" in lines["ferplus-cnn-r3-kd"]
+    assert "ema_decay=0.998" in lines["ferplus-cnn-r3-kd"] and "teachers=2" in lines["ferplus-cnn-r3-kd"]
+    assert "init_from" not in lines["fer2013-cnn"] and "teachers" not in lines["fer2013-cnn"]

@@ -65,7 +65,11 @@ def train(
 
     if list_configs:
         for name, c in PRESETS.items():
-            out.print(f"{name}: arch={c.arch} labels={c.labels} epochs={c.epochs} loss={c.loss}", highlight=False)
+            extra = [f"{k}={v}" for k, v in (("init_from", c.init_from), ("ema_decay", c.ema_decay)) if v]
+            if c.teacher:
+                extra.append(f"teachers={len(c.teacher)}")
+            line = f"{name}: arch={c.arch} labels={c.labels} epochs={c.epochs} lr={c.lr:g} loss={c.loss}"
+            out.print(" ".join([line, *extra]), highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_OK)
     try:
         if config.endswith(".json"):
