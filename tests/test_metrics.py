@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emolens.evaluate.metrics import classification_report, expected_calibration_error, fit_temperature
+from emolens.evaluate.metrics import classification_report, expected_calibration_error, fit_temperature, mcnemar
 from emolens.labels import FER2013
 
 
@@ -36,3 +36,18 @@ def test_temperature_recovers_scale(seed):
     # An over-confident model: logits three times too large; the fitted temperature undoes it.
     t = fit_temperature(true_logits * 3, y)
     assert 2.4 < t < 3.6
+
+
+def test_mcnemar_exact_p_by_hand():
+    a = np.array([True] * 10 + [False] * 5)
+    # No row only a gets right, 5 only b gets right: p = 2 * (1/2)^5.
+    c = mcnemar(a, np.ones(15, bool))
+    assert (c.only_a_right, c.only_b_right) == (0, 5) and c.p_value == pytest.approx(2 / 2**5)
+    same = mcnemar(a, a)
+    assert (same.only_a_right, same.only_b_right, same.p_value) == (0, 0, 1.0)
+    # 52 against 67 discordant rows (two FER+ models on PublicTest): p = 0.19916 (scipy's binomtest).
+    x, y = np.zeros(119, bool), np.zeros(119, bool)
+    x[:52], y[52:] = True, True
+    assert mcnemar(x, y).p_value == pytest.approx(0.199158, abs=1e-6)
+    with pytest.raises(ValueError):
+        mcnemar(a, a[:3])

@@ -105,6 +105,22 @@ def test_evaluate_sample_writes_json_and_plot(data_dir, tmp_path):
     assert "accuracy" in r.stdout
 
 
+def test_evaluate_compares_models_on_the_same_rows(data_dir, tmp_path):
+    js = tmp_path / "cmp.json"
+    npz = data_dir / "fer2013" / "sample_700_private.npz"
+    models = ["emotion-fer2013", "emotion-fer2013-int8", "emotion-ferplus"]
+    r = run("evaluate", "--npz", npz, "--limit", 300, "--json", js, "-q", *[a for m in models for a in ("-m", m)])
+    assert r.returncode == 0, r.stderr
+    first, int8, ferplus = json.loads(js.read_text())["models"]
+    assert "vs_first" not in first
+    v = int8["vs_first"]
+    assert v["model"] == "emotion-fer2013" and 0 <= v["mcnemar_p"] <= 1
+    # The discordant rows account for the whole accuracy difference.
+    assert v["only_this_right"] - v["only_first_right"] == round((int8["accuracy"] - first["accuracy"]) * 300)
+    assert "vs_first" not in ferplus  # FER+ majority labels: other rows, so no paired comparison
+    assert "McNemar" in r.stdout and "emotion-fer2013-int8" in r.stdout
+
+
 def test_evaluate_rejects_bad_npz(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("nope")

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -65,6 +66,7 @@ def evaluate(
 
     names = model or ["emotion-fer2013"]
     reports = []
+    right: list[tuple[str, Any]] = []  # each model's label source and per-row correctness, for paired comparison
     truth: dict[str, Any] = {}  # the labels of the file under each label source, read once
     try:
         for name in names:
@@ -88,19 +90,21 @@ def evaluate(
                     {"total": total, "correct": correct, "accuracy_of_total": round(correct / total, 5)}
                 )
             reports.append(report)
+            y = truth[source][: len(probs)]
+            found = ~np.isnan(probs).any(1)
+            right.append((source, found & (np.nan_to_num(probs).argmax(1) == y)))
             if name == names[0]:
-                y = truth[source][: len(probs)]
                 if plot:
                     confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
                 if reliability:
-                    ok = ~(probs != probs).any(1)
-                    reliability_png(probs[ok], y[ok], reliability, title=f"{name} on {npz.name}")
+                    reliability_png(probs[found], y[found], reliability, title=f"{name} on {npz.name}")
     except EmolensError as e:
         raise fail(e) from None
 
     for r in reports:
         _print_report(r)
     if len(reports) > 1:
+        _pair_with_first(reports, right)
         _print_comparison(reports)
     if json_path:
         payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
@@ -137,15 +141,50 @@ def _print_report(r) -> None:
     out.print(cm)
 
 
+def _pair_with_first(reports: list, right: list[tuple[str, Any]]) -> None:
+    """Add each later model's paired comparison with the first (``extra["vs_first"]``) where both were scored
+    on the same rows against the same labels."""
+    from emolens.evaluate.metrics import mcnemar
+
+    source0, first = right[0]
+    for r, (source, correct) in zip(reports[1:], right[1:], strict=True):
+        if source == source0 and len(correct) == len(first):
+            c = mcnemar(first, correct)
+            r.extra["vs_first"] = {
+                "model": reports[0].extra["model"],
+                "accuracy_points": round(100 * (r.accuracy - reports[0].accuracy), 2),
+                "only_first_right": c.only_a_right,
+                "only_this_right": c.only_b_right,
+                "mcnemar_p": round(c.p_value, 4),
+            }
+
+
 def _print_comparison(reports: list) -> None:
-    t = Table(title="comparison")
-    for col in ("model", "accuracy", "macro-F1", "ECE", "ms/face"):
-        t.add_column(col)
+    t = Table(title="comparison: Δ, rows only one model gets right, and McNemar p against the first model")
+    t.add_column("model", no_wrap=True)
+    for col in ("accuracy", "Δ points", "only 1st / this", "p", "macro-F1", "ECE", "ms/face"):
+        t.add_column(col, justify="right")
     for r in reports:
-        t.add_row(
-            r.extra["model"], f"{r.accuracy:.4f}", f"{r.macro_f1:.4f}", f"{r.ece:.4f}", f"{r.extra['ms_per_face']:.3f}"
+        v = r.extra.get("vs_first")
+        paired = (
+            [
+                f"{v['accuracy_points']:+.2f}",
+                f"{v['only_first_right']} / {v['only_this_right']}",
+                f"{v['mcnemar_p']:.3f}",
+            ]
+            if v
+            else ["", "", ""]
         )
-    out.print(t)
+        t.add_row(
+            r.extra["model"],
+            f"{r.accuracy:.4f}",
+            *paired,
+            f"{r.macro_f1:.4f}",
+            f"{r.ece:.4f}",
+            f"{r.extra['ms_per_face']:.3f}",
+        )
+    # Wider than Rich's 80 columns when the output goes to a file or pipe, so no column is cut.
+    (out if out.is_terminal else Console(width=160)).print(t)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,9 @@
-"""Classification metrics: accuracy, macro-F1, per-class precision/recall/F1, confusion, calibration (ECE)."""
+"""Classification metrics: accuracy, macro-F1, per-class precision/recall/F1, confusion, calibration (ECE), and
+whether two models' accuracies on the same rows differ beyond chance (McNemar)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +89,28 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
         if m.any():
             ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
     return float(ece)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two models scored on the same rows: where only one of them is right, and the exact two-sided McNemar
+    p-value of that split (the chance of one at least this uneven if both models were equally accurate)."""
+
+    only_a_right: int
+    only_b_right: int
+    p_value: float
+
+
+def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> PairedComparison:
+    """Compare two models by their per-row correctness (boolean arrays over the same rows)."""
+    a, b = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"the two models were scored on different rows ({a.shape} and {b.shape})")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n, k = only_a + only_b, min(only_a, only_b)
+    # Exact binomial tail in integers: sum of C(n, i) for i <= k over 2^n, doubled for two sides.
+    p = 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+    return PairedComparison(only_a, only_b, p)
 
 
 def reliability_points(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
