@@ -44,17 +44,17 @@ def main() -> None:
     tag = "_ferplus" if ferplus else ""
     total = [] if ferplus else ["--total", str(PRIVATE_ROWS)]
 
-    def res(stem: str) -> Path:
-        return RESULTS / f"{stem}{tag}.json"
+    def res(split: str, variant: str = "") -> Path:
+        return RESULTS / f"{split}{tag}{variant}.json"
 
     pub = evaluate(name, public, res("public_test"))
-    pub_tta = evaluate(name, public, res("public_test_tta"), "--tta")
-    pub_q = evaluate(int8, public, res("public_test_int8"))
+    pub_tta = evaluate(name, public, res("public_test", "_tta"), "--tta")
+    pub_q = evaluate(int8, public, res("public_test", "_int8"))
     plots = ["--plot", str(RESULTS / f"private_test{tag}_confusion.png")]
     plots += ["--reliability", str(RESULTS / f"private_test{tag}_reliability.png")]
     priv = evaluate(name, private, res("private_test"), *total, *plots)
-    priv_tta = evaluate(name, private, res("private_test_tta"), *total, "--tta")
-    priv_q = evaluate(int8, private, res("private_test_int8"), *total)
+    priv_tta = evaluate(name, private, res("private_test", "_tta"), *total, "--tta")
+    priv_q = evaluate(int8, private, res("private_test", "_int8"), *total)
     if not ferplus:
         evaluate(name, d / "sample_700_private.npz", RESULTS / "sample_700.json")
 

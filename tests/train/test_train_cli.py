@@ -196,6 +196,7 @@ def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tm
     export_run(tmp_path / "taught", "kd", tmp_path / "out", data_dir)
     training = json.loads((tmp_path / "out" / "kd.json").read_text())["training"]
     assert training["teachers"] == ["emotion-fer2013-int8"] and training["distill_weight"] == 0.5
+    assert "--set 'teacher=[\"emotion-fer2013-int8\"]' --set distill_weight=0.5" in training["command"]
 
 
 def test_weight_average_follows_each_step_and_survives_resume(tmp_path, data_dir):
@@ -243,3 +244,27 @@ def test_list_names_each_preset_with_its_start_and_teachers():
     assert "init_from=runs/ferplus-cnn-r2/best.pt" in lines["ferplus-cnn-r3-kd"]
     assert "ema_decay=0.998" in lines["ferplus-cnn-r3-kd"] and "teachers=2" in lines["ferplus-cnn-r3-kd"]
     assert "init_from" not in lines["fer2013-cnn"] and "teachers" not in lines["fer2013-cnn"]
+
+
+def test_the_recorded_train_command_makes_the_same_config(tmp_path):
+    import shlex
+
+    from emolens.train.augment import AugmentConfig
+    from emolens.train.config import preset, train_command
+
+    cfg = preset(
+        "small-test",
+        seed=3,
+        lr=0.01,
+        augment=AugmentConfig(crop=36, scale=(0.8, 1.2)),
+        teacher=("emotion-fer2013-int8",),
+        distill_weight=0.5,
+        bf16=True,
+        limit_train=64,
+    )
+    command = train_command(cfg, tmp_path / "run")
+    words = shlex.split(command)
+    assert words[:4] == ["emolens", "train", "--config", "small-test"] and "--run-dir" in words
+    run(*words[1:], "--max-epochs", "0")
+    assert json.loads((tmp_path / "run" / "config.json").read_text()) == json.loads(json.dumps(cfg.to_dict()))
+    assert train_command(preset("small-test"), "runs/small-test") == "emolens train --config small-test"

@@ -26,15 +26,14 @@ def _need_torch() -> None:
 
 
 def _parse_sets(pairs: list[str]) -> dict:
+    from emolens.train.config import parse_set_value
+
     result = {}
     for p in pairs:
         if "=" not in p:
             raise typer.BadParameter(f"--set needs key=value, got {p!r}")
         k, v = p.split("=", 1)
-        try:
-            result[k] = json.loads(v)
-        except json.JSONDecodeError:
-            result[k] = v
+        result[k] = parse_set_value(v)
     return result
 
 

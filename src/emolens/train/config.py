@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from emolens.train.augment import AugmentConfig
 
@@ -150,3 +153,31 @@ def preset(name: str, **overrides: object) -> TrainConfig:
     if name not in PRESETS:
         raise KeyError(f"unknown config {name!r}; known: {', '.join(sorted(PRESETS))}")
     return replace(PRESETS[name], **overrides)
+
+
+def train_command(cfg: TrainConfig, run_dir: str | Path) -> str:
+    """The ``emolens train`` command that trains ``cfg`` into ``run_dir``: its preset with a ``--set`` for each
+    field that differs from it (only the augmentation keys that differ), or the run's own config.json."""
+    base = PRESETS.get(cfg.name)
+    if base is None:
+        return f"emolens train --config {shlex.quote(str(Path(run_dir) / 'config.json'))}"
+    words = ["emolens", "train", "--config", cfg.name]
+    mine, theirs = json.loads(json.dumps(cfg.to_dict())), json.loads(json.dumps(base.to_dict()))
+    for key, value in mine.items():
+        if key == "augment":
+            value = {k: v for k, v in value.items() if theirs["augment"][k] != v}
+        if value == theirs[key] or value == {}:
+            continue
+        text = value if isinstance(value, str) and value == parse_set_value(value) else json.dumps(value)
+        words += ["--set", f"{key}={text}"]
+    if Path(run_dir) != Path("runs") / cfg.name:
+        words += ["--run-dir", str(run_dir)]
+    return shlex.join(words)
+
+
+def parse_set_value(text: str) -> object:
+    """What ``--set key=text`` gives the field: JSON when it parses, else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -19,7 +19,7 @@ from emolens.labels import labels_for
 from emolens.probability import softmax
 from emolens.registry import sha256_file
 from emolens.train.architectures import PRETRAINED
-from emolens.train.config import TrainConfig
+from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
 
@@ -185,7 +185,7 @@ def export_run(
                 {"config": c.name, "best_epoch": int(st["epoch"]) + 1, "epochs": c.epochs, "run": str(r)}
                 for r, (_, c, st) in zip(run_dirs, loaded, strict=True)
             ],
-            "command": " && ".join(f"emolens train --config {c.name}" for _, c, _ in loaded)
+            "command": " && ".join(train_command(c, r) for r, (_, c, _) in zip(run_dirs, loaded, strict=True))
             + f" && emolens export {' '.join(str(r) for r in run_dirs)} --name {name}",
         }
     (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -240,7 +240,7 @@ def _manifest(
             "config": cfg.name,
             "best_epoch": int(state["epoch"]) + 1,
             "epochs": cfg.epochs,
-            "command": f"emolens train --config {cfg.name} && emolens export {run_dir} --name {name}",
+            "command": f"{train_command(cfg, run_dir)} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
