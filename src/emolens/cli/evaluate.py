@@ -7,7 +7,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -62,7 +61,7 @@ def evaluate(
     """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
     from emolens.analyzer import Analyzer
     from emolens.evaluate.plots import confusion_png, reliability_png
-    from emolens.evaluate.runner import evaluate_npz, load_labelled_npz
+    from emolens.evaluate.runner import evaluate_npz, load_labelled_npz, top_labels
 
     names = model or ["emotion-fer2013"]
     reports = []
@@ -91,12 +90,13 @@ def evaluate(
                 )
             reports.append(report)
             y = truth[source][: len(probs)]
-            found = ~np.isnan(probs).any(1)
-            right.append((source, found & (np.nan_to_num(probs).argmax(1) == y)))
+            pred = top_labels(probs)
+            right.append((source, pred == y))
             if name == names[0]:
                 if plot:
                     confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
                 if reliability:
+                    found = pred >= 0
                     reliability_png(probs[found], y[found], reliability, title=f"{name} on {npz.name}")
     except EmolensError as e:
         raise fail(e) from None

@@ -49,6 +49,11 @@ def load_labelled_npz(path: str | Path, labels: str = "fer2013") -> tuple[np.nda
     return x, y.astype(np.int64)
 
 
+def top_labels(probs: np.ndarray) -> np.ndarray:
+    """Each row's most likely class, or -1 where no face was found (a row of NaN)."""
+    return np.where(np.isnan(probs).any(1), -1, np.nan_to_num(probs).argmax(1))
+
+
 def evaluate_npz(
     analyzer: Analyzer,
     path: str | Path,
@@ -90,8 +95,8 @@ def evaluate_npz(
             if on_progress:
                 on_progress(1)
     ms_per_face = (time.perf_counter() - t0) * 1000 / max(len(x), 1)
-    found = ~np.isnan(probs).any(1)
-    pred = np.where(found, np.nan_to_num(probs).argmax(1), -1)
+    pred = top_labels(probs)
+    found = pred >= 0
     report = classification_report(y, pred, model.labels, probs=np.where(found[:, None], probs, 0))
     report.extra.update(
         {
