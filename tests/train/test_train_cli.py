@@ -196,7 +196,49 @@ def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tm
     export_run(tmp_path / "taught", "kd", tmp_path / "out", data_dir)
     training = json.loads((tmp_path / "out" / "kd.json").read_text())["training"]
     assert training["teachers"] == ["emotion-fer2013-int8"] and training["distill_weight"] == 0.5
+    shipped = json.loads((Path(__file__).parents[2] / "src/emolens/models/emotion-fer2013-int8.json").read_text())
+    assert training["teacher_sha256"] == [shipped["sha256"]]
     assert "--set 'teacher=[\"emotion-fer2013-int8\"]' --set distill_weight=0.5" in training["command"]
+
+
+def test_a_pinned_teacher_must_be_the_file_it_names(tmp_path):
+    from emolens.errors import ConfigError
+    from emolens.registry import get_model
+    from emolens.train.loop import resolve_teacher
+
+    path, digest = resolve_teacher("emotion-fer2013-int8")
+    assert path == get_model("emotion-fer2013-int8").path and len(digest) == 64
+    assert resolve_teacher(f"emotion-fer2013-int8@{digest[:12].upper()}") == (path, digest)
+    wrong = "0" * 12 if not digest.startswith("0" * 12) else "f" * 12
+    with pytest.raises(ConfigError, match=f"not the {wrong}"):
+        resolve_teacher(f"emotion-fer2013-int8@{wrong}")
+    # A file path may be pinned too, and an '@' that is not followed by a digest is part of the path.
+    odd = tmp_path / "teacher@v2.onnx"
+    odd.write_bytes(path.read_bytes())
+    assert resolve_teacher(str(odd)) == (odd, digest)
+    assert resolve_teacher(f"{odd}@{digest[:8]}") == (odd, digest)
+
+
+def test_train_with_a_replaced_teacher_stops_with_one_line(tmp_path):
+    r = subprocess.run(
+        [
+            EMOLENS,
+            "train",
+            "--config",
+            "small-test",
+            "--run-dir",
+            tmp_path / "r",
+            "--set",
+            "distill_weight=0.5",
+            "--set",
+            'teacher=["emotion-fer2013-int8@0123456789ab"]',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode != 0 and "not the 0123456789ab… this config was trained with" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "r" / "last.pt").exists()
 
 
 def test_weight_average_follows_each_step_and_survives_resume(tmp_path, data_dir):
@@ -220,6 +262,22 @@ def test_weight_average_follows_each_step_and_survives_resume(tmp_path, data_dir
     assert not torch.allclose(best[name], last["model"][name])
     Trainer(cfg, run_dir, data_dir).run()
     assert int(torch.load(run_dir / "last.pt", weights_only=False)["ema"]["n_averaged"]) == 6
+
+
+def test_a_run_resumed_with_a_new_weight_average_starts_it_from_the_resumed_weights(tmp_path, data_dir):
+    import torch
+
+    from emolens.train.config import preset
+    from emolens.train.loop import Trainer
+
+    run_dir = tmp_path / "late-ema"
+    Trainer(preset("small-test", limit_train=192, threads=1, epochs=2), run_dir, data_dir).run(max_epochs=1)
+    assert "ema" not in torch.load(run_dir / "last.pt", weights_only=False)
+    second = Trainer(preset("small-test", limit_train=192, threads=1, epochs=2, ema_decay=0.9), run_dir, data_dir)
+    report = second.run()[0]
+    assert report.epoch == 1 and report.val_accuracy_raw is not None
+    last = torch.load(run_dir / "last.pt", weights_only=False)
+    assert int(last["ema"]["n_averaged"]) == 3  # only the resumed epoch's steps
 
 
 def test_weight_average_is_an_exponential_moving_average():

@@ -98,6 +98,11 @@ _R3: dict = {
     "init_from": "runs/ferplus-cnn-r2/best.pt",
 }
 
+# Teachers are pinned to the files the runs were taught by (``entry@sha256 prefix``): the shipped INT8 models
+# named here were later replaced, and are in the repository's history (git show 785bfae^:src/emolens/models/...).
+_SFACE_FER2013 = "runs/export-sface/emotion-fer2013-sface.onnx"
+_SFACE_FERPLUS = "runs/export-sface/emotion-ferplus-sface.onnx"
+
 PRESETS: dict[str, TrainConfig] = {
     "fer2013-cnn": TrainConfig(name="fer2013-cnn", epochs=30),
     # A second cosine cycle from the end of the first; its best snapshot is ensembled with the first.
@@ -115,13 +120,13 @@ PRESETS: dict[str, TrainConfig] = {
     "ferplus-sface": TrainConfig(name="ferplus-sface", arch="sface", epochs=10, lr=0.02, threads=1, **_FERPLUS),
     "fer2013-cnn-kd": TrainConfig(
         name="fer2013-cnn-kd",
-        teacher=("runs/export-sface/emotion-fer2013-sface.onnx", "emotion-fer2013-int8"),
+        teacher=(f"{_SFACE_FER2013}@680fb6238336", "emotion-fer2013-int8@7ae8aba5529c"),
         distill_weight=0.5,
         **_KD,
     ),
     "ferplus-cnn-kd": TrainConfig(
         name="ferplus-cnn-kd",
-        teacher=("runs/export-sface/emotion-ferplus-sface.onnx", "emotion-ferplus-int8"),
+        teacher=(f"{_SFACE_FERPLUS}@2ff37f01beec", "emotion-ferplus-int8@6e4ee027c596"),
         distill_weight=0.5,
         **_KD,
         **_FERPLUS,
@@ -129,7 +134,7 @@ PRESETS: dict[str, TrainConfig] = {
     "ferplus-cnn-r3": TrainConfig(name="ferplus-cnn-r3", **_R3, **_FERPLUS),
     "ferplus-cnn-r3-kd": TrainConfig(
         name="ferplus-cnn-r3-kd",
-        teacher=("runs/export-sface/emotion-ferplus-sface.onnx", "runs/export-kd/emotion-ferplus-kd.onnx"),
+        teacher=(f"{_SFACE_FERPLUS}@2ff37f01beec", "runs/export-kd/emotion-ferplus-kd.onnx@f71df6d60824"),
         distill_weight=0.5,
         **_R3,
         **_FERPLUS,

@@ -243,11 +243,19 @@ def _manifest(
             "command": f"{train_command(cfg, run_dir)} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
+            **({"teacher_sha256": _teacher_digests(run_dir)} if cfg.teacher else {}),
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
         },
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,
     }
+
+
+def _teacher_digests(run_dir: Path) -> list[str]:
+    """The sha256 of each teacher the run was trained with, as it recorded them (empty for runs made before the
+    record was kept)."""
+    record = run_dir / "teachers.json"
+    return [t["sha256"] for t in json.loads(record.read_text())] if record.exists() else []
 
 
 def calibration_images(train_npz: str | Path, n: int = 1024, seed: int = 0) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        teachers = _load_teachers(cfg, self.run_dir)  # before the data, so a wrong teacher fails at once
         train, val = self._load()
         (self.run_dir / "data.json").write_text(
             json.dumps({"train": cfg.train, "train_images": len(train), "val": cfg.val, "val_images": len(val)}) + "\n"
@@ -178,8 +180,9 @@ class Trainer:
         if last.exists():
             state = torch.load(last, map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])
-            if ema is not None:
+            if ema is not None and "ema" in state:
                 ema.load_state_dict(state["ema"])
+            # A run resumed with an average it did not keep before starts the average at its resumed weights.
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
@@ -189,7 +192,6 @@ class Trainer:
                 json.dumps({"init_from": cfg.init_from, "left_at_initialisation": skipped}, indent=2) + "\n"
             )
 
-        teachers = _load_teachers(cfg)
         steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
         reports: list[EpochReport] = []
@@ -279,19 +281,43 @@ def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> l
     return sorted(k for k in own if k not in take)
 
 
-def _load_teachers(cfg: TrainConfig) -> list:
-    """Teacher sessions: each entry is an ONNX file or the name of a shipped emotion model."""
+def resolve_teacher(spec: str) -> tuple[Path, str]:
+    """A teacher entry's ONNX file and its sha256.
+
+    The entry is an ONNX path or a shipped emotion model's name, optionally pinned as ``entry@<sha256 prefix of
+    8-64 hex digits>``; a pinned entry whose file has another digest raises ``ConfigError``, so that a config names
+    the very teacher it was trained with."""
+    from emolens.errors import ConfigError
+    from emolens.registry import get_model, sha256_file
+
+    entry, _, pin = spec.rpartition("@")
+    if not re.fullmatch(r"[0-9a-fA-F]{8,64}", pin):
+        entry, pin = spec, ""
+    path = Path(entry) if Path(entry).is_file() else Path(get_model(entry, task="emotion").path)
+    digest = sha256_file(path)
+    if pin and not digest.startswith(pin.lower()):
+        raise ConfigError(
+            f"teacher {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "
+            "give that file's path in --set teacher=[...]"
+        )
+    return path, digest
+
+
+def _load_teachers(cfg: TrainConfig, run_dir: Path | None = None) -> list:
+    """Teacher sessions, one for each entry of ``cfg.teacher`` (see ``resolve_teacher``); each one's file and
+    sha256 go to ``run_dir/teachers.json``, for the exported manifest."""
     if not cfg.teacher or cfg.distill_weight <= 0:
         return []
     import onnxruntime as ort
 
-    from emolens.registry import get_model
-
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = cfg.threads
     opts.inter_op_num_threads = 1
-    paths = [t if Path(t).is_file() else str(get_model(t, task="emotion").path) for t in cfg.teacher]
-    return [ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"]) for p in paths]
+    resolved = [resolve_teacher(t) for t in cfg.teacher]
+    if run_dir is not None:
+        record = [{"entry": t, "file": str(p), "sha256": d} for t, (p, d) in zip(cfg.teacher, resolved, strict=True)]
+        (run_dir / "teachers.json").write_text(json.dumps(record, indent=2) + "\n")
+    return [ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]) for p, _ in resolved]
 
 
 def _teacher_probs(teachers: list, xin: torch.Tensor, temperature: float) -> torch.Tensor:
