@@ -26,7 +26,7 @@ def test_happy_and_surprise_cells_are_recognised(grid):
     s = grid_summary(meta, result)
     happy, surprise = s["per_label"]["happy"], s["per_label"]["surprise"]
     assert happy["of"] == 5 and surprise["of"] == 5
-    # The shipped model gets 5/5 happy and 2/5 surprise: of the other three surprise cells, two are open-mouthed
-    # shouting faces it reads as angry and one it reads as fear (docs/model_card.md). A regression fails here.
+    # The shipped model gets 5/5 happy and 3/5 surprise: of the other two surprise cells, one open-mouthed shouting
+    # face reads as angry and one as fear (docs/model_card.md). A regression below 2/5 fails here.
     assert happy["right"] == 5, s["predictions"]
     assert surprise["right"] >= 2, s["predictions"]

@@ -8,8 +8,8 @@ from emolens.evaluate.runner import load_labelled_npz
 
 # model -> (label source, accuracy floor on sample_700_private under that source; measured figure in the comment)
 SHIPPED = {
-    "emotion-fer2013": ("fer2013", 0.60),  # measured 0.627
-    "emotion-ferplus": ("ferplus", 0.78),  # measured 0.824 on its 595 majority rows
+    "emotion-fer2013": ("fer2013", 0.60),  # measured 0.637
+    "emotion-ferplus": ("ferplus", 0.78),  # measured 0.822 on its 595 majority rows
 }
 
 
@@ -22,5 +22,5 @@ def test_int8_copy_agrees_with_fp32(name, data_dir):
     fp32 = EmotionModel(name).predict(x).argmax(1)
     int8 = EmotionModel(f"{name}-int8").predict(x).argmax(1)
     assert (fp32 == y).mean() > floor
-    assert (fp32 == int8).mean() > 0.96  # measured 0.984 (fer2013) on an AVX-512 VNNI CPU
+    assert (fp32 == int8).mean() > 0.96  # measured 0.991 (fer2013) on an AVX-512 VNNI CPU
     assert (fp32 == y).mean() - (int8 == y).mean() < 0.01
