@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -86,7 +87,8 @@ def mix(
     perm = torch.randperm(x.shape[0], generator=gen)
     choose_cut = cfg.cutmix_alpha > 0 and (cfg.mixup_alpha <= 0 or torch.rand(1, generator=gen).item() < 0.5)
     alpha = cfg.cutmix_alpha if choose_cut else cfg.mixup_alpha
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    # Drawn from ``gen`` (not torch's global generator), so a resumed run mixes as an uninterrupted one would.
+    lam = float(np.random.default_rng(int(torch.randint(2**62, (1,), generator=gen))).beta(alpha, alpha))
     if choose_cut:
         h, w = x.shape[2:]
         ch, cw = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
