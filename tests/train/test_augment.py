@@ -14,29 +14,30 @@ def _batch():
     return x, torch.eye(8)
 
 
-def test_cutmix_targets_follow_the_pasted_area():
+def _mixed_rows(cfg, seeds=20):
+    """(row index, mixed image, its target) over batches mixed with ``seeds`` generator seeds."""
     x, y = _batch()
-    for seed in range(20):
-        mixed, target = mix(x, y, AugmentConfig(cutmix_alpha=1.0), torch.Generator().manual_seed(seed))
+    for seed in range(seeds):
+        mixed, target = mix(x, y, cfg, torch.Generator().manual_seed(seed))
         assert torch.allclose(target.sum(1), torch.ones(8))
-        for i in range(8):
-            kept = float((mixed[i] == i).float().mean())
-            assert float(target[i, i]) == pytest.approx(kept, abs=1e-6)
-            others = set(mixed[i].unique().tolist()) - {float(i)}
-            assert len(others) <= 1 and all(float(target[i, int(v)]) == pytest.approx(1 - kept) for v in others)
+        yield from ((i, mixed[i], target[i]) for i in range(8))
+
+
+def test_cutmix_targets_follow_the_pasted_area():
+    for i, image, target in _mixed_rows(AugmentConfig(cutmix_alpha=1.0)):
+        kept = float((image == i).float().mean())
+        assert float(target[i]) == pytest.approx(kept, abs=1e-6)
+        others = set(image.unique().tolist()) - {float(i)}
+        assert len(others) <= 1 and all(float(target[int(v)]) == pytest.approx(1 - kept) for v in others)
 
 
 def test_mixup_blends_images_and_targets_alike():
-    x, y = _batch()
-    for seed in range(20):
-        mixed, target = mix(x, y, AugmentConfig(mixup_alpha=0.4), torch.Generator().manual_seed(seed))
-        assert torch.allclose(target.sum(1), torch.ones(8))
-        for i in range(8):
-            lam = float(target[i, i])
-            assert torch.allclose(mixed[i], mixed[i, 0, 0, 0].expand_as(mixed[i]))  # a blend of two flat images
-            if lam < 1 - 1e-6:
-                j = round((float(mixed[i, 0, 0, 0]) - lam * i) / (1 - lam))
-                assert float(target[i, j]) == pytest.approx(1 - lam, abs=1e-5)
+    for i, image, target in _mixed_rows(AugmentConfig(mixup_alpha=0.4)):
+        lam = float(target[i])
+        assert torch.allclose(image, image[0, 0, 0].expand_as(image))  # a blend of two flat images
+        if lam < 1 - 1e-6:
+            j = round((float(image[0, 0, 0]) - lam * i) / (1 - lam))
+            assert float(target[j]) == pytest.approx(1 - lam, abs=1e-5)
 
 
 def test_the_draw_depends_only_on_the_run_generator():
