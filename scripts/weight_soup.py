@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import update_bn
 
 from emolens.datasets import data_root
 from emolens.train.config import TrainConfig
@@ -26,15 +27,13 @@ from emolens.train.loop import _accuracy, _resolve, _to_tensor, build_model, cen
 
 def reestimate_batch_norm(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, batch: int = 256) -> None:
     """Replace every batch-norm layer's running statistics by their plain average over ``x`` (centre crops)."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average
-    model.train()
-    with torch.inference_mode():
-        for i in range(0, len(x), batch):
-            xb = (center_crop(x[i : i + batch], cfg.augment.crop) - cfg.mean) / cfg.std
-            model(xb.contiguous(memory_format=torch.channels_last))
+    crops = (
+        ((center_crop(x[i : i + batch], cfg.augment.crop) - cfg.mean) / cfg.std).contiguous(
+            memory_format=torch.channels_last
+        )
+        for i in range(0, len(x), batch)
+    )
+    update_bn(crops, model)
 
 
 def main() -> None:

@@ -180,9 +180,9 @@ class Trainer:
         if last.exists():
             state = torch.load(last, map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])
+            # A run resumed with an average it did not keep before starts the average at its resumed weights.
             if ema is not None and "ema" in state:
                 ema.load_state_dict(state["ema"])
-            # A run resumed with an average it did not keep before starts the average at its resumed weights.
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
@@ -293,8 +293,11 @@ def resolve_teacher(spec: str) -> tuple[Path, str]:
     entry, _, pin = spec.rpartition("@")
     if not re.fullmatch(r"[0-9a-fA-F]{8,64}", pin):
         entry, pin = spec, ""
-    path = Path(entry) if Path(entry).is_file() else Path(get_model(entry, task="emotion").path)
-    digest = sha256_file(path)
+    if Path(entry).is_file():
+        path, digest = Path(entry), sha256_file(Path(entry))
+    else:  # a shipped model: get_model has checked its file against the manifest's digest
+        info = get_model(entry, task="emotion")
+        path, digest = Path(info.path), info.manifest["sha256"]
     if pin and not digest.startswith(pin.lower()):
         raise ConfigError(
             f"teacher {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "

@@ -20,6 +20,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 from emolens.datasets import data_root
 from emolens.labels import RAVDESS
@@ -243,19 +245,16 @@ def recalibrate_bn(model: nn.Module, clips: list[Clip], batch: int = 32) -> nn.M
     sorted by length, grouped ``batch`` at a time and centre-cropped to the shortest in the group; the statistics
     are the plain average over all groups. Deterministic, uses training clips only.
     """
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average
     feats = sorted((c.feats[1.0] for c in clips), key=lambda f: f.shape[1])
-    model.train()
-    for i in range(0, len(feats), batch):
-        group = feats[i : i + batch]
-        t = group[0].shape[1]
-        xs = [normalize(f[:, (f.shape[1] - t) // 2 : (f.shape[1] - t) // 2 + t].astype(np.float32)) for f in group]
-        model(torch.from_numpy(np.stack(xs))[:, None])
-    for bn in bns:
-        bn.momentum = 0.1
+
+    def groups() -> Iterator[torch.Tensor]:
+        for i in range(0, len(feats), batch):
+            group = feats[i : i + batch]
+            t = group[0].shape[1]
+            xs = [normalize(f[:, (f.shape[1] - t) // 2 : (f.shape[1] - t) // 2 + t].astype(np.float32)) for f in group]
+            yield torch.from_numpy(np.stack(xs))[:, None]
+
+    update_bn(groups(), model)  # resets the statistics, then a cumulative average
     return model.eval()
 
 
