@@ -97,3 +97,52 @@ def test_teacher_may_be_a_shipped_model_name():
     (teacher,) = _load_teachers(cfg)
     out = teacher.run(None, {teacher.get_inputs()[0].name: np.zeros((2, 1, 40, 40), np.float32)})[0]
     assert out.shape == (2, 7)
+
+
+def _trained_looking_cnn(seed: int) -> torch.nn.Module:
+    """A `cnn` with batch-norm statistics and affine terms far from their initial values, as after training."""
+    torch.manual_seed(seed)
+    model = architectures.build("cnn", 7)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+def test_widened_cnn_computes_what_the_narrow_one_did():
+    narrow = _trained_looking_cnn(0)
+    wide = architectures.widen_cnn(narrow, (40, 80, 160, 320), seed=1).eval()
+    assert [m[0].out_channels for m in wide.features if isinstance(m, torch.nn.Sequential)] == [
+        40,
+        40,
+        80,
+        80,
+        160,
+        160,
+        320,
+        320,
+    ]
+    x = torch.randn(8, 1, 40, 40)
+    with torch.no_grad():
+        a, b = narrow(x), wide(x)
+    assert a.abs().max() > 1e-3  # the check below compares something
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_widened_copies_are_not_symmetric():
+    """A copied channel's outgoing weights differ from its original's, so training can pull them apart."""
+    wide = architectures.widen_cnn(_trained_looking_cnn(0), (40, 64, 128, 256), seed=1)
+    filters = wide.features[0][0].weight.flatten(1)
+    copies = [(i, j) for i in range(32, 40) for j in range(32) if torch.equal(filters[i], filters[j])]
+    assert len(copies) == 8  # each new first-layer channel copies one of the old 32 filters...
+    nxt = wide.features[1][0].weight
+    assert all(not torch.allclose(nxt[:, i], nxt[:, j]) for i, j in copies)  # ...but feeds the next layer apart
+
+
+def test_widening_refuses_narrower_or_mismatched_widths():
+    narrow = _trained_looking_cnn(0)
+    for widths in [(16, 64, 128, 256), (40, 80, 160)]:
+        with pytest.raises(ValueError, match="widths"):
+            architectures.widen_cnn(narrow, widths)

@@ -118,6 +118,47 @@ class SimpleCNN(nn.Module):
         return self.head(self.features(x))
 
 
+def widen_cnn(model: SimpleCNN, widths: tuple[int, ...], seed: int = 0) -> SimpleCNN:
+    """A wider copy of a trained ``SimpleCNN`` that computes the same function (Net2WiderNet).
+
+    Each new channel of a convolution copies an existing one (its filter and batch-norm terms), chosen at
+    random. The next layer's weights from a channel and its copies are split in random shares that sum to
+    one, so the sum it computes is unchanged while the copies are no longer symmetric and training can pull
+    them apart. In eval mode the wide network's outputs equal the narrow one's up to float rounding.
+    """
+    convs = [i for i, m in enumerate(model.features) if isinstance(m, nn.Sequential)]  # conv-BN-ReLU blocks
+    old = [model.features[i][0].out_channels for i in convs]
+    if len(widths) != len(old) // 2 or any(w < o for w, o in zip(widths, old[::2], strict=False)):
+        raise ValueError(f"widths {tuple(widths)} must have {len(old) // 2} entries, none below {tuple(old[::2])}")
+    wide = SimpleCNN(model.head[-1].out_features, tuple(widths), model.head[2].p)
+    rng = np.random.default_rng(seed)
+    src, dst = model.state_dict(), wide.state_dict()
+    take, share = np.zeros(1, dtype=np.int64), torch.ones(1)  # what feeds the next layer (grey input: one channel)
+    for i, o, n in zip(convs, old, [w for w in widths for _ in (0, 1)], strict=True):
+        mapping = np.concatenate([np.arange(o), rng.integers(0, o, n - o)])
+        conv, bn = f"features.{i}.0", f"features.{i}.1"
+        dst[f"{conv}.weight"] = src[f"{conv}.weight"][mapping][:, take] * share[None, :, None, None]
+        for part in ("weight", "bias", "running_mean", "running_var"):
+            dst[f"{bn}.{part}"] = src[f"{bn}.{part}"][mapping]
+        dst[f"{bn}.num_batches_tracked"] = src[f"{bn}.num_batches_tracked"]
+        take, share = mapping, _shares(mapping, rng)
+    dst["head.3.weight"] = src["head.3.weight"][:, take] * share[None]
+    for key in ("head.3.bias", "head.6.weight", "head.6.bias"):
+        dst[key] = src[key]
+    wide.load_state_dict(dst)
+    return wide
+
+
+def _shares(mapping: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    """For each channel, its share of the original it copies: 1 alone, random shares summing to 1 over copies."""
+    share = np.ones(len(mapping))
+    for c in np.unique(mapping):
+        idx = np.flatnonzero(mapping == c)
+        if len(idx) > 1:
+            share[idx] = rng.dirichlet(np.full(len(idx), 4.0))
+    return torch.as_tensor(share, dtype=torch.float32)
+
+
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 project, residual when shapes match."""
 
