@@ -20,7 +20,7 @@ from emolens.datasets import data_root
 from emolens.train.architectures import SimpleCNN, widen_cnn
 from emolens.train.config import TrainConfig
 from emolens.train.data import load_dataset
-from emolens.train.loop import _resolve, _to_tensor, build_model, center_crop
+from emolens.train.loop import _resolve, _to_tensor, build_model, evaluate_logits
 
 
 def main() -> None:
@@ -35,11 +35,11 @@ def main() -> None:
     if not isinstance(model, SimpleCNN):
         raise SystemExit(f"{args.run} is a {cfg.arch!r} run; only a `cnn` can be widened")
     model.load_state_dict(torch.load(args.run / "best.pt", map_location="cpu", weights_only=False)["model"])
-    wide = widen_cnn(model.eval(), tuple(args.widths), seed=args.seed).eval()
+    wide = widen_cnn(model, tuple(args.widths), seed=args.seed)
     faces = load_dataset(_resolve(cfg.val, data_root()), cfg.labels).x[:256]
-    x = (center_crop(_to_tensor(faces, cfg.input_size), cfg.augment.crop) - cfg.mean) / cfg.std
-    with torch.no_grad():
-        gap = float((model(x) - wide(x)).abs().max())
+    x = _to_tensor(faces, cfg.input_size)
+    logits = [evaluate_logits(m, x, cfg.augment.crop, cfg.mean, cfg.std) for m in (model, wide)]
+    gap = float((logits[0] - logits[1]).abs().max())
     if gap > 1e-3:
         raise SystemExit(f"the wide network differs from {args.run} by {gap:.2e} in its logits; nothing written")
     args.out.parent.mkdir(parents=True, exist_ok=True)
