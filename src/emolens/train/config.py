@@ -45,6 +45,10 @@ class TrainConfig:
     # selection and best.pt use the averaged weights. 0 turns it off; 0.998 averages over about 2 epochs of
     # FER2013 at batch 128.
     ema_decay: float = 0.0
+    # Sharpness-aware minimisation: each step takes its gradient at the worst weights within this L2 distance of
+    # the current ones (a second forward and backward pass, so about twice the time). 0 turns it off; 0.05 is
+    # the usual radius for SGD.
+    sam_rho: float = 0.0
     seed: int = 0
     threads: int = 2
     bf16: bool = False  # bfloat16 autocast for the training forward pass (about 1.9x faster on AVX-512 BF16 CPUs)

@@ -211,16 +211,24 @@ class Trainer:
                 tb = ttr[idx]
                 xb, tb = mix(xb, tb, cfg.augment, gen)
                 xin = ((xb - cfg.mean) / cfg.std).contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                    logits = model(xin)
-                logits = logits.float()
-                loss = _loss(cfg, logits, tb, weights)
-                if teachers:
-                    soft_t = _teacher_probs(teachers, xin, cfg.distill_temperature)
-                    kd = F.kl_div(F.log_softmax(logits / cfg.distill_temperature, 1), soft_t, reduction="batchmean")
-                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd * cfg.distill_temperature**2
+                soft_t = _teacher_probs(teachers, xin, cfg.distill_temperature) if teachers else None
+
+                def batch_loss(xin=xin, tb=tb, soft_t=soft_t) -> torch.Tensor:
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                        logits = model(xin)
+                    logits = logits.float()
+                    loss = _loss(cfg, logits, tb, weights)
+                    if soft_t is not None:
+                        t = cfg.distill_temperature
+                        kd = F.kl_div(F.log_softmax(logits / t, 1), soft_t, reduction="batchmean")
+                        loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd * t**2
+                    return loss
+
+                loss = batch_loss()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if cfg.sam_rho > 0:
+                    sharpness_aware_gradient(model, batch_loss, cfg.sam_rho)
                 opt.step()
                 if ema is not None:
                     ema.update_parameters(model)
@@ -260,6 +268,34 @@ class Trainer:
             if on_epoch:
                 on_epoch(rep)
         return reports
+
+
+def sharpness_aware_gradient(model: torch.nn.Module, batch_loss: Callable[[], torch.Tensor], rho: float) -> None:
+    """Replace ``model``'s gradients with those at the worst weights within ``rho`` of the current ones, to first
+    order (SAM: Foret et al., 2021): step the weights by ``rho`` along the normalised gradient, take the gradient of
+    ``batch_loss`` there, and put the weights back exactly. The second pass leaves the batch-norm running
+    statistics as they were, so each batch counts once in them."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if not params:
+        return
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+    with torch.no_grad():
+        here = [p.detach().clone() for p in params]
+        for p in params:
+            p.add_(p.grad, alpha=rho / float(norm + 1e-12))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+    try:
+        model.zero_grad(set_to_none=True)
+        batch_loss().backward()
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        with torch.no_grad():
+            for p, w in zip(params, here, strict=True):
+                p.copy_(w)
 
 
 def _averaged(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
