@@ -99,9 +99,10 @@ def test_teacher_may_be_a_shipped_model_name():
     assert out.shape == (2, 7)
 
 
-def _trained_looking_cnn(seed: int) -> torch.nn.Module:
-    """A `cnn` with batch-norm statistics and affine terms far from their initial values, as after training."""
-    torch.manual_seed(seed)
+def _trained_looking_cnn() -> torch.nn.Module:
+    """A `cnn` with batch-norm statistics and affine terms far from their initial values, as after training; the
+    same network at every call."""
+    torch.manual_seed(0)
     model = architectures.build("cnn", 7)
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
         bn.running_mean.uniform_(-1, 1)
@@ -112,7 +113,7 @@ def _trained_looking_cnn(seed: int) -> torch.nn.Module:
 
 
 def test_widened_cnn_computes_what_the_narrow_one_did():
-    narrow = _trained_looking_cnn(0)
+    narrow = _trained_looking_cnn()
     wide = architectures.widen_cnn(narrow, (40, 80, 160, 320), seed=1).eval()
     assert [m[0].out_channels for m in wide.features if isinstance(m, torch.nn.Sequential)] == [
         40,
@@ -133,7 +134,7 @@ def test_widened_cnn_computes_what_the_narrow_one_did():
 
 def test_widened_copies_are_not_symmetric():
     """A copied channel's outgoing weights differ from its original's, so training can pull them apart."""
-    wide = architectures.widen_cnn(_trained_looking_cnn(0), (40, 64, 128, 256), seed=1)
+    wide = architectures.widen_cnn(_trained_looking_cnn(), (40, 64, 128, 256), seed=1)
     filters = wide.features[0][0].weight.flatten(1)
     copies = [(i, j) for i in range(32, 40) for j in range(32) if torch.equal(filters[i], filters[j])]
     assert len(copies) == 8  # each new first-layer channel copies one of the old 32 filters...
@@ -142,7 +143,7 @@ def test_widened_copies_are_not_symmetric():
 
 
 def test_widening_refuses_narrower_or_mismatched_widths():
-    narrow = _trained_looking_cnn(0)
+    narrow = _trained_looking_cnn()
     for widths in [(16, 64, 128, 256), (40, 80, 160)]:
         with pytest.raises(ValueError, match="widths"):
             architectures.widen_cnn(narrow, widths)
