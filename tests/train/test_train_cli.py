@@ -26,6 +26,16 @@ def trained(tmp_path_factory):
     return run_dir, first
 
 
+@pytest.fixture(scope="module")
+def plain_epoch(tmp_path_factory, data_dir):
+    """One plain epoch of `small-test` on 192 images: the baseline that changed recipes are compared with."""
+    from emolens.train.config import preset
+    from emolens.train.loop import Trainer
+
+    cfg = preset("small-test", limit_train=192, threads=1)
+    return Trainer(cfg, tmp_path_factory.mktemp("plain"), data_dir).run()[0]
+
+
 def test_train_writes_checkpoints_and_log(trained):
     run_dir, first = trained
     assert (run_dir / "last.pt").exists() and (run_dir / "best.pt").exists()
@@ -182,14 +192,13 @@ def test_bf16_autocast_trains_and_reports_each_step(tmp_path, data_dir):
     assert json.loads((tmp_path / "bf16" / "config.json").read_text())["bf16"] is True
 
 
-def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tmp_path, data_dir):
+def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tmp_path, data_dir, plain_epoch):
     from emolens.train.config import preset
     from emolens.train.export import export_run
     from emolens.train.loop import Trainer
 
-    plain = preset("small-test", limit_train=192, threads=1)
     taught = preset("small-test", limit_train=192, threads=1, teacher=("emotion-fer2013-int8",), distill_weight=0.5)
-    a = Trainer(plain, tmp_path / "plain", data_dir).run()[0]
+    a = plain_epoch
     b = Trainer(taught, tmp_path / "taught", data_dir).run()[0]
     # Same seed, same batches: only the distillation term differs.
     assert np.isfinite(b.train_loss) and abs(a.train_loss - b.train_loss) > 1e-3
@@ -331,12 +340,11 @@ def test_sharpness_aware_gradient_is_the_gradient_at_the_worst_nearby_weights():
     assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(sam, moved.parameters(), strict=True))
 
 
-def test_sharpness_aware_training_runs_and_differs_from_plain(tmp_path, data_dir):
+def test_sharpness_aware_training_runs_and_differs_from_plain(tmp_path, data_dir, plain_epoch):
     from emolens.train.config import preset
     from emolens.train.loop import Trainer
 
-    plain = preset("small-test", limit_train=192, threads=1)
-    a = Trainer(plain, tmp_path / "plain", data_dir).run()[0]
+    a = plain_epoch
     b = Trainer(preset("small-test", limit_train=192, threads=1, sam_rho=0.05), tmp_path / "sam", data_dir).run()[0]
     # Same seed, same batches: the first step's loss is the same, the later ones follow other gradients.
     assert np.isfinite(b.train_loss) and abs(a.train_loss - b.train_loss) > 1e-6
