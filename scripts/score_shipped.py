@@ -5,7 +5,8 @@ docs/results/ and the test figures into the two manifests.
     python scripts/score_shipped.py emotion-ferplus
 
 A 7-class model is scored against the FER2013 labels (PrivateTest also counted out of its original 3,589 rows),
-an 8-class one under the FER+ majority protocol. Each split is scored with and without 10-view TTA, and the
+an 8-class one under the FER+ majority protocol, and also on every row with an emotion vote (`--labels
+ferplus-all`), where its calibration is judged. Each split is scored with and without 10-view TTA, and the
 INT8 copy without. PrivateTest is for the figures of what ships: run this once per shipped model, after choosing
 it on PublicTest (`emolens evaluate -m A -m B` on public_test.npz).
 """
@@ -57,6 +58,15 @@ def main() -> None:
     priv_q = evaluate(int8, private, res("private_test", "_int8"), *total)
     if not ferplus:
         evaluate(name, d / "sample_700_private.npz", RESULTS / "sample_700.json")
+    else:  # every row with an emotion vote, against its plurality: the population the temperature is fitted on
+        every = ["--labels", "ferplus-all"]
+        all_rows = {
+            model: (
+                evaluate(model, public, res("public_test", f"_all{variant}"), *every),
+                evaluate(model, private, res("private_test", f"_all{variant}"), *every),
+            )
+            for model, variant in ((name, ""), (int8, "_int8"))
+        }
 
     command = " ".join(["emolens evaluate --npz ../shared/datasets/fer2013/private_test.npz", *total])
     figures = {}
@@ -75,6 +85,17 @@ def main() -> None:
             if tta:
                 m["public_test_majority_accuracy_tta"] = tta[0]["accuracy"]
                 m["private_test_majority_accuracy_tta"] = tta[1]["accuracy"]
+            every_pub, every_priv = all_rows[model]
+            m.update(
+                {
+                    "public_test_all_rows_ece": every_pub["ece"],
+                    "private_test_all_rows_accuracy": every_priv["accuracy"],
+                    "private_test_all_rows_ece": every_priv["ece"],
+                    "private_test_all_rows": every_priv["n"],
+                    "all_rows_protocol": "every row with an emotion vote, against its most-voted emotion "
+                    "(--labels ferplus-all)",
+                }
+            )
         else:
             m = {
                 "public_test_accuracy": p["accuracy"],

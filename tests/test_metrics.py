@@ -27,6 +27,15 @@ def test_ece_zero_when_confidence_matches_accuracy():
     assert expected_calibration_error(probs, np.ones(10, dtype=int)) == pytest.approx(0.7)
 
 
+
+def test_report_mean_confidence_skips_rows_without_a_prediction():
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.0, 0.0]])
+    r = classification_report(np.array([0, 1, 1]), np.array([0, 0, -1]), ("a", "b"), probs=probs)
+    assert r.confidence == pytest.approx(0.75)  # the no-face row is left out, not counted as confidence 0
+    assert r.to_dict()["mean_confidence"] == 0.75
+    assert classification_report(np.array([0]), np.array([0]), ("a", "b")).confidence is None
+
+
 @given(st.integers(min_value=0, max_value=2**31 - 1))
 def test_temperature_recovers_scale(seed):
     rng = np.random.default_rng(seed)

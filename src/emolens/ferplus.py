@@ -39,3 +39,14 @@ def ferplus_majority(votes: np.ndarray) -> np.ndarray:
     top = v.argmax(1)
     keep = (v.max(1) > 0.5 * v.sum(1)) & (top < 8)
     return np.where(keep, FERPLUS_TO_OURS[np.minimum(top, 7)], -1)
+
+
+def ferplus_plurality(votes: np.ndarray) -> np.ndarray:
+    """Each row's emotion with the largest share of the votes (our order; ties go to the lower label), or -1
+    where no emotion keeps a vote after single votes are dropped.
+
+    Unlike the majority protocol this keeps the ambiguous rows, so it is the population a model meets in use;
+    training validates FER+ models on these labels, and their temperature is fitted on them.
+    """
+    d = ferplus_distribution(votes)
+    return np.where(d.sum(1) > 0, d.argmax(1), -1)

@@ -53,7 +53,8 @@ def evaluate(
         str | None,
         typer.Option(
             help="fer2013: the npz's y; ferplus: the FER+ majority of its ferplus_votes (rows without a majority "
-            "left out). Default: ferplus for an 8-class model, else fer2013."
+            "left out); ferplus-all: each row's most-voted emotion (every row with an emotion vote). "
+            "Default: ferplus for an 8-class model, else fer2013."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -120,7 +121,8 @@ def _print_report(r) -> None:
         f"tta={'on' if e['tta'] else 'off'})"
     )
     out.print(
-        f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  n {r.n}  "
+        f"accuracy {r.accuracy:.4f}  macro-F1 {r.macro_f1:.4f}  ECE {r.ece:.4f}  "
+        f"mean confidence {r.confidence:.4f}  n {r.n}  "
         f"no face {r.errors}  {e['ms_per_face']:.3f} ms/face",
         highlight=False,
     )

@@ -19,6 +19,7 @@ class Report:
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]  # rows: true label, columns: predicted (-1 predictions excluded)
     ece: float | None = None
+    confidence: float | None = None  # mean top-label probability: above accuracy means over-confident
     errors: int = 0  # samples with no prediction (e.g. no face found); counted as wrong
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -31,6 +32,7 @@ class Report:
             "per_class": self.per_class,
             "confusion": self.confusion,
             "ece": None if self.ece is None else round(self.ece, 5),
+            "mean_confidence": None if self.confidence is None else round(self.confidence, 5),
             "errors": self.errors,
         }
         d.update(self.extra)
@@ -63,9 +65,10 @@ def classification_report(
         }
         for i in range(k)
     }
-    ece = None
+    ece = confidence = None
     if probs is not None and valid.any():
         ece = expected_calibration_error(probs[valid], y_true[valid])
+        confidence = float(probs[valid].max(1).mean())
     return Report(
         labels=tuple(labels),
         n=len(y_true),
@@ -74,6 +77,7 @@ def classification_report(
         per_class=per_class,
         confusion=cm.tolist(),
         ece=ece,
+        confidence=confidence,
         errors=int((~valid).sum()),
     )
 

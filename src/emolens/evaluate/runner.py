@@ -13,16 +13,18 @@ from emolens.errors import DataError
 from emolens.evaluate.metrics import Report, classification_report
 
 #: How the labels of an npz are read: its ``y`` (FER2013's 7 labels), or the FER+ majority of ``ferplus_votes``.
-LABEL_SOURCES = ("fer2013", "ferplus")
+LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-all")
 
 
 def load_labelled_npz(path: str | Path, labels: str = "fer2013") -> tuple[np.ndarray, np.ndarray]:
     """``x`` uint8 ``[N,H,W]`` or ``[N,H,W,3]`` and integer ``y`` from an npz, checked.
 
     ``labels='ferplus'`` takes ``y`` from the file's ``ferplus_votes`` under the FER+ majority protocol
-    (:func:`emolens.ferplus.ferplus_majority`; 8 classes) and keeps only the rows that protocol keeps.
+    (:func:`emolens.ferplus.ferplus_majority`; 8 classes) and keeps only the rows that protocol keeps;
+    ``'ferplus-all'`` takes each row's plurality emotion (:func:`emolens.ferplus.ferplus_plurality`) and keeps
+    every row with an emotion vote.
     """
-    from emolens.ferplus import ferplus_majority
+    from emolens.ferplus import ferplus_majority, ferplus_plurality
 
     if labels not in LABEL_SOURCES:
         raise DataError(f"unknown label source {labels!r}; use one of {', '.join(LABEL_SOURCES)}")
@@ -31,11 +33,13 @@ def load_labelled_npz(path: str | Path, labels: str = "fer2013") -> tuple[np.nda
         raise DataError("file not found", str(p))
     try:
         with np.load(p) as d:
-            need = ("x", "ferplus_votes") if labels == "ferplus" else ("x", "y")
+            ferplus = labels.startswith("ferplus")
+            need = ("x", "ferplus_votes") if ferplus else ("x", "y")
             if any(k not in d for k in need):
                 raise DataError(f"needs arrays {' and '.join(map(repr, need))} (found {', '.join(d.files)})", str(p))
-            if labels == "ferplus":
-                y = ferplus_majority(d["ferplus_votes"])
+            if ferplus:
+                votes = d["ferplus_votes"]
+                y = ferplus_majority(votes) if labels == "ferplus" else ferplus_plurality(votes)
                 keep = y >= 0
                 x, y = d["x"][keep], y[keep]
             else:
