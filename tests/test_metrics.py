@@ -27,7 +27,6 @@ def test_ece_zero_when_confidence_matches_accuracy():
     assert expected_calibration_error(probs, np.ones(10, dtype=int)) == pytest.approx(0.7)
 
 
-
 def test_report_mean_confidence_skips_rows_without_a_prediction():
     probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.0, 0.0]])
     r = classification_report(np.array([0, 1, 1]), np.array([0, 0, -1]), ("a", "b"), probs=probs)
