@@ -65,6 +65,7 @@ def train(name: str, epochs: int, data: str | None) -> None:
 
 def score(name: str, data: str | None) -> dict:
     """Last-epoch accuracy, macro-F1 and ECE on PublicTest (FER2013 labels)."""
+    import numpy as np
     import torch
 
     from emolens.datasets import data_root
@@ -91,6 +92,8 @@ def score(name: str, data: str | None) -> dict:
         "public_accuracy": round(rep.accuracy, 4),
         "public_macro_f1": round(rep.macro_f1, 4),
         "public_ece": round(rep.ece or 0, 4),
+        "public_recall": {k: v["recall"] for k, v in rep.per_class.items()},
+        "public_predicted": dict(zip(rep.labels, map(int, np.bincount(p.argmax(1), minlength=7)), strict=True)),
         "train_seconds": round(sum(r["seconds"] for r in rows)),
         "overrides": {k: v for k, v in VARIANTS[name][1].items() if k != "teacher"},
     }
