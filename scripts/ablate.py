@@ -92,6 +92,7 @@ def score(name: str, data: str | None) -> dict:
         "public_accuracy": round(rep.accuracy, 4),
         "public_macro_f1": round(rep.macro_f1, 4),
         "public_ece": round(rep.ece or 0, 4),
+        "public_mean_confidence": round(rep.confidence or 0, 4),
         "public_recall": {k: v["recall"] for k, v in rep.per_class.items()},
         "public_predicted": dict(zip(rep.labels, map(int, np.bincount(p.argmax(1), minlength=7)), strict=True)),
         "train_seconds": round(sum(r["seconds"] for r in rows)),
