@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import DataError
-from emolens.ferplus import ferplus_distribution
+from emolens.ferplus import ferplus_distribution, ferplus_plurality
 
 
 @dataclass
@@ -34,9 +34,10 @@ def load_npz(path: str | Path, labels: str = "fer2013") -> FaceSet:
         if x.ndim == 4:
             x = (x[..., :3] @ np.array([0.299, 0.587, 0.114])).round().clip(0, 255).astype(np.uint8)
         if labels == "ferplus":
-            soft = ferplus_distribution(d["ferplus_votes"])
-            keep = soft.sum(1) > 0
-            return FaceSet(x[keep], soft[keep].argmax(1), soft[keep])
+            votes = d["ferplus_votes"]
+            y = ferplus_plurality(votes)  # the rows `emolens evaluate --labels ferplus-all` scores
+            keep = y >= 0
+            return FaceSet(x[keep], y[keep], ferplus_distribution(votes)[keep])
         return FaceSet(x, d["y"].astype(np.int64))
 
 
