@@ -65,7 +65,6 @@ def train(name: str, epochs: int, data: str | None) -> None:
 
 def score(name: str, data: str | None) -> dict:
     """Last-epoch accuracy, macro-F1 and ECE on PublicTest (FER2013 labels)."""
-    import numpy as np
     import torch
 
     from emolens.datasets import data_root
@@ -94,7 +93,7 @@ def score(name: str, data: str | None) -> dict:
         "public_ece": round(rep.ece or 0, 4),
         "public_mean_confidence": round(rep.confidence or 0, 4),
         "public_recall": {k: v["recall"] for k, v in rep.per_class.items()},
-        "public_predicted": dict(zip(rep.labels, map(int, np.bincount(p.argmax(1), minlength=7)), strict=True)),
+        "public_predicted": dict(zip(rep.labels, map(sum, zip(*rep.confusion, strict=True)), strict=True)),
         "train_seconds": round(sum(r["seconds"] for r in rows)),
         "overrides": {k: v for k, v in VARIANTS[name][1].items() if k != "teacher"},
     }
