@@ -52,7 +52,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     bf16: bool = False  # bfloat16 autocast for the training forward pass (about 1.9x faster on AVX-512 BF16 CPUs)
-    # Start from these weights (a run's best.pt/last.pt) with a fresh optimiser and schedule: a warm restart.
+    # Start from these weights with a fresh optimiser and schedule: a run's best.pt/last.pt (a warm restart), or an
+    # exported `cnn` as an ONNX file or a shipped model's name (fine-tuning it; its batch norms are rebuilt).
     init_from: str = ""
 
     def __post_init__(self) -> None:

@@ -242,6 +242,7 @@ def _manifest(
             "epochs": cfg.epochs,
             "command": f"{train_command(cfg, run_dir)} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
+            **({"init_sha256": _init_digest(run_dir)} if _init_digest(run_dir) else {}),
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
             **({"teacher_sha256": _teacher_digests(run_dir)} if cfg.teacher else {}),
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
@@ -249,6 +250,12 @@ def _manifest(
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,
     }
+
+
+def _init_digest(run_dir: Path) -> str:
+    """The sha256 of the ONNX model the run started from, as it recorded it (empty for a checkpoint start)."""
+    record = run_dir / "init.json"
+    return json.loads(record.read_text()).get("sha256", "") if record.exists() else ""
 
 
 def _teacher_digests(run_dir: Path) -> list[str]:

@@ -18,6 +18,7 @@ from emolens.train import architectures
 from emolens.train.augment import augment, mix
 from emolens.train.config import TrainConfig
 from emolens.train.data import FaceSet, load_dataset, split_usage
+from emolens.train.onnx_init import check_preprocessing, load_onnx_weights
 
 
 @dataclass
@@ -31,6 +32,10 @@ class EpochReport:
     best: bool
     # With weight averaging on, val_accuracy is the averaged weights' and this is the trained weights' own.
     val_accuracy_raw: float | None = None
+
+
+# Training rows whose convolution outputs give the batch norms rebuilt around an ONNX start their statistics.
+INIT_CALIBRATION_ROWS = 512
 
 
 def _resolve(path: str, data_root: Path) -> Path:
@@ -187,10 +192,16 @@ class Trainer:
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
         elif cfg.init_from:
-            skipped = load_matching(model, torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
-            (self.run_dir / "init.json").write_text(
-                json.dumps({"init_from": cfg.init_from, "left_at_initialisation": skipped}, indent=2) + "\n"
-            )
+            init: dict = {"init_from": cfg.init_from}
+            if _is_checkpoint(cfg.init_from):
+                start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"]
+                init["left_at_initialisation"] = load_matching(model, start)
+            else:  # an exported ONNX file or a shipped model's name
+                path, init["sha256"] = resolve_teacher(cfg.init_from)
+                check_preprocessing(path, cfg.augment.crop, cfg.mean, cfg.std)
+                calib = ((center_crop(xtr[:INIT_CALIBRATION_ROWS], cfg.augment.crop) - cfg.mean) / cfg.std).float()
+                init["left_at_initialisation"] = load_onnx_weights(model, path, calib)
+            (self.run_dir / "init.json").write_text(json.dumps(init, indent=2) + "\n")
 
         steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
@@ -306,6 +317,17 @@ def _averaged(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.Ave
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _is_checkpoint(spec: str) -> bool:
+    """A training checkpoint (``best.pt``, ``last.pt``), as opposed to an ONNX export or a shipped model's name."""
+    from emolens.errors import ConfigError
+
+    if Path(spec).suffix not in (".pt", ".pth"):
+        return False
+    if not Path(spec).is_file():
+        raise ConfigError(f"init_from: no checkpoint at {spec}")
+    return True
 
 
 def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
