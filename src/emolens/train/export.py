@@ -72,7 +72,8 @@ def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
     )
 
 
-def _ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
+def ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    """The logits of an `emolens export` graph (input named ``input``) on CPU, in batches."""
     import onnxruntime as ort
 
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -160,7 +161,7 @@ def export_run(
     xv = _prepare(cfg, val.x)
     with torch.inference_mode():
         ref = model(torch.from_numpy(xv[:64])).numpy()
-    logits = _ort_logits(onnx_path, xv)
+    logits = ort_logits(onnx_path, xv)
     parity = float(np.abs(logits[:64] - ref).max())
     if parity > 1e-3:
         raise ModelError(f"ONNX output differs from torch by {parity:.2e}", str(onnx_path))
@@ -242,7 +243,7 @@ def _manifest(
             "epochs": cfg.epochs,
             "command": f"{train_command(cfg, run_dir)} && emolens export {run_dir} --name {name}",
             **({"init_from": cfg.init_from} if cfg.init_from else {}),
-            **({"init_sha256": _init_digest(run_dir)} if _init_digest(run_dir) else {}),
+            **({"init_sha256": init_digest} if (init_digest := _init_digest(run_dir)) else {}),
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
             **({"teacher_sha256": _teacher_digests(run_dir)} if cfg.teacher else {}),
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
@@ -332,7 +333,7 @@ def quantize_int8(
     labels = tuple(manifest["classes"])
     figures: dict[str, dict[str, float]] = {}
     for kind, path in (("fp32", onnx_path), ("int8", q_path)):
-        logits = fp32_logits if kind == "fp32" and fp32_logits is not None else _ort_logits(path, xv)
+        logits = fp32_logits if kind == "fp32" and fp32_logits is not None else ort_logits(path, xv)
         probs = softmax(logits, t)
         rep = classification_report(yv, probs.argmax(1), labels, probs=probs)
         figures[kind] = {

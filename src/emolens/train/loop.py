@@ -197,7 +197,7 @@ class Trainer:
                 start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"]
                 init["left_at_initialisation"] = load_matching(model, start)
             else:  # an exported ONNX file or a shipped model's name
-                path, init["sha256"] = resolve_teacher(cfg.init_from)
+                path, init["sha256"] = resolve_teacher(cfg.init_from, field="init_from")
                 check_preprocessing(path, cfg.augment.crop, cfg.mean, cfg.std)
                 calib = ((center_crop(xtr[:INIT_CALIBRATION_ROWS], cfg.augment.crop) - cfg.mean) / cfg.std).float()
                 init["left_at_initialisation"] = load_onnx_weights(model, path, calib)
@@ -339,12 +339,12 @@ def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> l
     return sorted(k for k in own if k not in take)
 
 
-def resolve_teacher(spec: str) -> tuple[Path, str]:
-    """A teacher entry's ONNX file and its sha256.
+def resolve_teacher(spec: str, field: str = "teacher") -> tuple[Path, str]:
+    """A teacher entry's (or another ONNX start's) ONNX file and its sha256.
 
     The entry is an ONNX path or a shipped emotion model's name, optionally pinned as ``entry@<sha256 prefix of
     8-64 hex digits>``; a pinned entry whose file has another digest raises ``ConfigError``, so that a config names
-    the very teacher it was trained with."""
+    the very model it was trained with. ``field`` is the config field the entry came from, for that message."""
     from emolens.errors import ConfigError
     from emolens.registry import get_model, sha256_file
 
@@ -358,8 +358,8 @@ def resolve_teacher(spec: str) -> tuple[Path, str]:
         path, digest = Path(info.path), info.manifest["sha256"]
     if pin and not digest.startswith(pin.lower()):
         raise ConfigError(
-            f"teacher {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "
-            "give that file's path in --set teacher=[...]"
+            f"{field} {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "
+            f"give that file's path in --set {field}={'[...]' if field == 'teacher' else 'PATH'}"
         )
     return path, digest
 
