@@ -106,15 +106,22 @@ def fuse_timeline(
 
 # ----------------------------------------------------------------------------------------------- readers
 
-_TIME = re.compile(r"(?:(\d+):)?(\d+):(\d+)(?:[.,](\d+))?")
 
+def _subtitle_cues(raw: str, path: Path) -> list[Cue]:
+    """SRT or WebVTT cues through pysubs2: markup removed, lines joined with spaces, empty cues left out."""
+    import pysubs2
 
-def _seconds(text: str) -> float:
-    m = _TIME.fullmatch(text.strip())
-    if not m:
-        raise ValueError(text)
-    h, mi, s, frac = m.groups()
-    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + (float(f"0.{frac}") if frac else 0.0)
+    fmt = "vtt" if path.suffix.lower() == ".vtt" or raw.lstrip().startswith("WEBVTT") else "srt"
+    try:
+        subs = pysubs2.SSAFile.from_string(raw, format_=fmt)
+    except pysubs2.exceptions.Pysubs2Error as e:
+        raise ValueError(str(e)) from None
+    cues = []
+    for event in subs:
+        text = " ".join(re.sub(r"<[^>]+>", "", event.plaintext).split())
+        if text and not event.is_comment:
+            cues.append(Cue(event.start / 1000.0, event.end / 1000.0, text))
+    return cues
 
 
 def read_transcript(path: str | Path) -> list[Cue]:
@@ -130,15 +137,7 @@ def read_transcript(path: str | Path) -> list[Cue]:
     cues: list[Cue] = []
     try:
         if p.suffix.lower() in (".srt", ".vtt") or "-->" in raw[:2000]:
-            for block in re.split(r"\n\s*\n", raw.replace("\r\n", "\n")):
-                lines = [ln for ln in block.strip().split("\n") if ln.strip()]
-                idx = next((i for i, ln in enumerate(lines) if "-->" in ln), None)
-                if idx is None:
-                    continue
-                a, b = (x.strip().split(" ")[0] for x in lines[idx].split("-->"))
-                text = " ".join(re.sub(r"<[^>]+>", "", ln) for ln in lines[idx + 1 :]).strip()
-                if text:
-                    cues.append(Cue(_seconds(a), _seconds(b), text))
+            cues = _subtitle_cues(raw, p)
         elif p.suffix.lower() in (".jsonl", ".ndjson"):
             for line in raw.splitlines():
                 if line.strip():

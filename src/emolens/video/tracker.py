@@ -1,9 +1,9 @@
 """Face tracking across frames: IoU association with a constant-velocity Kalman filter, ByteTrack-style.
 
-Why our own: the maintained Python trackers on PyPI either pull heavy packages (``supervision`` and ``trackers``
-need SciPy, matplotlib, PyAV and the non-headless ``opencv-python``; ``boxmot`` needs torch) or are unmaintained
-(``sort-tracker``, ``motpy``). Faces per frame are few, so a small NumPy tracker with an exact assignment solver
-is enough and adds no dependency.
+Why our own tracker: the maintained Python trackers on PyPI either pull heavy packages (``trackers`` needs the
+non-headless ``opencv-python``, supervision and matplotlib; ``boxmot`` needs torch) or are unmaintained (``sort-tracker``, ``motpy``). Faces per frame are few, so a small NumPy tracker is enough; the
+assignment itself is SciPy's ``linear_sum_assignment`` (exact, in C) rather than a hand-written Hungarian
+solver. (To use supervision's own trackers on emolens faces, see :mod:`emolens.interop`.)
 
 The algorithm, per frame (after Zhang et al., "ByteTrack", ECCV 2022):
 
@@ -178,7 +178,7 @@ def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
 
 
 def linear_assignment(cost: np.ndarray) -> list[tuple[int, int]]:
-    """The minimum-cost assignment of rows to columns (Hungarian algorithm, O(n^2 m)).
+    """The minimum-cost assignment of rows to columns (SciPy's ``linear_sum_assignment``).
 
     Parameters
     ----------
@@ -190,51 +190,15 @@ def linear_assignment(cost: np.ndarray) -> list[tuple[int, int]]:
     list of (int, int)
         ``min(n, m)`` pairs ``(row, column)``, each row and each column at most once, sorted by row.
     """
+    from scipy.optimize import linear_sum_assignment
+
     cost = np.asarray(cost, dtype=np.float64)
     if cost.ndim != 2:
         raise ValueError("cost must be a 2-D array")
-    n, m = cost.shape
-    if n == 0 or m == 0:
+    if cost.shape[0] == 0 or cost.shape[1] == 0:
         return []
-    if n > m:
-        return sorted((r, c) for c, r in linear_assignment(cost.T))
-    inf = float("inf")
-    u = [0.0] * (n + 1)
-    v = [0.0] * (m + 1)
-    p = [0] * (m + 1)  # p[j]: row (1-based) assigned to column j
-    way = [0] * (m + 1)
-    c = cost.tolist()
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv = [inf] * (m + 1)
-        used = [False] * (m + 1)
-        while True:
-            used[j0] = True
-            i0 = p[j0]
-            row = c[i0 - 1]
-            delta, j1 = inf, 0
-            for j in range(1, m + 1):
-                if not used[j]:
-                    cur = row[j - 1] - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j], way[j] = cur, j0
-                    if minv[j] < delta:
-                        delta, j1 = minv[j], j
-            for j in range(m + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while j0:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-    return sorted((p[j] - 1, j - 1) for j in range(1, m + 1) if p[j])
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)]
 
 
 def _match(iou: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
