@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, fail
 from emolens.errors import EmolensError
 
@@ -25,6 +26,7 @@ def bench(
     threads: Annotated[list[int] | None, typer.Option("--threads", help="Thread counts (default 1, 2).")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each setting.")] = 2.0,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the table as JSON.")] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Time the emotion models on random aligned crops: median ms per face and faces per second."""
     import onnxruntime as ort
@@ -33,12 +35,14 @@ def bench(
     from emolens.evaluate.timing import median_seconds
     from emolens.registry import list_models
 
+    use_device(device)
     names = model or list_models("emotion")
     rows = []
     try:
         for name in names:
             for t in threads or [1, 2]:
                 m = EmotionModel(name, threads=t)
+                ran_on = m._session.get_providers()[0].removesuffix("ExecutionProvider")
                 for b in batch or [1, 32, 256]:
                     crops = np.random.default_rng(0).integers(0, 256, (b, m.align_size, m.align_size), dtype=np.uint8)
                     med, runs = median_seconds(lambda: m.logits(crops), seconds=seconds)  # noqa: B023
@@ -50,11 +54,13 @@ def bench(
                             "ms_per_face": med * 1000 / b,
                             "faces_per_s": b / med,
                             "runs": runs,
+                            "provider": ran_on,
                         }
                     )
     except EmolensError as e:
         raise fail(e) from None
-    table = Table(title=f"emotion models, ONNX Runtime {ort.__version__} (CPU), median of timed runs")
+    ran = ", ".join(sorted({r["provider"] for r in rows})) or "CPU"
+    table = Table(title=f"emotion models, ONNX Runtime {ort.__version__} ({ran}), median of timed runs")
     for col in ("model", "threads", "batch", "ms/face", "faces/s"):
         table.add_column(col, justify="right" if col != "model" else "left")
     for r in rows:

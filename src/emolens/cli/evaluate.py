@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, err, fail
 from emolens.cli.progress import progress_bar
 from emolens.errors import EmolensError
@@ -57,6 +58,7 @@ def evaluate(
             "Default: ferplus for an 8-class model, else fer2013."
         ),
     ] = None,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
@@ -64,6 +66,7 @@ def evaluate(
     from emolens.evaluate.plots import confusion_png, reliability_png
     from emolens.evaluate.runner import evaluate_npz, load_labelled_npz, top_labels
 
+    use_device(device)
     names = model or ["emotion-fer2013"]
     reports = []
     right: list[tuple[str, Any]] = []  # each model's label source and per-row correctness, for paired comparison

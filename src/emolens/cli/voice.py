@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError
@@ -30,6 +31,7 @@ def voice(
         str, typer.Option(help="Voice activity detector: 'energy' (as in training) or 'silero' (better in noise).")
     ] = "energy",
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: its choice).")] = 0,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")] = False,
 ) -> None:
     """Predict the emotion in the voice of each file: overall, per utterance (VAD) and per window.
@@ -38,6 +40,7 @@ def voice(
     """
     from emolens.voice.analyzer import RECORD_COLUMNS, VoiceAnalyzer, voice_records
 
+    use_device(device)
     try:
         if window is not None and window <= 0:
             raise ConfigError(f"--window must be positive (got {window})")
