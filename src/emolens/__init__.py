@@ -6,6 +6,7 @@
 """
 
 from emolens.analyzer import Analyzer, analyze
+from emolens.dataframes import analyze_many
 from emolens.errors import EmolensError, ImageError, ModelError
 from emolens.types import Box, Detection, EmotionScores, Face, ImageResult, Landmarks
 
@@ -24,4 +25,5 @@ __all__ = [
     "ModelError",
     "__version__",
     "analyze",
+    "analyze_many",
 ]

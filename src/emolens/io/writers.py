@@ -453,7 +453,7 @@ class ParquetWriter(_TabularWriter):
         pa = self._pa
         types = {"file": pa.string(), "width": pa.int32(), "height": pa.int32(), "face": pa.int32(),
                  "label": pa.string(), "identity": pa.string(), "error": pa.string()}  # fmt: skip
-        self._schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+        self._schema = with_nullable_ints(pa.schema([(c, types.get(c, pa.float64())) for c in columns]))
         self._writer = self._pq.ParquetWriter(self._file, self._schema)
 
     def _emit(self, rows: list[dict[str, Any]]) -> None:
@@ -476,6 +476,32 @@ class ParquetWriter(_TabularWriter):
             self._writer.close()
         finally:
             self._file.close()
+
+
+def with_nullable_ints(schema: Any) -> Any:
+    """``schema`` with pandas metadata that makes ``pandas.read_parquet`` give its integer columns as nullable
+    integers (``Int32``, ``Int64``) rather than float64 when they hold nulls (``face`` of an image without faces).
+
+    Other readers (pyarrow, Polars, DuckDB, Spark) read the Parquet types themselves and ignore the metadata.
+    """
+    import json as _json
+
+    import pyarrow as pa
+
+    columns = []
+    for f in schema:
+        if pa.types.is_integer(f.type):
+            pandas_type, numpy_type = str(f.type), str(f.type).capitalize()  # int32 -> Int32 (nullable)
+        elif pa.types.is_string(f.type):
+            pandas_type, numpy_type = "unicode", "object"
+        else:
+            pandas_type = numpy_type = "float64" if pa.types.is_float64(f.type) else str(f.type)
+        columns.append(
+            {"name": f.name, "field_name": f.name, "pandas_type": pandas_type, "numpy_type": numpy_type}
+            | {"metadata": None}
+        )
+    meta = {"index_columns": [], "column_indexes": [], "columns": columns, "creator": {"library": "emolens"}}
+    return schema.with_metadata({**(schema.metadata or {}), b"pandas": _json.dumps(meta).encode()})
 
 
 _LINE_BREAKS_JSON_KEEPS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
