@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emolens.draw import EMOTION_COLORS, annotate, pixelate, save_image
+from emolens.draw import EMOTION_COLORS, annotate, draw_faces, pixelate, save_image
 from emolens.errors import ConfigError, ImageError
 from emolens.io import load_image
 from emolens.types import Face
@@ -147,3 +147,99 @@ def test_pixelate_keeps_shape() -> None:
         region = rng.integers(0, 256, shape, dtype=np.uint8)
         out = pixelate(region)
         assert out.shape == region.shape and out.dtype == np.uint8
+
+
+# ------------------------------------------------------------------------------------------- crowded photos
+
+
+@pytest.fixture(scope="module")
+def crowds(data_dir: Path) -> dict[str, tuple[np.ndarray, tuple[Face, ...]]]:
+    """The two crowded group photos with the faces the default detector finds (54 and 39 people)."""
+    from emolens import Analyzer
+
+    analyzer = Analyzer("retinaface", threads=1)
+    out = {}
+    for name in ("group_marchingband", "group_tvshow"):
+        rgb = load_image(data_dir / "photos" / f"{name}.jpg").rgb
+        out[name] = (rgb, analyzer.analyze(rgb, color_order="rgb").faces)
+    return out
+
+
+def assert_tags_apart_and_drawn(ann, faces: Sequence[Face]) -> None:
+    """No two tag rectangles (nor the legend) share a pixel, and each rectangle holds its face's tag colour."""
+    rects = [*ann.labels, *([ann.legend] if ann.legend else [])]
+    for k, (ax1, ay1, ax2, ay2) in enumerate(rects):
+        assert 0 <= ax1 < ax2 <= ann.image.shape[1] and 0 <= ay1 < ay2 <= ann.image.shape[0]
+        for bx1, by1, bx2, by2 in rects[k + 1 :]:
+            assert ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1, f"{rects[k]} overlaps {(bx1, by1, bx2, by2)}"
+    for (x1, y1, x2, y2), i in zip(ann.labels, ann.labelled, strict=True):
+        tag = ann.image[y1:y2, x1:x2]
+        assert near(tag, EMOTION_COLORS[faces[i].label], tol=8).mean() > 0.5  # mostly the tag's background
+
+
+def test_crowd_of_small_faces_gets_boxes_and_a_legend(crowds) -> None:
+    rgb, faces = crowds["group_marchingband"]
+    assert len(faces) >= 50
+    ann = draw_faces(rgb, faces)
+    assert ann.labels == ()  # every face is smaller than a tag: box and colour only
+    assert ann.legend is not None
+    x1, y1, x2, y2 = ann.legend
+    covered = [f for f in faces if f.box.x2 > x1 and f.box.x1 < x2 and f.box.y2 > y1 and f.box.y1 < y2]
+    assert covered == []  # the legend sits where there are no faces
+    for f in faces:  # each box is drawn in its emotion's colour
+        bx1, by1, by2 = (round(v) for v in (f.box.x1, f.box.y1, f.box.y2))
+        edge = ann.image[by1 : by2 + 1, bx1 : bx1 + 2]
+        assert near(edge, EMOTION_COLORS[f.label], tol=60).any()
+    # landmarks are never drawn on small faces
+    assert np.array_equal(ann.image, draw_faces(rgb, faces, landmarks=False).image)
+
+
+def test_crowd_labels_never_overlap(crowds) -> None:
+    rgb, faces = crowds["group_tvshow"]
+    assert len(faces) >= 35
+    ann = draw_faces(rgb, faces)
+    assert_tags_apart_and_drawn(ann, faces)
+    tag_h = 25  # the automatic tag height on a 1024 x 576 photo, within a pixel or two
+    big = [i for i, f in enumerate(faces) if f.box.size >= 1.5 * tag_h]
+    assert len(big) >= 15 and set(big) <= set(ann.labelled)  # every clearly visible face is named
+    assert ann.legend is not None  # the small crowd faces at the back are counted in the legend
+
+
+@pytest.mark.parametrize("name", ["group_marchingband", "group_tvshow"])
+def test_forced_small_labels_on_every_face_never_overlap(crowds, name: str) -> None:
+    rgb, faces = crowds[name]
+    ann = draw_faces(rgb, faces, small_face=0, label_size=9, landmarks=False)
+    assert_tags_apart_and_drawn(ann, faces)
+    assert len(ann.labels) == len(faces)  # small text leaves room for every face, even 54 of them
+    big = draw_faces(rgb, faces, small_face=0, label_size=30)
+    assert_tags_apart_and_drawn(big, faces)
+    assert len(big.labels) < len(faces)  # too large to fit them all: the rest are dropped, not stacked
+    tag_heights = {y2 - y1 for _, y1, _, y2 in ann.labels}
+    assert max(tag_heights) < min(y2 - y1 for _, y1, _, y2 in big.labels)
+
+
+def test_no_landmarks_option(face_factory: Callable[..., Face]) -> None:
+    img = np.zeros((600, 600, 3), np.uint8)
+    face = face_factory(0, (100, 100, 500, 500), "neutral")
+    out = annotate(img, [face], landmarks=False)
+    assert face.landmarks is not None
+    for x, y in face.landmarks.points:
+        assert out[round(y), round(x)].max() == 0
+    with pytest.raises(ConfigError, match="label_size"):
+        annotate(img, [face], label_size=-3)
+
+
+def test_cli_annotate_options(data_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from emolens.cli.main import app
+
+    photo = data_dir / "photos" / "group_tvshow.jpg"
+    outs = {}
+    for key, extra in {"default": [], "plain": ["--no-landmarks", "--label-size", "10"]}.items():
+        r = CliRunner().invoke(app, ["analyze", str(photo), "-o", str(tmp_path / f"{key}.jsonl"), "--annotate",
+                                     str(tmp_path / key), "-q", *extra])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        outs[key] = load_image(tmp_path / key / "group_tvshow.jpg").rgb
+    landmark_green = near(outs["default"], (0, 255, 0), tol=50).sum()
+    assert landmark_green > 100 and near(outs["plain"], (0, 255, 0), tol=50).sum() < landmark_green / 5

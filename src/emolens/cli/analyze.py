@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.progress import progress_bar
 from emolens.errors import EmolensError
@@ -45,6 +46,14 @@ def analyze(
     ] = None,
     log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
     blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated copies.")] = False,
+    landmarks: Annotated[
+        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated copies.")
+    ] = True,
+    label_size: Annotated[
+        float | None,
+        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated copies [default: scaled]."),
+    ] = None,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
@@ -54,6 +63,7 @@ def analyze(
     from emolens.io.inputs import expand_inputs
     from emolens.io.writers import open_writer
 
+    use_device(device)
     if (log_events or blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
@@ -87,7 +97,7 @@ def analyze(
                     if logger is not None:
                         logger.log_image(result)
                     if annotate is not None and rgb is not None:
-                        img = draw_faces(rgb, result.faces, **blur)
+                        img = draw_faces(rgb, result.faces, landmarks=landmarks, label_size=label_size, **blur)
                         save_image(img, annotate / _unique_name(result.source, used))
                 advance()
         if logger is not None:

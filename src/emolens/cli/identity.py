@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.progress import progress_bar
 from emolens.cli.records import Format, RecordWriter, simple_table
@@ -52,9 +53,11 @@ def enroll(
     keep_images: Annotated[
         bool, typer.Option(help="Also store the aligned face crops (off: embeddings only).")
     ] = False,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Enrol a person from photos (one face each), or everyone in a folder of per-person sub-folders."""
+    use_device(device)
     from emolens.io.inputs import expand_inputs
 
     if (from_folder is None) == (name is None):
@@ -194,10 +197,19 @@ def identify(
     ] = None,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write annotated copies here.")] = None,
     blur_unknown: Annotated[bool, typer.Option(help="Pixelate unknown faces in annotated copies.")] = False,
+    landmarks: Annotated[
+        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated copies.")
+    ] = True,
+    label_size: Annotated[
+        float | None,
+        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated copies [default: scaled]."),
+    ] = None,
     log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
+    use_device(device)
     from emolens.cli.analyze import _unique_name
     from emolens.draw import annotate as draw_faces
     from emolens.draw import pixelate, save_image
@@ -239,7 +251,14 @@ def identify(
                     )
                 if annotate is not None and rgb is not None:
                     blur_if = (lambda f: f.identity == "unknown") if blur_unknown else None
-                    img = draw_faces(rgb, result.faces, blur=pixelate if blur_unknown else None, blur_if=blur_if)
+                    img = draw_faces(
+                        rgb,
+                        result.faces,
+                        blur=pixelate if blur_unknown else None,
+                        blur_if=blur_if,
+                        landmarks=landmarks,
+                        label_size=label_size,
+                    )
                     save_image(img, annotate / _unique_name(result.source, used))
         if logger is not None:
             logger.close()
@@ -265,9 +284,11 @@ def verify(
     threshold: ThresholdOpt = None,
     ext: Annotated[str, typer.Option(help="Image file extension in --images.")] = "jpg",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON.")] = None,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Are two photos the same person? Or, with --pairs, verification accuracy on a pairs list."""
+    use_device(device)
     from emolens.identity import Gallery
 
     if pairs is None:

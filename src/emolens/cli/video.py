@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.errors import EmolensError, VideoError
 
@@ -70,6 +71,13 @@ def video(
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
     blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated.mp4.")] = False,
+    landmarks: Annotated[
+        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated.mp4.")
+    ] = True,
+    label_size: Annotated[
+        float | None,
+        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated.mp4 [default: scaled]."),
+    ] = None,
     audio: Annotated[
         bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
     ] = False,
@@ -80,16 +88,19 @@ def video(
     show: Annotated[
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
+    device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
 
-    Writes frames.csv/.parquet, tracks.json, timeline PNGs and, with --annotate, annotated.mp4 to --out.
+    Writes frames.csv/.parquet, tracks.json, timeline PNGs with each track's face, summary.html/.png and, with
+    --annotate, annotated.mp4 (H.264) to --out.
     """
     from emolens.analyzer import Analyzer
     from emolens.identity.events import AlertEngine, AlertRule, EventLogger
     from emolens.video.writers import VideoOutputWriter
 
+    use_device(device)
     options = {"max_size": 640} if detector is Detector.retinaface else {}
     tables, notes = ["csv"], []
     try:
@@ -127,7 +138,7 @@ def video(
             smoothing=smoothing.value,
             smoothing_options={"min_confidence": min_confidence},
             live=live,
-            with_frames=annotate or window is not None,
+            with_frames=True,  # thumbnails of each track's best face, and annotated.mp4
         )
         src = run.source
         annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
@@ -139,7 +150,11 @@ def video(
             plots=plots,
             annotate_fps=annotate_fps,
             blur_unknown=blur_unknown,
+            landmarks=landmarks,
+            label_size=label_size,
         )
+        if outputs.annotated is not None and outputs.annotated.codec == "mp4v":
+            notes.append("annotated.mp4 is MPEG-4 Part 2, which browsers do not play: pip install 'emolens[av]'")
         for note in notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         total = src.frame_count
@@ -150,7 +165,7 @@ def video(
                 try:
                     for item in run:
                         result, frame = item if run.with_frames else (item, None)
-                        outputs.write(result, frame.rgb if frame is not None and annotate else None)
+                        outputs.write(result, frame.rgb if frame is not None else None)
                         if logger is not None:
                             logger.log_frame(src.name, result)
                         if window is not None and frame is not None and not window.show(result, frame.rgb):

@@ -17,7 +17,8 @@ Files (all optional except the CSV table in :class:`VideoOutputWriter`):
 ``timeline_track_<id>.png``
     Smoothed probabilities of one track over time (a stacked area plot; needs matplotlib, ``emolens[plot]``).
 ``annotated.mp4``
-    The analysed frames with boxes, landmarks and "#id: label NN%" tags (OpenCV ``mp4v``).
+    The analysed frames with boxes, landmarks and "#id: label NN%" tags: H.264 through PyAV (plays in
+    browsers), or OpenCV ``mp4v`` without PyAV (:class:`AnnotatedVideoWriter`).
 
 Memory stays flat: the table writers keep at most one row group, and each timeline keeps at most
 ``max_points`` points (older points are merged in pairs when it is full).
@@ -30,6 +31,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emolens.errors import ConfigError, MissingExtraError, VideoError
-from emolens.io.writers import LANDMARK_COLUMNS
+from emolens.io.writers import LANDMARK_COLUMNS, with_nullable_ints
 from emolens.labels import VALENCE
 from emolens.types import EmotionScores, Face, FrameResult
 from emolens.video.smoothing import UNCERTAIN
@@ -195,7 +197,8 @@ class FrameTableWriter:
             self._pa = pa
             ints = {"frame": pa.int64(), "track_id": pa.int64(), "face": pa.int32()}
             strings = {"label": pa.string(), "smoothed_label": pa.string(), "identity": pa.string()}
-            self._schema = pa.schema([(c, ints.get(c) or strings.get(c) or pa.float64()) for c in self.columns])
+            schema = pa.schema([(c, ints.get(c) or strings.get(c) or pa.float64()) for c in self.columns])
+            self._schema = with_nullable_ints(schema)
             self._file = _open(self.path, "wb")
             self._pq_writer = pq.ParquetWriter(self._file, self._schema)
         else:
@@ -304,6 +307,9 @@ class _TrackStats:
     last_raw: str | None = None
     series: _Series | None = None
     identity: str | None = None
+    thumb: np.ndarray | None = None
+    thumb_quality: float = -1.0
+    thumb_frame: int | None = None
 
 
 class TrackSummary:
@@ -330,8 +336,8 @@ class TrackSummary:
         self._valence = np.array([VALENCE.get(label, 0.0) for label in self.labels])
         self._tracks: dict[int, _TrackStats] = {}
 
-    def update(self, result: FrameResult) -> None:
-        """Add one analysed frame."""
+    def update(self, result: FrameResult, rgb: np.ndarray | None = None) -> None:
+        """Add one analysed frame; with its pixels (``rgb``), each track keeps a thumbnail of its best face."""
         self.frames_analysed += 1
         self.frames_with_faces += bool(result.faces)
         if self.first_timestamp is None:
@@ -360,10 +366,31 @@ class TrackSummary:
             st.series.add(result.timestamp, p)
             if face.identity is not None:
                 st.identity = face.identity
+            if rgb is not None:
+                q = thumbnail_quality(face, result.width or rgb.shape[1], result.height or rgb.shape[0])
+                if q > st.thumb_quality:
+                    st.thumb, st.thumb_quality, st.thumb_frame = face_thumbnail(rgb, face), q, result.index
 
     @property
     def track_ids(self) -> list[int]:
         return sorted(self._tracks)
+
+    @property
+    def frame_interval(self) -> float:
+        """Mean seconds between analysed frames (0 with fewer than two)."""
+        if self.first_timestamp is None or self.frames_analysed < 2:
+            return 0.0
+        return (self.last_timestamp - self.first_timestamp) / (self.frames_analysed - 1)
+
+    def thumbnail(self, track_id: int) -> np.ndarray | None:
+        """The track's best face (:func:`face_thumbnail`), or ``None`` when no frame pixels were given."""
+        return self._tracks[track_id].thumb
+
+    def series(self, track_id: int) -> tuple[list[float], np.ndarray]:
+        """The track's timeline: times (s) and ``[n, len(labels)]`` smoothed probabilities (at most ``max_points``)."""
+        st = self._tracks[track_id]
+        assert st.series is not None
+        return list(st.series.times), np.array(st.series.probs).reshape(len(st.series.times), len(self.labels))
 
     def track(self, track_id: int) -> dict[str, Any]:
         """The summary of one track (the objects in ``to_dict()["tracks"]``)."""
@@ -391,6 +418,8 @@ class TrackSummary:
             "label_changes_raw": st.raw_changes,
             "label_changes_per_minute": round(st.changes / minutes, 2) if minutes > 0 else None,
             "label_changes_per_minute_raw": round(st.raw_changes / minutes, 2) if minutes > 0 else None,
+            "seconds_on_screen": round(n * self.frame_interval, 3),
+            "thumbnail_frame": st.thumb_frame,
         }
 
     def to_dict(self, **extra: Any) -> dict[str, Any]:
@@ -414,14 +443,57 @@ class TrackSummary:
             raise ConfigError(f"cannot write file: {e.strerror or e}", str(path)) from None
 
     def plot(self, track_id: int, path: str | Path) -> None:
-        """Write the timeline PNG of one track (needs matplotlib)."""
+        """Write the timeline PNG of one track, with its best face when there is one (needs matplotlib)."""
         st = self._tracks[track_id]
         assert st.series is not None
-        plot_timeline(st.series.times, np.array(st.series.probs), self.labels, path, title=f"track {track_id}")
+        t = self.track(track_id)
+        who = f" ({st.identity})" if st.identity else ""
+        title = (
+            f"track {track_id}{who}: mostly {t['dominant_emotion']}, "
+            f"{t['seconds_on_screen']:.1f} s on screen ({t['first_seen_s']:.1f}-{t['last_seen_s']:.1f} s)"
+        )
+        plot_timeline(st.series.times, np.array(st.series.probs), self.labels, path, title=title, thumbnail=st.thumb)
+
+
+#: Side of a track's thumbnail in pixels.
+THUMBNAIL_SIZE = 112
+
+
+def thumbnail_quality(face: Face, width: int, height: int) -> float:
+    """How good a face is as its track's picture: detector score x size (up to the thumbnail's), halved when the
+    box is cut by the frame's edge."""
+    b = face.box
+    inside = b.x1 >= 0 and b.y1 >= 0 and b.x2 <= width and b.y2 <= height
+    return float(face.score) * min(1.0, b.size / THUMBNAIL_SIZE) * (1.0 if inside else 0.5)
+
+
+def face_thumbnail(rgb: np.ndarray, face: Face, size: int = THUMBNAIL_SIZE, margin: float = 0.2) -> np.ndarray:
+    """A square ``[size, size, 3]`` uint8 RGB crop around a face (its box plus ``margin`` each side; padding with
+    black where that reaches outside the frame)."""
+    import cv2
+
+    b = face.box
+    side = b.size * (1 + 2 * margin)
+    cx, cy = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    s = max(1, round(side))
+    h, w = rgb.shape[:2]
+    crop = np.zeros((s, s, 3), np.uint8)
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + s), min(h, y0 + s)
+    if sx1 > sx0 and sy1 > sy0:
+        crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
 
 
 def plot_timeline(
-    times: Sequence[float], probs: np.ndarray, labels: Sequence[str], path: str | Path, *, title: str = ""
+    times: Sequence[float],
+    probs: np.ndarray,
+    labels: Sequence[str],
+    path: str | Path,
+    *,
+    title: str = "",
+    thumbnail: np.ndarray | None = None,
 ) -> None:
     """Plot probabilities over time as a stacked area chart and save it as PNG.
 
@@ -436,6 +508,8 @@ def plot_timeline(
     path : str or pathlib.Path
         The PNG file.
     title : str, optional
+    thumbnail : numpy.ndarray, optional
+        The track's face (``uint8`` ``[h, w, 3]`` RGB), shown left of the plot.
 
     Raises
     ------
@@ -453,7 +527,14 @@ def plot_timeline(
 
     colors = [tuple(c / 255 for c in EMOTION_COLORS.get(label, OTHER_COLOR)) for label in labels]
     probs = np.asarray(probs, dtype=np.float64).reshape(len(times), len(labels))
-    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
+    if thumbnail is None:
+        fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
+    else:
+        fig, (face_ax, ax) = plt.subplots(
+            1, 2, figsize=(12, 3.2), dpi=100, gridspec_kw={"width_ratios": [1, 4.6]}, squeeze=True
+        )
+        face_ax.imshow(thumbnail, interpolation="lanczos")
+        face_ax.set_axis_off()
     try:
         if len(times) == 1:  # one point: show it as a bar of width one frame
             times = [times[0], times[0] + 1e-3]
@@ -477,11 +558,20 @@ def plot_timeline(
 # ----------------------------------------------------------------------------------------------- annotated video
 
 
-class AnnotatedVideoWriter:
-    """Writes annotated frames to an MP4 file (OpenCV ``mp4v``): boxes, landmarks, "#id: label NN%" tags.
+#: Video encoders tried for ``annotated.mp4``, best first: H.264 plays in every browser. PyAV's wheels bundle
+#: FFmpeg with libx264 (and openh264 on some builds); OpenCV's ``mp4v`` (MPEG-4 Part 2, which browsers refuse)
+#: is the last resort when PyAV is not installed.
+H264_ENCODERS: tuple[str, ...] = ("libx264", "libopenh264", "h264")
 
-    The tag shows the smoothed label and its smoothed probability; frames that differ in size from the first
-    are resized to it.
+
+class AnnotatedVideoWriter:
+    """Writes annotated frames to an MP4 file: boxes, landmarks and "#id: label NN%" tags.
+
+    The video is H.264 (yuv420p, ``faststart``) through PyAV, so it plays in browsers; without PyAV
+    (``pip install 'emolens[av]'``) OpenCV writes MPEG-4 Part 2 (``mp4v``), which desktop players read but
+    browsers do not. :attr:`codec` says which was written. The tag shows the smoothed label and its smoothed
+    probability; frames that differ in size from the first are resized to it (odd sizes are padded by one pixel,
+    as H.264 in yuv420p needs even ones).
 
     Parameters
     ----------
@@ -491,16 +581,50 @@ class AnnotatedVideoWriter:
         Frame rate of the output (the analysed frames per second of video).
     blur_unknown : bool, default False
         Pixelate the faces that a gallery did not recognise (``identity == "unknown"``).
+    codec : str, optional
+        ``"h264"`` (needs PyAV) or ``"mp4v"``; default H.264 when PyAV is installed, else ``mp4v``.
+    landmarks : bool, default True
+        Draw landmark dots (see :func:`emolens.draw.draw_faces`).
+    label_size : float, optional
+        Tag text height in pixels (default: scaled with the frame).
+
+    Raises
+    ------
+    ConfigError
+        A frame rate that is not a positive number, or an unknown ``codec``.
+    MissingExtraError
+        ``codec="h264"`` without PyAV.
     """
 
-    def __init__(self, path: str | Path, fps: float, blur_unknown: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        blur_unknown: bool = False,
+        codec: str | None = None,
+        *,
+        landmarks: bool = True,
+        label_size: float | None = None,
+    ) -> None:
         if _bad_fps(fps):
             raise ConfigError(f"the annotated video needs a positive frame rate, got {fps!r}")
+        if codec is None:
+            codec = "h264" if _has_pyav() else "mp4v"
+        if codec not in ("h264", "mp4v"):
+            raise ConfigError(f"unknown video codec {codec!r}; choose h264 or mp4v")
+        if codec == "h264" and not _has_pyav():
+            raise MissingExtraError("av", "av")
         self.path = Path(path)
         self.blur_unknown = blur_unknown
         self.fps = float(fps)
+        self.codec = codec
+        self.encoder: str | None = None
+        self.landmarks = landmarks
+        self.label_size = label_size
         self.frames_written = 0
         self._writer: Any = None
+        self._container: Any = None
+        self._stream: Any = None
         self._size: tuple[int, int] | None = None
 
     def write(self, result: FrameResult, rgb: np.ndarray) -> None:
@@ -510,26 +634,83 @@ class AnnotatedVideoWriter:
         from emolens.draw import annotate, pixelate
 
         blur = {"blur": pixelate, "blur_if": _unknown} if self.blur_unknown else {}
-        img = annotate(rgb, [display_face(f) for f in result.faces], **blur)
+        img = annotate(
+            rgb,
+            [display_face(f) for f in result.faces],
+            landmarks=self.landmarks,
+            label_size=self.label_size,
+            **blur,
+        )
         h, w = img.shape[:2]
-        if self._writer is None:
-            self._size = (w, h)
+        if self._size is None:
+            self._size = (w + w % 2, h + h % 2) if self.codec == "h264" else (w, h)
+            self._open(*self._size)
+        tw, th = self._size
+        if (w, h) != (tw, th):
+            if (w + w % 2, h + h % 2) == (tw, th):  # an odd size: repeat the last row / column
+                img = cv2.copyMakeBorder(img, 0, th - h, 0, tw - w, cv2.BORDER_REPLICATE)
+            else:
+                img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+        if self.codec == "h264":
+            import av
+
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            frame.pts = self.frames_written
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        else:
+            self._writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
+
+    def _open(self, w: int, h: int) -> None:
+        if self.codec == "mp4v":
+            import cv2
+
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 self._writer = None
                 raise VideoError(
                     "cannot write the annotated video (codec mp4v unavailable or bad path)", str(self.path)
                 )
-        if (w, h) != self._size:
-            img = cv2.resize(img, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        self.frames_written += 1
+            self.encoder = "mp4v"
+            return
+        import av
+
+        rate = Fraction(self.fps).limit_denominator(1001)
+        try:
+            self._container = av.open(str(self.path), mode="w", options={"movflags": "+faststart"})
+        except (OSError, av.FFmpegError) as e:
+            raise VideoError(f"cannot write the annotated video ({e})", str(self.path)) from None
+        available = av.codecs_available
+        for name in H264_ENCODERS:
+            if name not in available:
+                continue
+            try:
+                stream = self._container.add_stream(name, rate=rate)
+            except (ValueError, av.FFmpegError):
+                continue
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.codec_context.time_base = 1 / rate
+            if name == "libx264":
+                stream.options = {"preset": "veryfast", "crf": "23"}
+            self._stream, self.encoder = stream, name
+            return
+        self._container.close()
+        self._container = None
+        raise VideoError("cannot write the annotated video: this PyAV build has no H.264 encoder", str(self.path))
 
     def close(self) -> None:
         """Finish the file. Idempotent."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+        if self._container is not None:
+            container, self._container = self._container, None
+            try:
+                for packet in self._stream.encode(None):  # flush the encoder
+                    container.mux(packet)
+            finally:
+                container.close()
 
     def __enter__(self) -> AnnotatedVideoWriter:
         return self
@@ -538,6 +719,14 @@ class AnnotatedVideoWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _has_pyav() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _unknown(face: Face) -> bool:
@@ -577,6 +766,15 @@ class VideoOutputWriter:
         Write ``annotated.mp4`` at this frame rate (``None``: no annotated video).
     blur_unknown : bool, default False
         Pixelate unrecognised faces in ``annotated.mp4``.
+    landmarks : bool, default True
+        Landmark dots in ``annotated.mp4``.
+    label_size : float, optional
+        Tag text height in pixels in ``annotated.mp4`` (default: scaled with the frame).
+    summary : bool, default True
+        Write the per-video summary sheet on close: ``summary.html`` (self-contained) and, with ``plots``,
+        ``summary.png`` (:mod:`emolens.video.report`). Thumbnails need the frames passed to :meth:`write`.
+    codec : str, optional
+        ``annotated.mp4``'s codec (:class:`AnnotatedVideoWriter`); default H.264 when PyAV is installed.
 
     Raises
     ------
@@ -594,6 +792,10 @@ class VideoOutputWriter:
         plots: bool = True,
         annotate_fps: float | None = None,
         blur_unknown: bool = False,
+        landmarks: bool = True,
+        label_size: float | None = None,
+        summary: bool = True,
+        codec: str | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         try:
@@ -606,6 +808,7 @@ class VideoOutputWriter:
             except ImportError:
                 raise MissingExtraError("matplotlib", "plot") from None
         self.plots = plots
+        self.summary_sheet = summary
         self.summary = TrackSummary(labels, source)
         self.tables: list[FrameTableWriter] = []
         self.annotated: AnnotatedVideoWriter | None = None
@@ -615,7 +818,14 @@ class VideoOutputWriter:
                 self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt))
                 self.files.append(self.out_dir / f"frames.{fmt}")
             if annotate_fps is not None:
-                self.annotated = AnnotatedVideoWriter(self.out_dir / "annotated.mp4", annotate_fps, blur_unknown)
+                self.annotated = AnnotatedVideoWriter(
+                    self.out_dir / "annotated.mp4",
+                    annotate_fps,
+                    blur_unknown,
+                    codec,
+                    landmarks=landmarks,
+                    label_size=label_size,
+                )
         except BaseException:
             self._close_writers()
             raise
@@ -625,7 +835,7 @@ class VideoOutputWriter:
         """Add one analysed frame (``rgb`` is needed when writing the annotated video)."""
         for t in self.tables:
             t.write(result)
-        self.summary.update(result)
+        self.summary.update(result, rgb)
         if self.annotated is not None:
             if rgb is None:
                 raise ConfigError("the annotated video needs the frames: use analyze_video(..., with_frames=True)")
@@ -652,6 +862,17 @@ class VideoOutputWriter:
             for tid in self.summary.track_ids:
                 png = self.out_dir / f"timeline_track_{tid}.png"
                 self.summary.plot(tid, png)
+                self.files.append(png)
+        if self.summary_sheet:
+            from emolens.video.report import write_summary_html, write_summary_png
+
+            facts = {k: v for k, v in extra.items() if k in ("fps", "detector", "model", "complete", "error")}
+            html = self.out_dir / "summary.html"
+            write_summary_html(self.summary, html, **facts)
+            self.files.append(html)
+            if self.plots:
+                png = self.out_dir / "summary.png"
+                write_summary_png(self.summary, png)
                 self.files.append(png)
         return self.files
 
