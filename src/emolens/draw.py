@@ -400,6 +400,9 @@ class _TagPlacer:
             (x2 + 1, y1), (x1 - tw - 1, y1), (x2 + 1, y2 - th), (x1 - tw - 1, y2 - th),  # beside
             (x1, y1),  # inside its own box, at the top
         ]  # fmt: skip
+        rect = self._best(i, cands[:8], tw, th, x1, y1, x2, y2, clear_only=True)  # most tags: next to the box
+        if rect is not None:
+            return rect
         cx = (x1 + x2) // 2
         lefts = (x1, cx - tw // 2, x2 - tw, x1 - tw // 2, x2 - tw // 2)
         for ring in range(1, 7):  # further out, with a leader line
@@ -408,6 +411,22 @@ class _TagPlacer:
                 cands += [(left, y1 - th - dy), (left, y2 + 1 + dy)]
             dx = ring * (tw // 2 + self.gap)
             cands += [(x2 + 1 + dx, y1), (x1 - tw - 1 - dx, y1), (x2 + 1 + dx, y2 - th), (x1 - tw - 1 - dx, y2 - th)]
+        return self._best(i, cands, tw, th, x1, y1, x2, y2, clear_only=False)
+
+    def _best(
+        self,
+        i: int,
+        cands: list[tuple[int, int]],
+        tw: int,
+        th: int,
+        x1: int,
+        y1: int,
+        x2: int,
+        y2: int,
+        *,
+        clear_only: bool,
+    ) -> tuple[int, int, int, int] | None:
+        """The cheapest free spot among ``cands`` (with ``clear_only``: only one that covers no face at all)."""
         c = np.array(cands, dtype=np.int64)
         c[:, 0] = np.clip(c[:, 0], 0, self.w - tw)
         c[:, 1] = np.clip(c[:, 1], 0, self.h - th)
@@ -418,6 +437,10 @@ class _TagPlacer:
         rects = rects[free]
         cover = _intersection(rects, self.boxes)  # [n_cands, n_faces] pixels of each face covered
         cost = cover.sum(axis=1) + 3 * cover[:, i]
+        if clear_only:
+            if not (cost == 0).any():
+                return None
+            rects, cost = rects[cost == 0], cost[cost == 0]
         bx = np.maximum(np.maximum(x1 - rects[:, 2], rects[:, 0] - x2), 0)
         by = np.maximum(np.maximum(y1 - rects[:, 3], rects[:, 1] - y2), 0)
         cost = cost + (bx + by) * th * 0.25 + np.arange(len(rects)) * 1e-3  # nearer, then the listed order

@@ -158,3 +158,22 @@ def test_cli_fuse_and_video_transcript(tmp_path, data_dir):
     assert r.exit_code == 2
     r = CliRunner().invoke(app, ["fuse", "--text", str(tmp_path / "t.srt"), "--weights", "eyes=2"])
     assert r.exit_code == 2
+
+
+def test_subtitle_spellings(tmp_path):
+    """SRT/WebVTT as players write them: cue ids, hours, cue settings, styling, notes, multi-line cues, a BOM, CRLF."""
+    (tmp_path / "a.vtt").write_text(
+        "WEBVTT - made by hand\n\nNOTE a comment that is not a cue\n\n"
+        "intro\n01:00:01.250 --> 01:00:03.000 align:start position:10%\n<v Ann>I love\n<b>this</b> place!</v>\n\n"
+        "00:02.000 --> 00:02.500\n\n"  # an empty cue: left out
+        "3\n00:00:04.000 --> 00:00:05.000\n&lt;so sad&gt;\n",
+        encoding="utf-8",
+    )
+    cues = read_transcript(tmp_path / "a.vtt")
+    assert [(c.start, c.end) for c in cues] == [(3601.25, 3603.0), (4.0, 5.0)]
+    assert cues[0].text == "I love this place!" and cues[1].text == "<so sad>"
+    (tmp_path / "b.srt").write_bytes(
+        "\ufeff1\r\n00:00:01,000 --> 00:00:02,500\r\n{\\i1}Ça va?{\\i0}\r\nTrès bien.\r\n\r\n".encode()
+    )
+    (cue,) = read_transcript(tmp_path / "b.srt")
+    assert (cue.start, cue.end, cue.text) == (1.0, 2.5, "Ça va? Très bien.")

@@ -10,6 +10,7 @@ then fuses each bin with a rule from :mod:`emolens.fusion.rules`.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,7 +109,7 @@ def fuse_timeline(
 
 
 def _subtitle_cues(raw: str, path: Path) -> list[Cue]:
-    """SRT or WebVTT cues through pysubs2: markup removed, lines joined with spaces, empty cues left out."""
+    """SRT or WebVTT cues through pysubs2: markup removed, entities decoded, lines joined, empty cues left out."""
     import pysubs2
 
     fmt = "vtt" if path.suffix.lower() == ".vtt" or raw.lstrip().startswith("WEBVTT") else "srt"
@@ -118,7 +119,7 @@ def _subtitle_cues(raw: str, path: Path) -> list[Cue]:
         raise ValueError(str(e)) from None
     cues = []
     for event in subs:
-        text = " ".join(re.sub(r"<[^>]+>", "", event.plaintext).split())
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", event.plaintext)).split())
         if text and not event.is_comment:
             cues.append(Cue(event.start / 1000.0, event.end / 1000.0, text))
     return cues

@@ -1,9 +1,10 @@
 """Face tracking across frames: IoU association with a constant-velocity Kalman filter, ByteTrack-style.
 
 Why our own tracker: the maintained Python trackers on PyPI either pull heavy packages (``trackers`` needs the
-non-headless ``opencv-python``, supervision and matplotlib; ``boxmot`` needs torch) or are unmaintained (``sort-tracker``, ``motpy``). Faces per frame are few, so a small NumPy tracker is enough; the
-assignment itself is SciPy's ``linear_sum_assignment`` (exact, in C) rather than a hand-written Hungarian
-solver. (To use supervision's own trackers on emolens faces, see :mod:`emolens.interop`.)
+non-headless ``opencv-python``, supervision and matplotlib; ``boxmot`` needs torch) or are unmaintained
+(``sort-tracker``, ``motpy``). Faces per frame are few, so a small NumPy tracker is enough; the assignment itself is
+SciPy's ``linear_sum_assignment`` (exact, in C) rather than a hand-written Hungarian solver. (To hand emolens
+faces to supervision's tools, see :mod:`emolens.interop`.)
 
 The algorithm, per frame (after Zhang et al., "ByteTrack", ECCV 2022):
 
