@@ -17,8 +17,8 @@ Files (all optional except the CSV table in :class:`VideoOutputWriter`):
 ``timeline_track_<id>.png``
     Smoothed probabilities of one track over time (a stacked area plot; needs matplotlib, ``emolens[plot]``).
 ``annotated.mp4``
-    The analysed frames with boxes, landmarks and "#id: label NN%" tags: H.264 through PyAV (plays in
-    browsers), or OpenCV ``mp4v`` without PyAV (:class:`AnnotatedVideoWriter`).
+    The analysed frames with boxes, landmarks and "#id: label NN%" tags: H.264 (x264 "superfast", CRF 23) through
+    PyAV (plays in browsers), or OpenCV ``mp4v`` without PyAV (:class:`AnnotatedVideoWriter`).
 
 Memory stays flat: the table writers keep at most one row group, and each timeline keeps at most
 ``max_points`` points (older points are merged in pairs when it is full).
@@ -692,7 +692,7 @@ class AnnotatedVideoWriter:
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.codec_context.time_base = 1 / rate
             if name == "libx264":
-                stream.options = {"preset": "veryfast", "crf": "23"}
+                stream.options = {"preset": "superfast", "crf": "23"}  # as fast as mp4v, half its size
             self._stream, self.encoder = stream, name
             return
         self._container.close()
