@@ -39,6 +39,8 @@ def use_device(device: Device | str | None) -> None:
     as one ``note:`` line on standard error."""
     set_default_device(None if device is None else str(device))
     previous = warnings.showwarning
+    if getattr(previous, "_emolens_notes", False):
+        return
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DeviceFallbackWarning):
@@ -46,4 +48,5 @@ def use_device(device: Device | str | None) -> None:
         else:
             previous(message, category, filename, lineno, file, line)
 
+    show._emolens_notes = True  # type: ignore[attr-defined]
     warnings.showwarning = show
