@@ -4,6 +4,8 @@ a damaged gallery is a 503 that names no path, and `emolens gallery recover` sav
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import sqlite3
 import struct
 
@@ -69,6 +71,14 @@ def test_bad_names_are_refused_by_the_cli(tmp_path, data_dir):
         r = cli("enroll", name, photo, "--gallery", str(tmp_path / "g.db"))
         assert r.returncode != 0 and "error" in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
     assert cli("gallery", "list", "--json", "--gallery", str(tmp_path / "g.db")).stdout.strip() in ("[]", "")
+    people = tmp_path / "people"  # from folders: a bad folder name is reported, the others are enrolled
+    for folder in ("unknown", "Aaron Peirsol"):
+        (people / folder).mkdir(parents=True)
+        shutil.copy(photo, people / folder / "1.jpg")
+    r = cli("enroll", "--from-folder", str(people), "--gallery", str(tmp_path / "g.db"))
+    assert r.returncode == 1 and "'unknown'" in r.stderr and "reserved" in flat(r.stderr), r.stderr
+    listed = cli("gallery", "list", "--json", "--gallery", str(tmp_path / "g.db")).stdout
+    assert [p["name"] for p in json.loads(listed)] == ["Aaron Peirsol"]
 
 
 def fill(path, persons: int = 30, embeddings: int = 119) -> int:
