@@ -57,7 +57,8 @@ class Server:
         self.log_path = folder / f"serve-{self.port}.log"
         self._log = open(self.log_path, "w")
         cmd = [*EMOLENS, "serve", "--host", host, "--port", str(self.port), *args]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         Server.running.append(self)
         deadline = time.monotonic() + 90
         while True:
@@ -276,6 +277,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
 
     def leave() -> str:
         srv = open_()
+        ws_try(srv.ws + "/v1/stream", None, [face], n=1)  # results flowing, as in a browser tab
         before = srv.log().count("Traceback")
         for abrupt in (False, False, True):
             try:
@@ -400,6 +402,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON.")
+    ap.add_argument("--only", nargs="*", help="Run only the attacks of these items (e.g. --only 4 5).")
     args = ap.parse_args()
     import emolens
 
@@ -409,6 +412,8 @@ def main() -> None:
         rows = attacks(tmp)
         try:
             for item, attack, run in rows:
+                if args.only and not set(item.replace(" ", "").split(",")) & set(args.only):
+                    continue
                 t = time.perf_counter()
                 try:
                     outcome = run()
