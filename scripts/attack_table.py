@@ -38,6 +38,12 @@ EMOLENS = [sys.executable, "-c", "from emolens.cli.main import main; main()"]
 MB = 1024 * 1024
 
 
+def short(text: str, n: int) -> str:
+    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([*EMOLENS, *args], capture_output=True, text=True, timeout=timeout)
 
@@ -119,7 +125,7 @@ def ws_try(url: str, origin: str | None = None, send: list[bytes | str] | None =
             got = []
             for _ in range(n):
                 msg = ws.recv(timeout=90)
-                got.append("a JPEG frame" if isinstance(msg, bytes) else msg[:70])
+                got.append("a JPEG frame" if isinstance(msg, bytes) else short(msg, 100))
             return "accepted; got " + " / ".join(got)
     except InvalidStatus as e:
         return f"refused (HTTP {e.response.status_code})"
@@ -240,7 +246,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
             headers={"Origin": "http://evil.test"},
             timeout=120,
         )
-        return f"{r.status_code} {r.text[:90]}"
+        return f"{r.status_code} {short(r.text, 90)}"
 
     rows.append(("2", "form post enrolling `eve` with `Origin: http://evil.test`", evil_form))
 
@@ -254,7 +260,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
         )
         try:
             out, _ = p.communicate(timeout=20)
-            return f"refused at start (exit {p.returncode}): {' '.join(out.split())[:90]}"
+            return f"refused at start (exit {p.returncode}): {short(out, 75)}"
         except subprocess.TimeoutExpired:
             up = httpx.get(f"http://127.0.0.1:{port}/v1/people").status_code
             p.terminate()
@@ -277,8 +283,8 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
 
     def leave() -> str:
         srv = open_()
-        ws_try(srv.ws + "/v1/stream", None, [face], n=1)  # results flowing, as in a browser tab
         before = srv.log().count("Traceback")
+        ws_try(srv.ws + "/v1/stream", None, [face], n=1)  # results flowing, as in a browser tab, then closed
         for abrupt in (False, False, True):
             try:
                 with connect(srv.ws + "/v1/stream", open_timeout=10) as ws:
@@ -292,14 +298,14 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
         time.sleep(5)
         return f"{srv.log().count('Traceback') - before} tracebacks in the server log"
 
-    rows.append(("5", "3 clients leave `/v1/stream` with frames in flight (2 close, 1 drops)", leave))
+    rows.append(("5", "4 clients leave `/v1/stream` (1 after a result, 2 with frames in flight, 1 drops)", leave))
 
     def verify() -> str:
         buf = io.BytesIO()
         Image.new("RGB", (320, 240), (120, 130, 140)).save(buf, "JPEG")
         files = {"a": ("a.jpg", face, "image/jpeg"), "b": ("b.jpg", buf.getvalue(), "image/jpeg")}
         r = httpx.post(open_().url + "/v1/verify", files=files, timeout=120)
-        return f"{r.status_code}, {len(r.text):,} characters: {' '.join(r.text.split())[:60]}"
+        return f"{r.status_code}, {len(r.text):,} characters: {short(r.text, 60)}"
 
     rows.append(("6", "`POST /v1/verify` with a face-less photo", verify))
 
@@ -350,7 +356,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
         except subprocess.TimeoutExpired:
             return "still waiting after 60 s (killed)"
         said = " ".join(r.stderr.split())
-        msg = said[said.find("pipe.jpg") :][:70] if "pipe.jpg" in said else "pipe.jpg not mentioned"
+        msg = short(said[said.find("pipe.jpg") :], 50) if "pipe.jpg" in said else "pipe.jpg not mentioned"
         return f"exit {r.returncode} after {time.perf_counter() - t:.1f} s; {msg}"
 
     rows.append(("10", "`emolens analyze DIR` with a FIFO `pipe.jpg` beside a photo", fifo))
@@ -386,7 +392,7 @@ def attacks(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
         r = cli("analyze", str(big))
         warned = "DecompressionBombWarning" in r.stderr
         said = " ".join(r.stderr.split())
-        ours = said[said.find("big.png") :][:90] if "big.png" in said else ""
+        ours = short(said[said.find("big.png") :], 95) if "big.png" in said else ""
         return f"Pillow's warning on stderr: {'yes' if warned else 'no'}; {ours}"
 
     rows.append(("12", "`emolens analyze` a 100 MP PNG", bomb_warning))
@@ -418,7 +424,7 @@ def main() -> None:
                 try:
                     outcome = run()
                 except Exception as e:  # an attack that breaks the harness is reported, not hidden
-                    outcome = f"harness error: {type(e).__name__}: {e}"[:150]
+                    outcome = short(f"harness error: {type(e).__name__}: {e}", 150)
                 outcome = outcome.replace(str(tmp), "$TMP")
                 results.append({"item": item, "attack": attack, "outcome": outcome})
                 print(f"[{time.perf_counter() - t:5.1f} s] {item}: {outcome}", file=sys.stderr)
