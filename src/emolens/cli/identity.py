@@ -58,6 +58,7 @@ def enroll(
 ) -> None:
     """Enrol a person from photos (one face each), or everyone in a folder of per-person sub-folders."""
     use_device(device)
+    from emolens.identity.names import check_name
     from emolens.io.inputs import expand_inputs
 
     if (from_folder is None) == (name is None):
@@ -77,10 +78,17 @@ def enroll(
         else:
             if not images:
                 raise ConfigError("give at least one photo of the person")
-            people = [(name, images)]
+            people = [(check_name(name), images)]
         failures = 0
         with progress_bar(len(people), quiet or len(people) <= 1, "enrolling") as advance:
             for person, paths in people:
+                try:
+                    person = check_name(person)
+                except ConfigError as e:
+                    failures += 1
+                    err.print(f"[yellow]not enrolled[/yellow] {person!r}: {e.message}", highlight=False)
+                    advance()
+                    continue
                 items = list(expand_inputs(paths))
                 bad = [(i.source, i.error) for i in items if i.error]
                 report = g.enroll(person, [i.path for i in items if not i.error], replace=replace)
@@ -177,11 +185,12 @@ def gallery_recover(gallery: GalleryOpt = None) -> None:
 
     path = gallery or default_gallery_path()
     try:
-        damaged, saved = recover(path)
+        damaged, report = recover(path)
     except EmolensError as e:
         raise fail(e) from None
-    counts = ", ".join(f"{v} {k}" for k, v in saved.items()) or "nothing"
-    err.print(f"recovered {counts} into {path}; the damaged file is {damaged}", highlight=False)
+    err.print(f"recovered into {path}: {report.summary()}; the damaged file is {damaged}", highlight=False)
+    if report.dropped_persons:
+        err.print(f"not kept (no readable embedding): {', '.join(report.dropped_persons)}", highlight=False)
 
 
 # --------------------------------------------------------------------------------------------------- identify

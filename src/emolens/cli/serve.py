@@ -24,9 +24,28 @@ def serve(
     ] = None,
     require_keys: Annotated[
         bool | None,
-        typer.Option("--require-keys/--no-keys", help="Default: keys are required once any key exists."),
+        typer.Option(
+            "--require-keys/--no-keys",
+            help="--require-keys: required from now on (stored in the key database). --no-keys: not for this run "
+            "(loopback only, unless --insecure-keyless-network). Default: as stored; on once a key was created.",
+        ),
+    ] = None,
+    insecure_keyless_network: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-keyless-network",
+            help="Serve WITHOUT keys on a non-loopback address: anyone who reaches it can read the gallery.",
+        ),
+    ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A reverse proxy (address or CIDR network, repeatable) whose X-Forwarded-For is believed for "
+            "rate limits; from any other client the header is ignored."
+        ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload or frame.")] = 10.0,
+    max_enrol_images: Annotated[int, typer.Option(min=1, help="Most photos in one POST /v1/people.")] = 10,
     max_pixels: Annotated[int, typer.Option(min=1, help="Largest image, width x height.")] = 40_000_000,
     rate: Annotated[int, typer.Option(min=1, help="Requests per minute per key (or per address without keys).")] = 600,
     cors_origin: Annotated[
@@ -70,7 +89,11 @@ def serve(
             gallery=gallery,
             keys=keys or default_keys_path(),
             require_keys=require_keys,
+            host=host,
+            allow_keyless_network=insecure_keyless_network,
+            trusted_proxies=list(trusted_proxy or []),
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            max_enrol_images=max_enrol_images,
             max_pixels=max_pixels,
             rate_per_minute=rate,
             cors_origins=list(cors_origin or []),
@@ -98,7 +121,17 @@ def serve(
         f"emolens serving on http://{host}:{port} (dashboard at /dashboard, docs at /docs, metrics at /metrics)",
         highlight=False,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # X-Forwarded-For is the guard's to read (from --trusted-proxy only), never uvicorn's; a WebSocket message
+    # over the upload limit is refused by the protocol layer before it is buffered whole.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        ws_max_size=cfg.max_upload_bytes + 1024,
+    )
 
 
 keys_app = typer.Typer(help="Create, list and revoke API keys for `emolens serve`.", no_args_is_help=True)
@@ -145,10 +178,33 @@ def keys_revoke(
     """Revoke a key at once."""
     from emolens.serve.keys import KeyStore
 
-    if not KeyStore(keys).revoke(key_id):
+    store = KeyStore(keys)
+    if not store.revoke(key_id):
         err.print(f"[red]error:[/red] no live key with id {key_id}")
         raise typer.Exit(EXIT_PARTIAL)
     err.print(f"revoked key {key_id}")
+    if store.required and len(store) == 0:
+        err.print("no live key is left: `emolens serve` refuses every API call until one is created", highlight=False)
+
+
+@keys_app.command("require")
+def keys_require(
+    state: Annotated[str | None, typer.Argument(help="on or off; without it, say which.")] = None,
+    keys: KeysOpt = None,
+) -> None:
+    """Whether `emolens serve` requires keys (on once a key is created; revoking keys never turns it off)."""
+    from emolens.serve.keys import KeyStore
+
+    try:
+        store = KeyStore(keys)
+        if state is not None:
+            if state.lower() not in ("on", "off"):
+                raise ConfigError(f"say on or off, not {state!r}")
+            store.set_required(state.lower() == "on")
+    except EmolensError as e:
+        raise fail(e) from None
+    live = len(store)
+    typer.echo(f"keys required: {'on' if store.required else 'off'} ({live} live key{'' if live == 1 else 's'})")
 
 
 def register(app: typer.Typer) -> None:

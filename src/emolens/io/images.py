@@ -31,7 +31,9 @@ Conversion rules (the same for files, bytes, PIL images and arrays)
 Limits
 ------
 Pillow's own decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 MP for a warning and 179 MP
-for an error) still applies; raising ``max_pixels`` above it needs that raised too. If a program sets
+for an error) still applies; raising ``max_pixels`` above it needs that raised too. Pillow's warning is not
+printed: the loader reports an image over ``max_pixels`` in its own one line. Only regular files are read: a
+named pipe, a device or a socket is refused without waiting on it (``ImageError``). If a program sets
 ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` globally, Pillow pads truncated images instead of raising, and
 this loader cannot tell.
 """
@@ -41,6 +43,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,7 @@ __all__ = ["DEFAULT_MAX_PIXELS", "LoadedImage", "load_image"]
 DEFAULT_MAX_PIXELS = 80_000_000
 
 _EXIF_ORIENTATION = 0x0112
+_WARNINGS_LOCK = threading.Lock()  # warnings.catch_warnings changes process-wide state
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
@@ -155,7 +161,8 @@ def _load_path(path: str | os.PathLike[str], max_pixels: int, name: str) -> np.n
     if not os.fspath(path):
         raise ImageError("empty path", "<path>")
     try:
-        f = open(p, "rb")  # closed below; the size check needs the open descriptor
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; only regular files are read.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ImageError("file not found", name) from None
     except IsADirectoryError:
@@ -167,19 +174,43 @@ def _load_path(path: str | os.PathLike[str], max_pixels: int, name: str) -> np.n
         raise ImageError("cannot read file: permission denied", name) from None
     except OSError as e:
         raise ImageError(f"cannot open file: {e.strerror or e}", name) from None
-    with f:
-        try:
-            st = os.fstat(f.fileno())
-        except OSError as e:
-            raise ImageError(f"cannot read file: {e.strerror or e}", name) from None
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        raise ImageError(f"cannot read file: {e.strerror or e}", name) from None
+    if stat.S_ISDIR(st.st_mode):
+        os.close(fd)
+        raise ImageError("is a directory, not an image file", name)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ImageError(f"not a regular file ({_file_kind(st.st_mode)}); only files are read", name)
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    with open(fd, "rb") as f:
         if st.st_size == 0:
             raise ImageError("file is empty (0 bytes)", name)
         return _decode_stream(f, max_pixels, name)
 
 
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
 def _decode_stream(fp: Any, max_pixels: int, name: str) -> np.ndarray:
     try:
-        im = Image.open(fp)
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            # Pillow warns on stderr from 89 MP on; the size is checked (and reported in one line) below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(fp)
     except UnidentifiedImageError:
         raise ImageError("not an image, or in a format that cannot be read", name) from None
     except Image.DecompressionBombError as e:

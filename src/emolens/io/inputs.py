@@ -12,6 +12,8 @@ Rules
   (code-point order), so ``a.jpg`` < ``b/x.jpg`` < ``c.jpg``.
 - A file reached twice (same absolute path, e.g. ``a.jpg`` and ``./a.jpg``, or a file inside a folder also
   given) is yielded once, the first time.
+- Only regular files are read: a named pipe, a device or a socket (even one named ``pipe.jpg``) yields an
+  :class:`InputItem` with ``error`` set instead of being opened, since reading it could wait forever.
 - Nothing raises mid-stream: a missing path, a glob that matches nothing, a folder with no images or an
   unreadable folder yields an :class:`InputItem` with ``error`` set, so a batch reports it and goes on.
 """
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["IMAGE_EXTENSIONS", "InputItem", "expand_inputs", "is_image_path"]
+__all__ = ["IMAGE_EXTENSIONS", "InputItem", "expand_inputs", "is_image_path", "not_a_regular_file"]
 
 #: File extensions (lower case, with the dot) taken from folders and globs.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -104,7 +107,31 @@ def _file_item(path: str, seen: set[str]) -> Iterator[InputItem]:
     key = os.path.normcase(os.path.abspath(path))
     if key not in seen:
         seen.add(key)
-        yield InputItem(source=path, path=Path(path))
+        error = not_a_regular_file(path)
+        yield InputItem(source=path, error=error) if error else InputItem(source=path, path=Path(path))
+
+
+def not_a_regular_file(path: str) -> str | None:
+    """Why ``path`` is not read (a named pipe, a device, a socket: reading it could wait forever), or ``None``.
+
+    Follows symbolic links; a path that cannot be stat'ed is left to the loader, which says why.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = (
+        "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a file"
+    )
+    return f"not a regular file ({kind}); skipped"
 
 
 def _walk_folder(folder: str, seen: set[str]) -> Iterator[InputItem]:
@@ -133,7 +160,8 @@ def _walk(folder: str) -> Iterator[InputItem]:
 def walk_files(folder: str, accept: Callable[[str], bool]) -> Iterator[tuple[str, str | None]]:
     """``(path, None)`` for each file under ``folder`` whose name ``accept`` takes, recursively, sorted by path
     components, hidden entries and links to folders skipped; ``(folder, message)`` for a folder that cannot be
-    listed (the walk goes on). Not deduplicated."""
+    listed, and ``(path, message)`` for a named pipe, device or socket (never opened); the walk goes on. Not
+    deduplicated."""
     try:
         with os.scandir(folder) as it:
             entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
@@ -149,7 +177,7 @@ def walk_files(folder: str, accept: Callable[[str], bool]) -> Iterator[tuple[str
         if is_dir:
             yield from walk_files(path, accept)
         elif accept(entry.name):
-            yield path, None
+            yield path, not_a_regular_file(path)
 
 
 def _expand_glob(pattern: str, seen: set[str]) -> Iterator[InputItem]:

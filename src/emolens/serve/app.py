@@ -1,6 +1,7 @@
 """The HTTP and WebSocket service: thin handlers over the library (``pip install 'emolens[serve]'``).
 
-Routes (all JSON; errors are ``{"error": "one line"}`` with a 4xx status, never a traceback):
+Routes (all JSON; errors are ``{"error": "one line"}``: 4xx for what the client sent, 5xx for what the server
+cannot do, never a traceback and never a server path):
 
 - ``POST /v1/analyze`` (multipart ``image``): faces, boxes, landmarks, emotions (``ImageResult.to_dict()``)
 - ``POST /v1/verify`` (``a``, ``b``): same person or not, score, threshold
@@ -14,24 +15,35 @@ Routes (all JSON; errors are ``{"error": "one line"}`` with a 4xx status, never 
 - ``GET /dashboard`` (``GET /`` redirects there): the web dashboard (:mod:`emolens.serve.dashboard`)
 - ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``GET /openapi.json``
 
-API keys (``X-API-Key`` header, or ``?key=`` for the WebSocket) are required when the key store has any live
-key, unless the server was started with keys off. The server never fetches URLs on a client's behalf and stores
-no images (enrolment keeps embeddings only).
+API keys (``X-API-Key`` header, or ``?key=`` for the WebSocket) are required when the server was started with
+``require_keys=True`` or, by default, when the key store says so (:attr:`emolens.serve.keys.KeyStore.required`:
+on once a key was created, whatever happens to the keys later). Host, Origin, key, rate and size are checked
+before a handler runs (:mod:`emolens.serve.guard`). The server never fetches URLs on a client's behalf and
+stores no images (enrolment keeps embeddings only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emolens.errors import ConfigError, EmolensError, GalleryError, ImageError, ModelError, VideoError
+from emolens.errors import (
+    AudioError,
+    ConfigError,
+    EmolensError,
+    GalleryError,
+    ImageError,
+    TextError,
+    VideoError,
+)
 
 try:
     from fastapi import FastAPI, File, Form, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -52,8 +64,12 @@ class ServeConfig:
 
     gallery: Path | None = None
     keys: Path | None = None
-    require_keys: bool | None = None  # None: required as soon as a live key exists
+    require_keys: bool | None = None  # None: as the key store's setting says (on once a key was created)
+    host: str | None = None  # the bind address, when known: loopback names only are answered on loopback
+    allow_keyless_network: bool = False  # keyless on a non-loopback bind is refused unless this is set
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-For is read
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_enrol_images: int = 10
     max_pixels: int = 40_000_000
     rate_per_minute: int = 600
     cors_origins: list[str] = field(default_factory=list)
@@ -66,31 +82,26 @@ class ServeConfig:
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self.status, self.message, self.headers = status, message, headers
 
 
 _IMAGE_TYPES = ("image/", "application/octet-stream")
 DETECTORS = ("retinaface", "blazeface")
+log = logging.getLogger("emolens.serve")
+
+#: What a client is told when the server cannot do its part (the server's log has the details).
+UNAVAILABLE = "the service cannot do this right now (a server-side fault; the server's log says why)"
+#: Errors about what the client sent (4xx); every other error a handler meets is the server's (5xx).
+CLIENT_ERRORS = (ImageError, ConfigError, TextError, AudioError)
+#: Faults of the server's own files, models or sources: 503 with :data:`UNAVAILABLE`, logged in one line.
+SERVER_FAULTS = (GalleryError, VideoError, EmolensError, sqlite3.Error, OSError)
 
 
-class _RateLimiter:
-    """Sliding one-minute window per client (key id, or address when keys are off)."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def allow(self, who: str, per_minute: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            q = self._hits[who]
-            while q and now - q[0] > 60:
-                q.popleft()
-            if len(q) >= per_minute:
-                return False
-            q.append(now)
-            return True
+def _one_line(text: str, limit: int = 100) -> str:
+    """A client-given name made safe to echo: printable, one line, bounded."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def _validation_message(errors: Any) -> str:
@@ -107,13 +118,34 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from emolens import __version__
     from emolens.analyzer import Analyzer
     from emolens.identity import Gallery
+    from emolens.identity.gallery import Verification
+    from emolens.identity.names import check_name
+    from emolens.serve.guard import Guard, RefusedError, SecurityHeaders, is_loopback, parse_proxies
     from emolens.serve.keys import KeyStore
 
     cfg = config or ServeConfig()
     for name in (cfg.detector, cfg.stream_detector):
         if name not in DETECTORS:
             raise ConfigError(f"unknown detector {name!r}; use one of {', '.join(DETECTORS)}")
+    try:
+        parse_proxies(cfg.trusted_proxies)
+    except ValueError as e:
+        raise ConfigError(f"--trusted-proxy: {e}") from None
+    keys = KeyStore(cfg.keys) if cfg.keys is not None or cfg.require_keys else None
+    if cfg.require_keys and keys is not None:
+        keys.set_required(True)  # a server that once required keys keeps requiring them
+    guard = Guard(cfg, keys)
+    if cfg.host is not None and not is_loopback(cfg.host) and not guard.keys_required():
+        if not cfg.allow_keyless_network:
+            raise ConfigError(
+                f"refusing to serve without API keys on {cfg.host}, which other machines can reach: create a key "
+                "(`emolens keys create NAME`), bind to 127.0.0.1, or force it with --insecure-keyless-network"
+            )
+        log.warning("WARNING: serving WITHOUT API keys on %s: anyone who can reach it can use it", cfg.host)
+    if keys is not None and guard.keys_required() and len(keys) == 0:
+        log.warning("API keys are required but none is live: every API call will be refused until one is created")
     app = FastAPI(title="emolens", version=__version__, description=__doc__.split("\n\n")[0])
+    app.add_middleware(_GuardMiddleware, guard=guard)
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])
 
@@ -131,8 +163,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     load_time = Gauge("emolens_model_load_seconds", "Time to load each model", ["model"], registry=registry)
     stream_frames = Counter("emolens_stream_frames", "WebSocket frames", ["outcome"], registry=registry)
 
-    keys = KeyStore(cfg.keys) if cfg.keys is not None or cfg.require_keys else None
-    limiter = _RateLimiter()
     state: dict[str, Any] = {}
     lock = threading.RLock()  # the gallery's loader loads the analyzer
 
@@ -159,23 +189,16 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return loaded(f"analyzer-{name}", make)
 
     def gallery() -> Gallery:
-        return loaded("gallery", lambda: Gallery(cfg.gallery, analyzer=analyzer(), threads=cfg.threads))
+        def make() -> Gallery:
+            try:
+                return Gallery(cfg.gallery, analyzer=analyzer(), threads=cfg.threads)
+            except GalleryError as e:  # the server's own file: not the client's fault
+                log.warning("gallery: %s", e)
+                raise HttpError(
+                    503, "the gallery cannot be read (a server-side fault; the server's log says why)"
+                ) from None
 
-    def keys_required() -> bool:
-        if cfg.require_keys is not None:
-            return cfg.require_keys
-        return keys is not None and len(keys) > 0
-
-    def authorise(token: str | None, client: str) -> None:
-        rate = cfg.rate_per_minute
-        who = f"ip:{client}"
-        if keys is not None and (keys_required() or token):
-            key = keys.check(token)
-            if key is None:
-                raise HttpError(401, "missing or invalid API key (X-API-Key header)")
-            who, rate = f"key:{key.id}", key.rate_per_minute or rate
-        if not limiter.allow(who, rate):
-            raise HttpError(429, f"rate limit of {rate} requests per minute reached")
+        return loaded("gallery", make)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Any:
@@ -191,14 +214,21 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         latency.labels(path).observe(time.perf_counter() - t)
         return response
 
+    app.add_middleware(SecurityHeaders)  # the outermost: every response, the guard's refusals included
+
     @app.exception_handler(HttpError)
     async def http_error(_: Request, e: HttpError) -> JSONResponse:
-        return JSONResponse({"error": e.message}, status_code=e.status)
+        return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
 
-    @app.exception_handler(EmolensError)
-    async def emolens_error(_: Request, e: EmolensError) -> JSONResponse:
-        status = 503 if isinstance(e, ModelError) else 404 if "no one named" in e.message else 400
-        return JSONResponse({"error": str(e)}, status_code=status)
+    async def fault(request: Request, e: Exception) -> JSONResponse:
+        if isinstance(e, CLIENT_ERRORS):  # the message only: a source may be a server path
+            return JSONResponse({"error": e.message}, status_code=400)
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        log.warning("%s %s: server-side fault: %s: %s", request.method, route, type(e).__name__, e)
+        return JSONResponse({"error": UNAVAILABLE}, status_code=503)
+
+    for kind in (*CLIENT_ERRORS, *SERVER_FAULTS):
+        app.add_exception_handler(kind, fault)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -211,6 +241,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:  # never a traceback to the client
         return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500)
+
+    # For the handlers below, host, Origin, key, rate and body size were checked by the guard (``/v1/`` routes).
 
     def read_upload(upload: UploadFile, field_name: str) -> bytes:
         ctype = (upload.content_type or "application/octet-stream").lower()
@@ -226,10 +258,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     def image_rgb(data: bytes, name: str) -> np.ndarray:
         from emolens.io.images import load_image
 
-        return load_image(data, max_pixels=cfg.max_pixels, source=name).rgb
-
-    def client_of(request: Request) -> str:
-        return request.client.host if request.client else "?"
+        try:
+            return load_image(data, max_pixels=cfg.max_pixels, source=name).rgb
+        except ImageError as e:
+            raise HttpError(400, f"{_one_line(name)}: {e.message}") from None
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -247,7 +279,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             None, description="retinaface (default: thorough) or blazeface (fast; faces over ~1/10 of the image)"
         ),
     ) -> dict[str, Any]:
-        authorise(request.headers.get("x-api-key"), client_of(request))
         data = read_upload(image, "image")
         rgb = image_rgb(data, image.filename or "image")
         result = analyzer(detector).analyze(rgb, color_order="rgb", source=image.filename or "image")
@@ -256,7 +287,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/v1/identify")
     def identify(request: Request, image: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008
-        authorise(request.headers.get("x-api-key"), client_of(request))
         rgb = image_rgb(read_upload(image, "image"), image.filename or "image")
         recogniser = loaded("identify", lambda: analyzer().with_identity(gallery()))
         result = recogniser.analyze(rgb, color_order="rgb", source=image.filename or "image")
@@ -265,15 +295,20 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/v1/verify")
     def verify(request: Request, a: UploadFile = File(...), b: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008
-        authorise(request.headers.get("x-api-key"), client_of(request))
-        ra = image_rgb(read_upload(a, "a"), a.filename or "a")
-        rb = image_rgb(read_upload(b, "b"), b.filename or "b")
-        v = gallery().verify(ra, rb)
-        return {**v.to_dict(), "model": gallery().model}
+        g = gallery()
+        embedded = []
+        for upload, field_name in ((a, "a"), (b, "b")):
+            rgb = image_rgb(read_upload(upload, field_name), upload.filename or field_name)
+            try:
+                embedded.append(g.embedding(rgb, source=field_name))
+            except ImageError as e:  # e.g. no face: say which photo, never the pixels
+                raise HttpError(422, f"{field_name}: {e.message}") from None
+        score = float(embedded[0] @ embedded[1])
+        v = Verification(score >= g.threshold, score, g.threshold)
+        return {**v.to_dict(), "model": g.model}
 
     @app.get("/v1/people")
     def people(request: Request) -> list[dict[str, Any]]:
-        authorise(request.headers.get("x-api-key"), client_of(request))
         return [p.to_dict() for p in gallery().people()]
 
     @app.post("/v1/people")
@@ -283,18 +318,22 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         images: list[UploadFile] = File(...),  # noqa: B008
         replace: bool = Form(False),
     ) -> dict[str, Any]:
-        authorise(request.headers.get("x-api-key"), client_of(request))
+        try:
+            name = check_name(name)
+        except ConfigError as e:
+            raise HttpError(422, f"name: {e.message}") from None
+        if len(images) > cfg.max_enrol_images:
+            raise HttpError(413, f"at most {cfg.max_enrol_images} images per enrolment")
         pics = [image_rgb(read_upload(u, u.filename or "image"), u.filename or "image") for u in images]
         report = gallery().enroll(name, pics, replace=replace)
         if report.added == 0:
             raise HttpError(422, "no usable face in the images: " + "; ".join(m for _, m in report.failures))
         return report.to_dict()
 
-    @app.delete("/v1/people/{name}")
+    @app.delete("/v1/people/{name:path}")  # :path, so that a name enrolled before names were checked can go
     def remove(request: Request, name: str) -> dict[str, Any]:
-        authorise(request.headers.get("x-api-key"), client_of(request))
         if not gallery().remove(name):
-            raise HttpError(404, f"no one named {name!r} is enrolled")
+            raise HttpError(404, f"no one named {_one_line(name)!r} is enrolled")
         return {"removed": name}
 
     @app.get("/v1/events")
@@ -310,17 +349,18 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     ) -> list[dict[str, Any]]:
         from emolens.identity import EventQuery
 
-        authorise(request.headers.get("x-api-key"), client_of(request))
         q = EventQuery(
             since=since, until=until, identity=identity, emotion=emotion, limit=limit, newest_first=order == "newest"
         )
         return gallery().events(q, alerts=alerts)
 
     async def accept_ws(ws: WebSocket) -> bool:
-        """Check the key (header, or ``?key=``) and the rate; accept the socket, or close it with the reason."""
+        """Check host, Origin, key (header, or ``?key=``) and rate; accept the socket, or refuse the handshake
+        (HTTP 403 to the client; the reason goes to the server's log at debug level)."""
         try:
-            authorise(ws.headers.get("x-api-key") or ws.query_params.get("key"), ws.client.host if ws.client else "?")
-        except HttpError as e:
+            guard.check_websocket(ws.scope)
+        except RefusedError as e:
+            log.debug("websocket %s refused: %s", ws.url.path, e.message)
             await ws.close(code=1008, reason=e.message)
             return False
         await ws.accept()
@@ -332,7 +372,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         person per second, source ``stream:<client>``) to the event log that ``GET /v1/events`` reads."""
         if await accept_ws(ws):
             analyzer = source_analyzer() if identify or events else stream_analyzer()
-            log_as = f"stream:{ws.client.host if ws.client else '?'}" if events else None
+            log_as = f"stream:{guard.client_address(ws.scope)}" if events else None
             await _run_stream(ws, cfg, analyzer, stream_frames, log_as)
 
     def stream_analyzer() -> Analyzer:
@@ -350,9 +390,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: Any, log_as: str | None) -> None:
     """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
     ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
-    import cv2
-
     from emolens.identity.events import EventLogger
+    from emolens.io.images import load_image
     from emolens.video.sources import PushSource
 
     logger = EventLogger(analyzer.gallery.store, interval_s=1.0, flush_s=2.0) if log_as and analyzer.gallery else None
@@ -367,8 +406,8 @@ async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: A
                 if logger is not None:
                     logger.log_frame(log_as, result)
                 loop.call_soon_threadsafe(outbox.put_nowait, result.to_dict())
-        except (VideoError, EmolensError) as e:
-            loop.call_soon_threadsafe(outbox.put_nowait, {"error": str(e)})
+        except EmolensError as e:
+            loop.call_soon_threadsafe(outbox.put_nowait, {"error": e.message})
         finally:
             if logger is not None:
                 logger.close()
@@ -376,53 +415,80 @@ async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: A
 
     worker = threading.Thread(target=consume, name="emolens-ws", daemon=True)
     worker.start()
+    gone = False  # the client has closed the socket (or it broke): nothing more is sent
+
+    async def reply(item: dict[str, Any]) -> bool:
+        nonlocal gone
+        if gone:
+            return False
+        try:
+            await ws.send_json(item)
+            return True
+        except _GONE:
+            gone = True
+            return False
 
     async def sender() -> None:
         while True:
             item = await outbox.get()
             if item is None:
                 return
-            try:
-                await ws.send_json(item)
-            except (RuntimeError, WebSocketDisconnect):  # the client has gone; keep draining
-                continue
-            counter.labels("analysed").inc()
+            if await reply(item):  # once the client has gone, the rest is drained unsent
+                counter.labels("analysed").inc()
 
     send_task = asyncio.create_task(sender())
     try:
-        while True:
-            msg = await ws.receive()
+        while not gone:
+            try:
+                msg = await ws.receive()
+            except _GONE:
+                gone = True
+                break
             if msg.get("type") == "websocket.disconnect":
+                gone = True
                 break
             data = msg.get("bytes")
             if data is None:
                 if (msg.get("text") or "").strip().lower() == "end":
                     break
-                await ws.send_json({"error": "send frames as binary JPEG or PNG messages"})
+                await reply({"error": "send frames as binary JPEG or PNG messages"})
                 continue
             if len(data) > cfg.max_upload_bytes:
-                await ws.send_json({"error": f"frame larger than {cfg.max_upload_bytes} bytes"})
+                await reply({"error": f"frame larger than {cfg.max_upload_bytes} bytes"})
                 counter.labels("rejected").inc()
                 continue
-            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            if bgr is None or bgr.shape[0] * bgr.shape[1] > cfg.max_pixels:
-                await ws.send_json({"error": "frame is not a decodable JPEG/PNG image of an accepted size"})
+            try:  # the one loader: the size is checked from the header before any pixel is decoded
+                frame = await asyncio.to_thread(load_image, data, max_pixels=cfg.max_pixels, source="frame")
+            except ImageError as e:
+                await reply({"error": f"frame: {e.message}"})
                 counter.labels("rejected").inc()
                 continue
             counter.labels("received").inc()
-            await asyncio.to_thread(source.push, np.ascontiguousarray(bgr[..., ::-1]))
-    except WebSocketDisconnect:
-        pass
+            await asyncio.to_thread(source.push, frame.rgb)
     finally:
         source.end()
         await asyncio.to_thread(worker.join, 10)
         run.close()
         await send_task
         counter.labels("dropped").inc(run.stats.frames_dropped)
-    try:
-        await ws.close()
-    except RuntimeError:
-        pass
+    if not gone:
+        try:
+            await ws.close()
+        except _GONE:
+            pass
 
+
+class _GuardMiddleware:
+    """:class:`emolens.serve.guard.Guard` in the form ``app.add_middleware`` takes."""
+
+    def __init__(self, app: Any, guard: Any) -> None:
+        self._app = guard.middleware(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
+
+
+#: What sending to or receiving from a socket whose client has gone raises (Starlette, uvicorn, the protocol).
+_GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
 __all__ = ["ConfigError", "GalleryError", "HttpError", "ImageError", "ServeConfig", "create_app"]

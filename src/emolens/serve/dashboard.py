@@ -243,7 +243,7 @@ class SourceHub:
                     v.offer((message, jpeg))
                 self.frames_sent += 1
         except EmolensError as e:
-            final = {"error": str(e)}
+            final = {"error": e.message}
         except Exception as e:  # never a traceback to a client
             final = {"error": f"internal error in the server source ({type(e).__name__})"}
         finally:
@@ -332,7 +332,7 @@ async def _watch(ws: WebSocket, hub: SourceHub, counter: Any) -> None:
                 msg = await ws.receive()
                 if msg.get("type") == "websocket.disconnect" or (msg.get("text") or "").strip().lower() == "end":
                     return
-        except (RuntimeError, WebSocketDisconnect):
+        except (RuntimeError, WebSocketDisconnect, OSError):
             return
 
     gone = asyncio.create_task(client_gone())
@@ -353,7 +353,7 @@ async def _watch(ws: WebSocket, hub: SourceHub, counter: Any) -> None:
             await ws.send_json(message)
             await ws.send_bytes(jpeg)
             counter.labels("source-sent").inc()
-    except (RuntimeError, WebSocketDisconnect):  # the client has gone
+    except (RuntimeError, WebSocketDisconnect, OSError):  # the client has gone
         return
     finally:
         hub.unsubscribe(viewer)
@@ -361,5 +361,5 @@ async def _watch(ws: WebSocket, hub: SourceHub, counter: Any) -> None:
         counter.labels("source-skipped").inc(viewer.skipped)
     try:
         await ws.close(code=code, reason=reason.encode()[:123].decode(errors="ignore"))  # the protocol's limit
-    except RuntimeError:
+    except (RuntimeError, WebSocketDisconnect, OSError):  # the client went first
         pass
