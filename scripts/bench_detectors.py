@@ -8,8 +8,10 @@ at ``max_size=640``), on ``photos/voc_boxes`` (12 WIDER FACE photos, 212 hand-dr
 * false positives (detections matching no true box; the README lists a few unlabelled face-like
   things, so some are expected);
 * milliseconds per photo for ``detect()`` on the decoded RGB image (pre- and post-processing
-  included, decoding the JPEG not): each photo is run once to warm up, then ``--runs`` times; the
-  table gives the median over photos of each photo's median time, and the worst photo's.
+  included, decoding the JPEG not): each photo is run once to warm up, then ``--runs`` times, the
+  configurations taking turns call by call so that all see the same machine; the table gives the median over
+  photos of each photo's median time, the worst photo's, and the median over photos of the time relative to
+  the first configuration's (the figure that holds when the machine is busy).
 
 plus the number of faces found on ``landscape.jpg`` (0 expected), ``couple.jpg`` (2),
 ``expression_grid.jpg`` (25) and the ``group_*.jpg`` copies (54, 39, 23), and on the ``dev`` photos of
@@ -197,17 +199,36 @@ def evaluate(detector, voc: list[tuple[np.ndarray, object]]) -> dict:
     }
 
 
-def timing(detector, images: list[np.ndarray], runs: int) -> dict:
-    per_photo = []
+def timing(detectors: list, images: list[np.ndarray], runs: int) -> list[dict]:
+    """Per-photo median times of every detector, interleaved: for each photo and run, each detector in turn.
+
+    On a shared machine whose speed drifts, every detector then sees the same conditions; ``x_first`` is each
+    detector's time over the first one's, photo by photo (median over the photos).
+    """
+    per_photo: list[list[float]] = [[] for _ in detectors]
     for image in images:
-        detector.detect(image)  # warm-up
-        ts = []
+        for d in detectors:
+            d.detect(image)  # warm-up
+        ts: list[list[float]] = [[] for _ in detectors]
         for _ in range(runs):
-            t0 = time.perf_counter()
-            detector.detect(image)
-            ts.append((time.perf_counter() - t0) * 1000)
-        per_photo.append(statistics.median(ts))
-    return {"ms_median": statistics.median(per_photo), "ms_max": max(per_photo), "ms_per_photo": per_photo}
+            for k, d in enumerate(detectors):
+                t0 = time.perf_counter()
+                d.detect(image)
+                ts[k].append((time.perf_counter() - t0) * 1000)
+        for k in range(len(detectors)):
+            per_photo[k].append(statistics.median(ts[k]))
+    out = []
+    for k in range(len(detectors)):
+        ratio = statistics.median(a / b for a, b in zip(per_photo[k], per_photo[0], strict=True))
+        out.append(
+            {
+                "ms_median": statistics.median(per_photo[k]),
+                "ms_max": max(per_photo[k]),
+                "ms_per_photo": per_photo[k],
+                "x_first": ratio,
+            }
+        )
+    return out
 
 
 def fmt_recall(d: dict) -> str:
@@ -217,7 +238,7 @@ def fmt_recall(d: dict) -> str:
 def markdown(results: list[dict], timed: bool) -> str:
     head = ["detector", "recall all", "<20 px", "20-32 px", ">32 px", ">=20 px", "precision", "FP"]
     if timed:
-        head += ["ms/photo median", "ms/photo max"]
+        head += ["ms/photo median", "ms/photo max", f"time / `{results[0]['config']}`"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         a = r["voc_boxes"]
@@ -225,7 +246,7 @@ def markdown(results: list[dict], timed: bool) -> str:
         row += [fmt_recall(a["recall_by_size"][b]) for b in SIZE_BINS]
         row += [fmt_recall(a["recall_ge20"]), f"{a['precision']:.3f}", str(a["false_positives"])]
         if timed:
-            row += [f"{r['timing']['ms_median']:.1f}", f"{r['timing']['ms_max']:.1f}"]
+            row += [f"{r['timing']['ms_median']:.1f}", f"{r['timing']['ms_max']:.1f}", f"{r['timing']['x_first']:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     head = ["detector"] + [f"{Path(p).stem} ({n})" for p, n in COUNT_PHOTOS.items()]
@@ -278,9 +299,12 @@ def main() -> None:
     configs = (
         [parse_config(c) for c in args.config]
         if args.config
-        else ([(n, {}) for n in available()] + [("retinaface", {"max_size": 640}), ("yunet-opencv", {})])
+        else (
+            [(n, {}) for n in sorted(available(), key=lambda n: n != "retinaface")]  # the reference first
+            + [("retinaface", {"max_size": 640}), ("yunet-opencv", {})]
+        )
     )
-    results = []
+    results, detectors = [], []
     for name, options in configs:
         options = {"threads": args.threads, **options}
         det = make_detector(name, options)
@@ -293,9 +317,11 @@ def main() -> None:
         }
         if not args.no_faces_extra:
             r["faces_extra"] = faces_extra_found(det, data)
-        if not args.no_timing:
-            r["timing"] = timing(det, [img for img, _ in voc], args.runs)
         results.append(r)
+        detectors.append(det)
+    if not args.no_timing:
+        for r, t in zip(results, timing(detectors, [img for img, _ in voc], args.runs), strict=True):
+            r["timing"] = t
 
     env = {
         "date": dt.date.today().isoformat(),

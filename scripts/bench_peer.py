@@ -44,7 +44,10 @@ REPO = Path(__file__).resolve().parents[1]
 PEER_SERVER = r"""
 import json, sys, time, os
 import cv2, numpy as np
-from fer import FER
+try:
+    from fer import FER
+except ImportError:  # fer 25.x no longer re-exports it
+    from fer.fer import FER
 import fer as fer_pkg
 paths = json.loads(sys.argv[1])
 images = [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths]
