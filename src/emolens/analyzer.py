@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from emolens import detect
@@ -236,7 +237,11 @@ class Analyzer:
         """Detection and aligned crops of one loaded image (thread-safe: the pipeline's worker threads call it)."""
         source, rgb, error = loaded
         dets = self.detect(rgb) if rgb is not None else []
-        crops = crops_from(rgb, dets, self.emotion) if dets else None
+        crops = None
+        if dets:
+            # A grey model's crops come from the grey image: convert it once, not once per face.
+            src = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.emotion.grey and len(dets) > 1 else rgb
+            crops = crops_from(src, dets, self.emotion)
         return (source, rgb, error, dets, crops)
 
     def _finish(self, detected: list[_Detected]) -> list[tuple[ImageResult, np.ndarray | None]]:
