@@ -74,6 +74,7 @@ def pct(values: list[float], q: float) -> float:
 
 PROFILES = {
     "default": [],
+    "default-1-thread": ["--threads", "1"],
     "retinaface": ["--detector", "retinaface"],
     "retinaface-416": ["--detector", "retinaface", "--detector-size", "416"],
     "retinaface-320": ["--detector", "retinaface", "--detector-size", "320"],
