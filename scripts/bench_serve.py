@@ -6,8 +6,9 @@ Starts `emolens serve --no-keys --threads 2` in a subprocess (so the client's wo
 interpreter), waits for /healthz, then:
 1. latency: 200 sequential POST /v1/analyze of a 640x480 one-face JPEG (a frame of single_face.mp4, letterboxed
    to 640x480), after 10 warm-up requests: p50, p95, p99 in ms, for each server profile: the default
-   (RetinaFace, longest side up to 1024, so a 640x480 frame runs at full size), ``--detector-size 416``,
-   ``--detector-size 320``, and ``?detector=blazeface``; each profile gets its own server process;
+   (YuNet, longest side up to 1024, so a 640x480 frame runs at full size), ``--detector retinaface`` (the thorough
+   profile, also at full size), RetinaFace with ``--detector-size 416`` and ``320``, and ``--detector blazeface``;
+   each profile gets its own server process;
 2. load: 4 concurrent clients for ``--seconds`` (60) posting the same JPEG to the ``--load-size`` profile:
    requests, errors, requests/s; with ``--locust``, the same load again from locust in headless mode
    (``scripts/locustfile.py``; needs ``pip install locust``);
@@ -72,9 +73,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 PROFILES = {
-    "retinaface": [],
-    "retinaface-416": ["--detector-size", "416"],
-    "retinaface-320": ["--detector-size", "320"],
+    "default": [],
+    "default-1-thread": ["--threads", "1"],
+    "retinaface": ["--detector", "retinaface"],
+    "retinaface-416": ["--detector", "retinaface", "--detector-size", "416"],
+    "retinaface-320": ["--detector", "retinaface", "--detector-size", "320"],
     "blazeface": ["--detector", "blazeface"],
 }
 
@@ -208,7 +211,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--profiles", default=",".join(PROFILES), help="latency profiles to run (comma-separated)")
-    ap.add_argument("--load-profile", default="retinaface-320", choices=list(PROFILES))
+    ap.add_argument("--load-profile", default="default", choices=list(PROFILES))
     ap.add_argument("--locust", action="store_true", help="also run the load with locust (pip install locust)")
     a = ap.parse_args()
     res: dict = {

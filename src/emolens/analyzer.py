@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from emolens import detect
 from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel, crops_from
-from emolens.errors import EmolensError, ImageError
+from emolens.errors import ConfigError, EmolensError, ImageError
 from emolens.io.images import load_image
 from emolens.io.inputs import InputItem
 from emolens.types import Detection, Face, ImageResult
@@ -25,6 +28,11 @@ if TYPE_CHECKING:
 
 ImageInput = Any  # a path, bytes, a numpy array (with ``color_order``) or a PIL image
 _Loaded = tuple[str, np.ndarray | None, str | None]  # source, RGB pixels, error
+_Detected = tuple[str, np.ndarray | None, str | None, list[Detection], np.ndarray | None]  # ... faces, crops
+
+#: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
+#: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
+DEFAULT_DETECTOR = "yunet"
 
 
 class Analyzer:
@@ -50,11 +58,16 @@ class Analyzer:
         A :class:`~emolens.identity.Gallery` (or the path of a gallery database): every face is then matched
         against the enrolled people and ``Face.identity`` holds the name or ``"unknown"``. In videos each track
         is embedded a few times and its mean matched (:mod:`emolens.identity.tracks`).
+    workers:
+        Photos decoded, detected and cropped at once, in that many threads, by ``analyze_batch`` and
+        ``iter_analyze``, while the calling thread runs the emotion model on the faces of the photos already
+        detected (ONNX Runtime, OpenCV and Pillow release the GIL, so the threads use several cores). Results
+        keep the input order. 1 (the default) runs the photos one after another in the calling thread.
     """
 
     def __init__(
         self,
-        detector: str = "retinaface",
+        detector: str = DEFAULT_DETECTOR,
         model: str = DEFAULT_MODEL,
         *,
         min_face: float = 0,
@@ -63,7 +76,12 @@ class Analyzer:
         tta: bool = False,
         detector_options: dict[str, Any] | None = None,
         identity: Any = None,
+        workers: int = 1,
     ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+        self.workers = workers
+        self._load_lock = threading.Lock()
         self.detector_name = detector
         self.model_name = model
         self.min_face = min_face
@@ -81,13 +99,17 @@ class Analyzer:
     @property
     def detector(self) -> detect.Detector:
         if self._detector is None:
-            self._detector = detect.create(self.detector_name, threads=self.threads, **self.detector_options)
+            with self._load_lock:  # pipeline threads may ask at once; the model loads once
+                if self._detector is None:
+                    self._detector = detect.create(self.detector_name, threads=self.threads, **self.detector_options)
         return self._detector
 
     @property
     def emotion(self) -> EmotionModel:
         if self._emotion is None:
-            self._emotion = EmotionModel(self.model_name, threads=self.threads, tta=self.tta)
+            with self._load_lock:
+                if self._emotion is None:
+                    self._emotion = EmotionModel(self.model_name, threads=self.threads, tta=self.tta)
         return self._emotion
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
@@ -116,6 +138,9 @@ class Analyzer:
         """
         images = list(images)
         srcs = sources or [None] * len(images)
+        if self.workers > 1 and len(images) > 1:
+            pairs = zip(images, srcs, strict=True)
+            return [r for r, _ in self._pipeline(pairs, color_order, raise_errors, max(1, len(images)))]
         loaded = [self._load(img, src, color_order, raise_errors) for img, src in zip(images, srcs, strict=True)]
         return [r for r, _ in self._run(loaded)]
 
@@ -130,8 +155,15 @@ class Analyzer:
         """Stream results for many images, batching the emotion model over ``batch_size`` images at a time.
 
         Items may be anything ``analyze`` takes, or ``emolens.io.inputs.InputItem`` from ``expand_inputs``.
-        Yields ``ImageResult``, or ``(ImageResult, rgb or None)`` with ``with_images``.
+        Yields ``ImageResult``, or ``(ImageResult, rgb or None)`` with ``with_images``, in input order. With
+        ``workers > 1`` the photos are decoded and detected ahead in threads (at most ``2 * workers + batch_size``
+        photos held at once), and a batch goes to the emotion model as soon as the next photo is not ready yet.
         """
+        if self.workers > 1:
+            pairs = ((img, None) for img in images)
+            for pair in self._pipeline(pairs, color_order, False, batch_size):
+                yield pair if with_images else pair[0]
+            return
         batch: list[_Loaded] = []
         for img in images:
             batch.append(self._load(img, None, color_order, False))
@@ -140,6 +172,48 @@ class Analyzer:
                 batch = []
         if batch:
             yield from (pair if with_images else pair[0] for pair in self._run(batch))
+
+    def _pipeline(
+        self,
+        pairs: Iterable[tuple[ImageInput, str | None]],
+        color_order: str | None,
+        raise_errors: bool,
+        batch_size: int,
+    ) -> Iterator[tuple[ImageResult, np.ndarray | None]]:
+        """Producer/consumer: ``workers`` threads load, detect and crop; this thread classifies, in input order."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.detector, self.emotion  # noqa: B018 - load once, here, before the threads start
+
+        def prepare(img: ImageInput, src: str | None) -> _Detected:
+            return self._detect_one(self._load(img, src, color_order, raise_errors))
+
+        ahead = 2 * self.workers  # photos being prepared beyond the batch being filled: bounds memory
+        pending: deque[Future[_Detected]] = deque()
+        source = iter(pairs)
+        exhausted = False
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="emolens-photo") as pool:
+            try:
+                batch: list[_Detected] = []
+                while True:
+                    while not exhausted and len(pending) + len(batch) < ahead + batch_size:
+                        try:
+                            img, src = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        pending.append(pool.submit(prepare, img, src))
+                    if not pending:
+                        break
+                    batch.append(pending.popleft().result())
+                    if len(batch) >= batch_size or not pending or not pending[0].done():
+                        yield from self._finish(batch)
+                        batch = []
+                if batch:
+                    yield from self._finish(batch)
+            finally:
+                for f in pending:
+                    f.cancel()
 
     def _load(self, img: ImageInput, src: str | None, color_order: str | None, raise_errors: bool) -> _Loaded:
         if isinstance(img, InputItem):
@@ -157,16 +231,28 @@ class Analyzer:
         return (li.source, li.rgb, None)
 
     def _run(self, loaded: list[_Loaded]) -> list[tuple[ImageResult, np.ndarray | None]]:
-        per_image: list[list[Detection]] = []
+        return self._finish([self._detect_one(item) for item in loaded])
+
+    def _detect_one(self, loaded: _Loaded) -> _Detected:
+        """Detection and aligned crops of one loaded image (thread-safe: the pipeline's worker threads call it)."""
+        source, rgb, error = loaded
+        dets = self.detect(rgb) if rgb is not None else []
+        crops = None
+        if dets:
+            # A grey model's crops come from the grey image: convert it once, not once per face.
+            src = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.emotion.grey and len(dets) > 1 else rgb
+            crops = crops_from(src, dets, self.emotion)
+        return (source, rgb, error, dets, crops)
+
+    def _finish(self, detected: list[_Detected]) -> list[tuple[ImageResult, np.ndarray | None]]:
+        """Identity (with a gallery) and one emotion-model call for all faces of the images, then the results."""
+        per_image = [item[3] for item in detected]
         matches: list[list[Any]] = []
-        crops: list[np.ndarray] = []
-        for _, rgb, _ in loaded:
-            dets = self.detect(rgb) if rgb is not None else []
-            per_image.append(dets)
-            if self.gallery is not None:
+        if self.gallery is not None:
+            for _, rgb, _, dets, _ in detected:
                 matches.append(self.gallery.match(self.gallery.embedder.embed(rgb, dets)) if dets else [])
-            if dets:
-                crops.append(crops_from(rgb, dets, self.emotion))
+        crops = [item[4] for item in detected if item[4] is not None]
+        loaded = [item[:3] for item in detected]
         scores = self.emotion.scores(np.concatenate(crops)) if crops else []
         out: list[tuple[ImageResult, np.ndarray | None]] = []
         k = 0

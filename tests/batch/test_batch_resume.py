@@ -158,7 +158,7 @@ def test_changed_input_is_redone_without_duplicates(tmp_path: Path, inputs, phot
 def test_other_options_need_overwrite(tmp_path: Path, inputs, fast) -> None:
     out = tmp_path / "out"
     run_batch(inputs[:2], out, **fast)
-    with pytest.raises(ConfigError, match=r"other options \(detector 'blazeface', not 'retinaface'\)"):
+    with pytest.raises(ConfigError, match=r"other options \(detector 'blazeface', not 'yunet'\)"):
         run_batch(inputs[:2], out, commit_interval=0)
     run_batch(inputs[:2], out, workers=2, chunk_size=1, **fast)  # engine, workers and chunks may change
 

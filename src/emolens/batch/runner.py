@@ -138,7 +138,7 @@ def run_batch(
     workers: int | None = None,
     threads: int = 0,
     address: str | None = None,
-    detector: str = "retinaface",
+    detector: str = "yunet",
     model: str = DEFAULT_MODEL,
     video_stride: int = 1,
     min_face: float = 0,

@@ -28,7 +28,7 @@ class WorkerOptions:
     ``threads`` is the ONNX Runtime (and OpenCV) thread count per model in one worker; the engines set it.
     """
 
-    detector: str = "retinaface"
+    detector: str = "yunet"
     model: str = DEFAULT_MODEL
     threads: int = 1
     video_stride: int = 1
@@ -88,10 +88,14 @@ class ChunkWorker:
             import cv2
 
             cv2.setNumThreads(options.threads)
+        # The photos of a chunk go through the Analyzer's pipeline: one thread per core decodes and detects
+        # (one ONNX Runtime thread each) while this thread classifies the faces already found.
+        pipeline = max(1, options.threads)
         self.analyzer = Analyzer(
             options.detector,
             options.model,
-            threads=options.threads,
+            threads=1 if pipeline > 1 else options.threads,
+            workers=pipeline,
             min_face=options.min_face,
             max_faces=options.max_faces,
             detector_options=options.detector_options,

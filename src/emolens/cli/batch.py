@@ -41,7 +41,9 @@ def batch(
         int | None, typer.Option(min=1, help="Worker processes / Ray actors (default: local 1, ray one per CPU).")
     ] = None,
     threads: Annotated[int, typer.Option(min=0, help="ONNX Runtime threads per worker (0: cores / workers).")] = 0,
-    detector: Annotated[str, typer.Option(help="Face detector backend (retinaface, blazeface).")] = "retinaface",
+    detector: Annotated[
+        str, typer.Option(help="Face detector backend (yunet, the default; retinaface, thorough; blazeface).")
+    ] = "yunet",
     model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Most photos per worker call (a video is a call of its own).")

@@ -53,8 +53,8 @@ def serve(
     ] = None,
     threads: Annotated[int, typer.Option(min=0, help="Threads per model.")] = 2,
     detector: Annotated[
-        str, typer.Option(help="Default detector of /v1/analyze and /v1/identify: retinaface or blazeface.")
-    ] = "retinaface",
+        str, typer.Option(help="Default detector of /v1/analyze and /v1/identify: yunet, retinaface or blazeface.")
+    ] = "yunet",
     detector_size: Annotated[
         int | None,
         typer.Option(

@@ -17,6 +17,7 @@ from emolens.errors import EmolensError, VideoError
 
 
 class Detector(StrEnum):
+    yunet = "yunet"
     blazeface = "blazeface"
     retinaface = "retinaface"
 
@@ -38,8 +39,8 @@ def video(
         float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
     ] = None,
     detector: Annotated[
-        Detector, typer.Option(help="Face detector: blazeface (fast) or retinaface.")
-    ] = Detector.blazeface,
+        Detector, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
+    ] = Detector.yunet,
     smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")

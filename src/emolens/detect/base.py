@@ -46,4 +46,4 @@ def create(name: str, **options: object) -> Detector:
 
 def _import_backends() -> None:
     # Backends register themselves on import; importing here keeps start-up lazy.
-    from emolens.detect import blazeface, retinaface  # noqa: F401
+    from emolens.detect import blazeface, retinaface, yunet  # noqa: F401

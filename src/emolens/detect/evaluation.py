@@ -97,3 +97,55 @@ def match(detections: list[Detection], truth: np.ndarray, iou_threshold: float =
             found[int(cand.argmax())] = True
             tp[i] = True
     return found, tp
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """One labelled face photo of a ``faces_extra`` set: its file and, where the set gives it, the face box."""
+
+    path: Path
+    box: np.ndarray | None  #: ``[4]`` x1, y1, x2, y2 in pixels, or None (the photo is the face)
+
+
+def read_faces_extra(folder: str | Path, split: str = "dev") -> list[FaceCrop]:
+    """The photos of one ``faces_extra`` set (``expw``, ``sfew`` or ``taiwanese``) in ``split``, in file order.
+
+    Each photo holds one labelled face; ExpW's ``labels.csv`` also gives that face's box inside the crop.
+
+    Raises
+    ------
+    DataError
+        If ``labels.csv`` is missing or lacks the ``file`` and ``split`` columns.
+    """
+    import csv
+
+    folder = Path(folder)
+    try:
+        with (folder / "labels.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise DataError("labels.csv not found", str(folder)) from None
+    if rows and not {"file", "split"} <= set(rows[0]):
+        raise DataError("labels.csv has no file and split columns", str(folder))
+    images = folder / "images" if (folder / "images").is_dir() else folder
+    out = []
+    for r in rows:
+        if r["split"] != split:
+            continue
+        box = None
+        if all(r.get(k) not in (None, "") for k in ("x1", "y1", "x2", "y2")):
+            box = np.array([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
+        out.append(FaceCrop(images / r["file"], box))
+    return sorted(out, key=lambda c: c.path.name)
+
+
+def face_found(detections: list[Detection], crop: FaceCrop, iou_threshold: float = 0.5) -> bool:
+    """Whether a detector found the labelled face of a ``faces_extra`` photo.
+
+    With a labelled box (ExpW) the face is found when a detection overlaps it with IoU >= ``iou_threshold``;
+    without one (the photo is a tight crop of the face) when anything is detected.
+    """
+    if crop.box is None:
+        return bool(detections)
+    found, _ = match(detections, crop.box.reshape(1, 4), iou_threshold)
+    return bool(found[0])

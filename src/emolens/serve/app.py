@@ -74,7 +74,7 @@ class ServeConfig:
     rate_per_minute: int = 600
     cors_origins: list[str] = field(default_factory=list)
     threads: int = 2
-    detector: str = "retinaface"
+    detector: str = "yunet"
     detector_options: dict[str, Any] = field(default_factory=dict)  # the library's defaults unless set
     stream_detector: str = "blazeface"
     source: str | None = None  # the operator's server-side source for WS /v1/source (file, camera index, URL)
@@ -87,7 +87,7 @@ class HttpError(Exception):
 
 
 _IMAGE_TYPES = ("image/", "application/octet-stream")
-DETECTORS = ("retinaface", "blazeface")
+DETECTORS = ("yunet", "retinaface", "blazeface")
 log = logging.getLogger("emolens.serve")
 
 #: What a client is told when the server cannot do its part (the server's log has the details).
@@ -276,7 +276,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         request: Request,
         image: UploadFile = File(...),  # noqa: B008
         detector: str | None = Query(
-            None, description="retinaface (default: thorough) or blazeface (fast; faces over ~1/10 of the image)"
+            None, description="yunet (default), retinaface (thorough) or blazeface (faces over ~1/10 of the image)"
         ),
     ) -> dict[str, Any]:
         data = read_upload(image, "image")
