@@ -87,7 +87,7 @@ def test_source_route_sends_results_and_frames_from_the_operators_clip(tmp_path,
     got = []
     t0 = time.perf_counter()
     with client.websocket_connect("/v1/source") as ws:
-        while not got or got[-1][0]["frame"] < 100:
+        while len(got) < 20 or got[-1][0]["frame"] < 100:  # a loaded machine drops frames: wait for 20 sent
             msg = ws.receive_json()
             assert "error" not in msg, msg
             jpeg = ws.receive_bytes()
