@@ -705,7 +705,7 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
         "thresholds": None if thresholds is None else [float(t) for t in thresholds],
         "encoder": model.encoder,
         "features": int(model.n_features),
-        "metrics": {k: _multi_headline(k, f) for k, f in tests.items()},
+        "metrics": {f"{k}_{m}": v for k, f in tests.items() for m, v in _multi_headline(k, f).items()},
         "training": command,
         "evaluation": "python scripts/bench_text_crosscorpus.py",
         "licence": f"weights: {spec.data_licence}; encoder (not in this file): Apache-2.0",
