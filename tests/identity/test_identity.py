@@ -467,10 +467,10 @@ def test_cli_verify_pairs_honours_threshold_with_folds_and_reads_csv(tmp_path, d
     assert 0 <= f["probability_ece"] <= 1
     local = read_pairs(tmp_path / "pairs.csv", None)
     assert local.pairs[0][0] == str(tmp_path / lines[1].split(",")[0])
-    (tmp_path / "bad.csv").write_text("a.jpg,b.jpg,maybe\n")
+    (tmp_path / "bad.csv").write_text("a,b,same\na.jpg,b.jpg,maybe\n")
     from emolens.errors import DataError
 
-    with pytest.raises(DataError, match="row 1"):
+    with pytest.raises(DataError, match="row 2"):
         read_pairs(tmp_path / "bad.csv", None)
 
 
@@ -511,7 +511,7 @@ def test_shipped_threshold_travels_to_lfw_and_orl_pairs(data_dir, embedder):
     own = accuracy(ps.scores, ps.same, best_threshold(ps.scores, ps.same))
     at = accuracy(ps.scores, ps.same, g.threshold)
     assert g.threshold == embedder.info.manifest["threshold"]
-    assert own - at <= 0.03, (own, at, g.threshold)
+    assert own - at <= 0.015, (own, at, g.threshold)  # the target: within 1.5 points of the own best
     p = embedder.same_probabilities(ps.scores)
     assert p is not None and expected_calibration_error(p, ps.same) <= 0.1
 
