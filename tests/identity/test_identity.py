@@ -23,10 +23,17 @@ from emolens.identity import EventQuery, FaceEmbedder, Gallery, SQLiteStore
 from emolens.identity.evaluation import (
     MISSING_SCORE,
     PairScores,
+    accuracy,
     best_threshold,
     evaluate_pairs,
+    expected_calibration_error,
+    fit_same_probability,
+    orl_pairs,
+    pooled_threshold,
     read_pairs,
     roc_auc,
+    same_probability,
+    score_pairs,
     tar_at_far,
 )
 from emolens.identity.events import AlertEngine, AlertRule, EventLogger
@@ -427,6 +434,86 @@ def test_cli_verify_pairs_protocol(tmp_path, data_dir):
     assert r.exit_code == 1  # images that could not be read are reported and counted as errors
     f = json.loads(out.read_text())
     assert f["failed_images"] == 2 and f["pairs_with_failed_image"] == 1 and f["accuracy"] <= 6 / 7
+
+
+def test_cli_verify_pairs_honours_threshold_with_folds_and_reads_csv(tmp_path, data_dir):
+    root = data_dir / "lfw"
+    rows = (root / "pairsDevTest.txt").read_text().splitlines()[1:]
+    same, diff = rows[:4], rows[500:504]
+    (tmp_path / "pairs.txt").write_text("2\t2\n" + "\n".join(same[:2] + diff[:2] + same[2:] + diff[2:]) + "\n")
+    out = tmp_path / "v.json"
+    images = ["--images", str(root / "images")]
+    # --threshold 1.01: no pair reaches it, so every same pair is wrong: 50% whatever the fold thresholds are
+    r = CliRunner().invoke(
+        app,
+        ["verify", "--pairs", str(tmp_path / "pairs.txt"), *images, "--threshold", "1.01", "--json", str(out), "-q"],
+    )
+    assert r.exit_code == 0, r.output
+    f = json.loads(out.read_text())
+    assert f["threshold"] == 1.01 and f["threshold_source"] == "--threshold" and f["accuracy"] == 0.5
+    assert f["fold_accuracies"] == [0.5, 0.5] and "fold_thresholds" not in f
+    # the same pairs as a CSV (a,b,same with a header; paths relative to --images), and a CSV with paths relative
+    # to its own folder (no --images)
+    lines = ["a,b,same"]
+    for row in same + diff:
+        t = row.split("\t")
+        a, i, b, j = (t[0], t[1], t[0], t[2]) if len(t) == 3 else t
+        lines.append(f"{a}/{a}_{int(i):04d}.jpg,{b}/{b}_{int(j):04d}.jpg,{'1' if a == b else '0'}")
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(app, ["verify", "--pairs", str(tmp_path / "pairs.csv"), *images, "--json", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    f = json.loads(out.read_text())
+    assert f["pairs"] == 8 and f["same"] == 4 and f["accuracy"] >= 7 / 8 and f["protocol"] == "fixed threshold"
+    assert 0 <= f["probability_ece"] <= 1
+    local = read_pairs(tmp_path / "pairs.csv", None)
+    assert local.pairs[0][0] == str(tmp_path / lines[1].split(",")[0])
+    (tmp_path / "bad.csv").write_text("a,b,same\na.jpg,b.jpg,maybe\n")
+    from emolens.errors import DataError
+
+    with pytest.raises(DataError, match="row 2"):
+        read_pairs(tmp_path / "bad.csv", None)
+
+
+def test_orl_pairs_are_deterministic_balanced_and_person_disjoint(data_dir):
+    a, b = orl_pairs(data_dir / "orl"), orl_pairs(data_dir / "orl")
+    assert a == b and a.folds == 10 and len(a.pairs) == 3600 and sum(p[2] for p in a.pairs) == 1800
+    for k in range(10):
+        people = {Path(p).parent.name for pair in a.pairs[k * 360 : (k + 1) * 360] for p in pair[:2]}
+        assert people == {f"s{4 * k + i}" for i in range(1, 5)}
+        assert len(set(a.pairs[k * 360 : (k + 1) * 360])) == 360
+
+
+def test_pooled_threshold_and_same_person_probability():
+    rng = np.random.default_rng(3)
+
+    def make(n, mu_same, mu_diff):
+        same = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+        return PairScores(np.where(same, rng.normal(mu_same, 0.08, 2 * n), rng.normal(mu_diff, 0.08, 2 * n)), same)
+
+    a, b = make(3000, 0.7, 0.1), make(300, 0.5, 0.2)  # sizes differ: each set still weighs the same
+    t = pooled_threshold([a, b])
+    grid = np.linspace(-0.2, 1.0, 1201)
+    mean = [(accuracy(a.scores, a.same, x) + accuracy(b.scores, b.same, x)) / 2 for x in grid]
+    assert (accuracy(a.scores, a.same, t) + accuracy(b.scores, b.same, t)) / 2 >= max(mean) - 1e-9
+    slope, bias = fit_same_probability([a, b])
+    assert slope > 0
+    for s in (a, b):
+        assert expected_calibration_error(same_probability(s.scores, slope, bias), s.same) < 0.1
+    assert same_probability(np.array([MISSING_SCORE]), slope, bias)[0] == 0
+
+
+def test_shipped_threshold_travels_to_lfw_and_orl_pairs(data_dir, embedder):
+    """The pooled threshold in the manifest, on a fixed sample of real ORL pairs: near the sample's own best."""
+    g = Gallery(":memory:", embedder=embedder)
+    pl = orl_pairs(data_dir / "orl")
+    sample = type(pl)(pl.pairs[:360] + pl.pairs[1800:2160], 2)  # folds 1 and 6: 8 people, 720 pairs
+    ps = score_pairs(sample, lambda p: g.embedding(p, pick="center"))
+    own = accuracy(ps.scores, ps.same, best_threshold(ps.scores, ps.same))
+    at = accuracy(ps.scores, ps.same, g.threshold)
+    assert g.threshold == embedder.info.manifest["threshold"]
+    assert own - at <= 0.015, (own, at, g.threshold)  # the target: within 1.5 points of the own best
+    p = embedder.same_probabilities(ps.scores)
+    assert p is not None and expected_calibration_error(p, ps.same) <= 0.1
 
 
 def test_gallery_rejects_images_with_two_similar_faces(gallery, data_dir):

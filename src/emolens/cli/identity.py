@@ -284,8 +284,14 @@ def identify(
 def verify(
     a: Annotated[str | None, typer.Argument(help="First photo.")] = None,
     b: Annotated[str | None, typer.Argument(help="Second photo.")] = None,
-    pairs: Annotated[Path | None, typer.Option(help="Evaluate a pairs file in the LFW layout instead.")] = None,
-    images: Annotated[Path | None, typer.Option(help="Folder of <Person>/<Person>_NNNN.jpg for --pairs.")] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(help="Evaluate a pairs file instead: LFW layout, or a CSV of a,b,same (paths under --images)."),
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Folder of <Person>/<Person>_NNNN.jpg for --pairs (a CSV: the folder its paths start in)."),
+    ] = None,
     threshold_pairs: Annotated[
         Path | None,
         typer.Option(help="Choose the threshold on this pairs file (e.g. LFW pairsDevTrain), then test on --pairs."),
@@ -310,12 +316,17 @@ def verify(
         except EmolensError as e:
             raise fail(e) from None
         verdict = "same person" if v.same else "different people"
-        out.print(f"{verdict}: similarity {v.score:.3f} (threshold {v.threshold:.3f}, {g.model})", highlight=False)
+        prob = g.embedder.same_probability(v.score)
+        p_txt = "" if prob is None else f", P(same) {prob:.3f}"
+        out.print(
+            f"{verdict}: similarity {v.score:.3f} (threshold {v.threshold:.3f}{p_txt}, {g.model})", highlight=False
+        )
         if json_out:
-            json_out.write_text(json.dumps({**v.to_dict(), "a": a, "b": b, "model": g.model}, indent=2))
+            record = {**v.to_dict(), "probability": None if prob is None else round(prob, 4)}
+            json_out.write_text(json.dumps({**record, "a": a, "b": b, "model": g.model}, indent=2))
         return
-    if images is None:
-        err.print("[red]error:[/red] --pairs needs --images DIR")
+    if images is None and pairs.suffix.lower() != ".csv":
+        err.print("[red]error:[/red] --pairs needs --images DIR (only a .csv of pairs may do without)")
         raise typer.Exit(EXIT_USAGE)
     figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, quiet)
     _print_figures(figures)
@@ -326,10 +337,16 @@ def verify(
 
 
 def _evaluate_pairs(
-    pairs: Path, images: Path, threshold_pairs: Path | None, threshold: float | None, ext: str, quiet: bool
+    pairs: Path, images: Path | None, threshold_pairs: Path | None, threshold: float | None, ext: str, quiet: bool
 ) -> dict[str, Any]:
     from emolens.identity import Gallery
-    from emolens.identity.evaluation import best_threshold, evaluate_pairs, read_pairs, score_pairs
+    from emolens.identity.evaluation import (
+        best_threshold,
+        evaluate_pairs,
+        expected_calibration_error,
+        read_pairs,
+        score_pairs,
+    )
 
     try:
         g = Gallery(":memory:", threshold=threshold)
@@ -341,10 +358,15 @@ def _evaluate_pairs(
             n_images = len({p for x, y, _ in pl.pairs for p in (x, y)})
             with progress_bar(n_images, quiet, f"embedding ({role})") as advance:
                 scored[role] = score_pairs(pl, lambda p: g.embedding(p, pick="center"), lambda k, n: advance())
-        thr = g.threshold
+        thr: float | None = g.threshold
         if threshold_pairs is not None and threshold is None:
             thr = best_threshold(scored["threshold"].scores, scored["threshold"].same)
+        elif threshold is None and test.folds > 1:
+            thr = None  # the fold protocol: each fold's threshold is chosen on the other folds
         figures = evaluate_pairs(scored["test"], test.folds, thr)
+        prob = g.embedder.same_probabilities(scored["test"].scores)
+        if prob is not None:
+            figures["probability_ece"] = expected_calibration_error(prob, scored["test"].same)
     except EmolensError as e:
         raise fail(e) from None
     for path, msg in sorted(scored["test"].failed.items()):
@@ -369,11 +391,15 @@ def _evaluate_pairs(
 
 def _print_figures(f: dict[str, Any]) -> None:
     lines = [f"{f['pairs']} pairs ({f['same']} same, {f['different']} different), model {f['model']}"]
-    if "accuracy_mean" in f:
+    if "accuracy" not in f:
         lines.append(f"accuracy {100 * f['accuracy_mean']:.2f}% ± {100 * f['accuracy_std']:.2f} ({f['protocol']})")
     else:
         lines.append(f"accuracy {100 * f['accuracy']:.2f}% at threshold {f['threshold']:.3f} ({f['threshold_source']})")
+    if "accuracy" in f and "accuracy_mean" in f:
+        lines.append(f"per fold at that threshold: {100 * f['accuracy_mean']:.2f}% ± {100 * f['accuracy_std']:.2f}")
     lines.append(f"ROC AUC {f['roc_auc']:.4f}; TAR {100 * f['tar_at_far_1e-3']:.2f}% at FAR 1e-3")
+    if "probability_ece" in f:
+        lines.append(f"same-person probability: ECE {f['probability_ece']:.3f}")
     lines.append(
         f"{f['failed_images']} image(s) without a face ({f['pairs_with_failed_image']} pairs counted as errors)"
     )

@@ -21,7 +21,12 @@ from emolens.errors import ConfigError, EmolensError, TextError
 out = Console()
 
 #: The model each evaluation uses unless --model says otherwise.
-EVAL_MODELS = {"goemotions": "text-en-goemotions", "dair": "text-en-dair", "smp": "text-zh-smp"}
+EVAL_MODELS = {
+    "goemotions": "text-en-goemotions",
+    "dair": "text-en-dair",
+    "smp": "text-zh-smp",
+    "smp-virus": "text-zh-smp",
+}
 
 
 class Language(StrEnum):
@@ -98,10 +103,14 @@ def text(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
     language: Annotated[Language, typer.Option(help="Language (auto: by CJK share).")] = Language.auto,
-    model_en: Annotated[str | None, typer.Option(help="English model (default text-en-goemotions).")] = None,
-    model_zh: Annotated[str | None, typer.Option(help="Chinese model (default text-zh-smp).")] = None,
+    model_en: Annotated[
+        str | None, typer.Option(help="English model (default text-en-goemotions; text-en-all: every corpus).")
+    ] = None,
+    model_zh: Annotated[
+        str | None, typer.Option(help="Chinese model (default text-zh-smp; text-zh-all: both domains).")
+    ] = None,
     evaluate: Annotated[
-        str | None, typer.Option(help="Instead: evaluate on a dataset's test split (goemotions, dair, smp).")
+        str | None, typer.Option(help="Instead: evaluate on a dataset's test split (goemotions, dair, smp, smp-virus).")
     ] = None,
     model: Annotated[str | None, typer.Option(help="With --evaluate: the model (default: the dataset's).")] = None,
     split: Annotated[str, typer.Option(help="With --evaluate: the split.")] = "test",

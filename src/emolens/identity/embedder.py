@@ -59,6 +59,22 @@ class FaceEmbedder:
     def name(self) -> str:
         return self.info.name
 
+    def same_probabilities(self, scores: np.ndarray) -> np.ndarray | None:
+        """Same-person probabilities of cosine similarities: the manifest's logistic ``sigmoid(a * score + b)``,
+        fitted on pooled verification pairs (``same_person_probability``); ``None`` when the manifest has none.
+        Scores below -1 (pairs with a failed image) get 0."""
+        fit = self.info.manifest.get("same_person_probability")
+        if not fit:
+            return None
+        from emolens.identity.evaluation import same_probability
+
+        return same_probability(scores, float(fit["a"]), float(fit["b"]))
+
+    def same_probability(self, score: float) -> float | None:
+        """The same-person probability of one cosine similarity (see :meth:`same_probabilities`)."""
+        p = self.same_probabilities(np.array([score]))
+        return None if p is None else float(p[0])
+
     def crop(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
         """The aligned ``size`` x ``size`` RGB uint8 crop of one detected face."""
         return align(rgb, detection.landmarks, detection.box, self.template, self.size, grey=False)

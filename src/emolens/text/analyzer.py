@@ -74,7 +74,7 @@ class TextAnalyzer:
         or ``"zh"``.
     models:
         Language -> model name or manifest path, over :data:`DEFAULT_TEXT_MODELS`
-        (e.g. ``{"en": "text-en-dair"}``).
+        (e.g. ``{"en": "text-en-all"}``: the model trained on every English corpus, with a sentence encoder).
     """
 
     def __init__(self, language: str = "auto", models: dict[str, str] | None = None) -> None:

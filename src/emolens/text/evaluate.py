@@ -2,7 +2,12 @@
 
 - ``dair``: single-label, the six source classes (accuracy, macro-F1), and the same predictions on the face
   labels (love -> happy).
-- ``smp``: single-label, six classes (macro-F1 over them is the SMP2020-EWECT measure), ``usual`` domain.
+- ``smp``: single-label, six classes (macro-F1 over them is the SMP2020-EWECT measure), ``usual`` domain;
+  ``smp-virus``: the same on the ``virus`` (COVID-19) domain.
+
+A model whose own classes are the seven face labels (the multi-corpus models) is scored on a single-label
+dataset after mapping the dataset's labels onto the face labels (dair: love and joy -> happy); accuracy is the
+argmax of its seven probabilities, macro-F1 is over the face labels the dataset has.
 - ``goemotions``: multi-label. The headline is **multi-label macro-F1 over the seven face labels** (six Ekman
   groups + neutral) on every test text: a label is predicted when its one-vs-rest score reaches the model's
   threshold (tuned on dev), and F1 is computed per label over all texts, then averaged. This is the measure of
@@ -18,11 +23,11 @@ import numpy as np
 
 from emolens.errors import ConfigError
 from emolens.evaluate.metrics import classification_report
-from emolens.labels import FER2013
+from emolens.labels import DAIR_TO_FACE, FER2013, SMP2020_TO_FACE
 from emolens.text.data import goemotions_face_targets, load_dair, load_goemotions, load_smp
 from emolens.text.model import LinearTextModel
 
-DATASETS = ("goemotions", "dair", "smp")
+DATASETS = ("goemotions", "dair", "smp", "smp-virus")
 
 
 def multilabel_f1(targets: np.ndarray, predicted: np.ndarray) -> tuple[float, list[float]]:
@@ -60,6 +65,27 @@ def _single_label(model: LinearTextModel, texts: list[str], labels: list[str], s
             "per_class_f1": {c: face_rep["per_class"][c]["f1"] for c in present},
             "confusion": face_rep["confusion"],
         },
+    }
+
+
+def _face_model_single_label(
+    model: LinearTextModel, texts: list[str], face_labels: list[str], split: str
+) -> dict[str, Any]:
+    y = np.array([FER2013.index(lab) for lab in face_labels])
+    probs, _ = model.probabilities(texts)
+    pred = probs.argmax(1)
+    rep = classification_report(y, pred, FER2013).to_dict()
+    present = [lab for lab in FER2013 if rep["per_class"][lab]["support"] > 0]
+    f1 = {c: rep["per_class"][c]["f1"] for c in present}
+    return {
+        "split": split,
+        "n": len(texts),
+        "labels": "face labels",
+        "accuracy": rep["accuracy"],
+        "macro_f1": float(np.mean(list(f1.values()))),
+        "per_class_f1": f1,
+        "predicted_share": {c: round(float((pred == k).mean()), 4) for k, c in enumerate(FER2013)},
+        "report": rep,
     }
 
 
@@ -103,10 +129,16 @@ def evaluate_text_model(model: LinearTextModel, dataset: str, split: str = "test
         return evaluate_goemotions(model, texts[:limit], targets[:limit], split)
     if dataset == "dair":
         texts, labs = load_dair(split)
-    elif dataset == "smp":
-        texts, labs = load_smp(split)
+        face_map = DAIR_TO_FACE
+    elif dataset in ("smp", "smp-virus"):
+        texts, labs = load_smp(split, "virus" if dataset == "smp-virus" else "usual")
+        face_map = SMP2020_TO_FACE
     else:
         raise ConfigError(f"unknown text dataset {dataset!r} (known: {', '.join(DATASETS)})")
+    if model.classes == FER2013 and set(labs) - set(FER2013):
+        return _face_model_single_label(model, texts[:limit], [face_map[lab] for lab in labs[:limit]], split)
+    if model.classes == FER2013 and set(labs) <= set(FER2013) and model.head == "sigmoid":
+        return _face_model_single_label(model, texts[:limit], labs[:limit], split)
     unknown = sorted(set(labs) - set(model.classes))
     if unknown:
         raise ConfigError(f"{model.name} has no class for {', '.join(unknown)}; it was not trained on {dataset}")

@@ -6,7 +6,12 @@ bytes) and ``idf_<i>``, and the head's ``W`` (classes × features) and ``b``. Th
 - ``softmax``: one class per text; probabilities ``softmax((x·W + b) / T)`` over the model's own classes, then
   summed onto the seven face labels through the model's ``to_face`` table, or
 - ``sigmoid``: one-vs-rest over the seven face labels (multi-label data); ``sigmoid(x·W + b)`` per label, each
-  label with its own decision threshold; the probabilities reported are these scores normalised to sum to 1.
+  label with its own decision threshold; the probabilities reported are these scores normalised to sum to 1,
+  or, when the config says ``"probabilities": "softmax"``, ``softmax((x·W + b) / T)`` (calibrated by ``T``).
+
+A model may also append a sentence embedding to its TF-IDF features (config ``encoder``: the package, its
+version, the sha256 of its weights and a ``weight`` the unit-length embedding is multiplied by); its columns
+come last in ``W``. See :mod:`emolens.text.encoder`.
 """
 
 from __future__ import annotations
@@ -44,25 +49,49 @@ class LinearTextModel:
     temperature: float
     to_face: np.ndarray  # (classes, 7): 1 where a class maps onto a face label
     thresholds: np.ndarray | None  # (7,) for sigmoid heads
+    encoder: dict[str, Any] | None = None  # package, version, weights_sha256, weight, dim
+    sigmoid_probabilities: str = "normalised"  # sigmoid heads: "normalised" scores or "softmax" of logits / T
 
     @property
     def n_features(self) -> int:
-        return sum(b.size for b in self.blocks)
+        return sum(b.size for b in self.blocks) + (int(self.encoder["dim"]) if self.encoder else 0)
 
-    def logits(self, texts: list[str]) -> np.ndarray:
-        """Raw scores ``x·W + b`` (texts × classes); the texts are normalised as in training."""
+    def embed(self, texts: list[str]) -> np.ndarray | None:
+        """The sentence embeddings the model appends (texts × dim), or ``None`` for a TF-IDF-only model."""
+        if not self.encoder:
+            return None
+        from emolens.text.encoder import sentence_encoder
+
+        enc = sentence_encoder()
+        enc.check(self.encoder["version"], self.encoder["weights_sha256"])
+        return enc.encode([normalize_text(t) for t in texts])
+
+    def logits(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores ``x·W + b`` (texts × classes); the texts are normalised as in training.
+
+        ``embeddings``: the sentence embeddings of ``texts`` when already computed (else the encoder runs).
+        """
         out = np.empty((len(texts), len(self.classes)), np.float64)
+        blocks = list(self.blocks)
         for r, text in enumerate(texts):
-            idx, val = transform(list(self.blocks), normalize_text(text))
+            idx, val = transform(blocks, normalize_text(text))
             out[r] = self.weights[:, idx] @ val + self.bias
+        if self.encoder:
+            e = self.embed(texts) if embeddings is None else embeddings
+            dim = int(self.encoder["dim"])
+            out += (e.astype(np.float64) * float(self.encoder["weight"])) @ self.weights[:, -dim:].T
         return out
 
-    def probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def probabilities(
+        self, texts: list[str], embeddings: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Face-label probabilities (texts × 7, rows sum to 1) and, for sigmoid heads, the raw per-label scores."""
-        z = self.logits(texts)
+        z = self.logits(texts, embeddings)
         if self.head == "softmax":
             return softmax(z, self.temperature) @ self.to_face, None
         s = 1.0 / (1.0 + np.exp(-z))
+        if self.sigmoid_probabilities == "softmax":
+            return softmax(z, self.temperature), s
         return s / s.sum(1, keepdims=True), s
 
 
@@ -103,6 +132,8 @@ def load_npz(path: str | Path, name: str = "") -> LinearTextModel:
             temperature=float(cfg.get("temperature", 1.0)),
             to_face=to_face,
             thresholds=thresholds,
+            encoder=cfg.get("encoder") or None,
+            sigmoid_probabilities=str(cfg.get("probabilities", "normalised")),
         )
     except ModelError:
         raise
