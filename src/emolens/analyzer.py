@@ -50,6 +50,10 @@ class Analyzer:
         A :class:`~emolens.identity.Gallery` (or the path of a gallery database): every face is then matched
         against the enrolled people and ``Face.identity`` holds the name or ``"unknown"``. In videos each track
         is embedded a few times and its mean matched (:mod:`emolens.identity.tracks`).
+    attention:
+        ``True``, a dict of :class:`~emolens.attention.AttentionConfig` fields, or an
+        :class:`~emolens.attention.AttentionAnalyzer`: every face of a photo then has ``pose``, ``eyes``, ``mouth``
+        and ``attention`` (:mod:`emolens.attention`). For video pass ``attention`` to :meth:`analyze_video`.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class Analyzer:
         tta: bool = False,
         detector_options: dict[str, Any] | None = None,
         identity: Any = None,
+        attention: Any = None,
     ) -> None:
         self.detector_name = detector
         self.model_name = model
@@ -77,6 +82,7 @@ class Analyzer:
         if detector not in detect.available():
             detect.create(detector)  # raises ConfigError naming the available backends
         self.gallery = _gallery(identity, self)
+        self.attention = _attention(attention, threads)
 
     @property
     def detector(self) -> detect.Detector:
@@ -186,6 +192,8 @@ class Analyzer:
                     )
                 )
                 k += 1
+            if self.attention is not None and faces and rgb is not None:
+                faces = self.attention.faces(rgb, faces)
             h, w = rgb.shape[:2] if rgb is not None else (0, 0)
             out.append((ImageResult(source, w, h, tuple(faces), error), rgb))
         return out
@@ -205,6 +213,7 @@ class Analyzer:
         batch_frames: int = 8,
         buffer_frames: int = 2,
         sequence_fps: float = 25.0,
+        attention: Any = None,
     ) -> VideoRun:
         """Analyse a video, camera or stream: tracked faces with raw and smoothed emotions, frame by frame.
 
@@ -242,6 +251,9 @@ class Analyzer:
             Size of the ring buffer of a live source.
         sequence_fps : float, default 25
             Frame rate that stamps an image sequence.
+        attention : bool, dict, AttentionConfig or AttentionAnalyzer, optional
+            Add head pose, eyes, mouth and attention (with blinks, PERCLOS, focus and yawns per track) to every
+            face (:mod:`emolens.attention`); ``True`` for the defaults.
 
         Returns
         -------
@@ -285,6 +297,7 @@ class Analyzer:
             batch_frames=batch_frames,
             buffer_frames=buffer_frames,
             sequence_fps=sequence_fps,
+            attention=attention,
         )
 
     def with_identity(self, identity: Any) -> Analyzer:
@@ -359,3 +372,14 @@ def analyze(image: ImageInput, *, color_order: str | None = None) -> ImageResult
     if _default is None:
         _default = Analyzer()
     return _default.analyze(image, color_order=color_order)
+
+
+def _attention(attention: Any, threads: int) -> Any:
+    """The photo attention stage for ``Analyzer(attention=...)``, or None."""
+    if attention is None or attention is False:
+        return None
+    from emolens.attention import AttentionAnalyzer
+
+    if isinstance(attention, AttentionAnalyzer):
+        return attention
+    return AttentionAnalyzer(None if attention is True else attention, threads=threads)

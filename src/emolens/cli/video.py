@@ -80,6 +80,23 @@ def video(
     show: Annotated[
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
+    attention: Annotated[
+        bool,
+        typer.Option(
+            "--attention",
+            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
+        ),
+    ] = False,
+    cone: Annotated[
+        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
+    ] = 25.0,
+    target: Annotated[
+        str,
+        typer.Option(
+            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
+            "direction over the first SECONDS of video)."
+        ),
+    ] = "camera",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
@@ -87,7 +104,7 @@ def video(
     Writes frames.csv/.parquet, tracks.json, timeline PNGs and, with --annotate, annotated.mp4 to --out.
     """
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import AlertEngine, AlertRule, EventLogger
+    from emolens.identity.events import AlertEngine, EventLogger
     from emolens.video.writers import VideoOutputWriter
 
     options = {"max_size": 640} if detector is Detector.retinaface else {}
@@ -114,7 +131,10 @@ def video(
     logger = None
     t0 = time.perf_counter()
     try:
-        rules = [AlertRule.parse(a) for a in alert or []]
+        from emolens.attention.alerts import parse_rule
+
+        rules = [parse_rule(a) for a in alert or []]
+        att = _attention_stage(attention, cone, target, threads) if attention else None
         analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
         if analyzer.gallery is not None and (log_events or rules):
             engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
@@ -127,7 +147,8 @@ def video(
             smoothing=smoothing.value,
             smoothing_options={"min_confidence": min_confidence},
             live=live,
-            with_frames=annotate or window is not None,
+            with_frames=annotate or window is not None or attention,
+            attention=att,
         )
         src = run.source
         annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
@@ -139,6 +160,7 @@ def video(
             plots=plots,
             annotate_fps=annotate_fps,
             blur_unknown=blur_unknown,
+            attention=attention,
         )
         for note in notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
@@ -150,7 +172,7 @@ def video(
                 try:
                     for item in run:
                         result, frame = item if run.with_frames else (item, None)
-                        outputs.write(result, frame.rgb if frame is not None and annotate else None)
+                        outputs.write(result, frame.rgb if frame is not None and (annotate or attention) else None)
                         if logger is not None:
                             logger.log_frame(src.name, result)
                         if window is not None and frame is not None and not window.show(result, frame.rgb):
@@ -178,6 +200,10 @@ def video(
                 complete=error is None and not interrupted,
                 error=None if error is None else str(error),
             )
+            if att is not None:
+                from emolens.attention.summary import write_attention_json
+
+                files.append(write_attention_json(out / "attention.json", att, src.name))
     except EmolensError as e:
         raise fail(e) from None
     if (audio or transcript is not None) and error is None and not interrupted:
@@ -197,6 +223,29 @@ def video(
     if interrupted:
         raise KeyboardInterrupt
     raise typer.Exit(EXIT_PARTIAL if error is not None else EXIT_OK)
+
+
+def _attention_stage(attention: bool, cone: float, target: str, threads: int):
+    """The run's attention stage from the CLI options (``--target camera | YAW,PITCH | calibrate:SECONDS``)."""
+    from emolens.attention import AttentionAnalyzer
+    from emolens.errors import ConfigError
+
+    options: dict = {"cone": cone}
+    calibrate = None
+    t = target.strip().lower()
+    if t.startswith("calibrate"):
+        _, _, secs = t.partition(":")
+        try:
+            calibrate = float(secs) if secs else 5.0
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
+    elif t != "camera":
+        try:
+            yaw, pitch = (float(v) for v in t.split(","))
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
+        options.update(target_yaw=yaw, target_pitch=pitch)
+    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate)
 
 
 def _output_fps(source_fps: float | None, every: int, target_fps: float | None) -> float:

@@ -1,0 +1,349 @@
+"""Measure head pose, eye state, yawns and speed of emolens.attention on ``../shared/datasets/attention``.
+
+``pose``
+    Mean absolute error of yaw, pitch and roll (degrees) on the 61 valid ``head_pose/`` photos (AFLW2000-3D).
+    The face is found with RetinaFace (the detection overlapping the labelled box most; the labelled box
+    when none is found, counted in the output).
+``eyes``
+    Eye state on ``eyes/``: the eye aspect ratio of the eye(s) whose landmarks fall in each labelled box (the
+    mean of both eyes where one box covers both). The threshold is the one most accurate on ``valid`` (``--fit``
+    prints it); accuracy is reported on ``test`` (50 images) with the shipped threshold.
+``yawn``
+    Mouth opening (inner-lip gap over face height) on ``yawn/``. The threshold (``--fit``) separates the ``valid``
+    yawns from the faces of ``eyes/valid`` (none of them yawns) best; reported: recall on all 200 yawns and on the
+    31 ``test`` ones, and false yawns among the faces found in the 120 ``none`` photos and in
+    ``photos/expression_grid.jpg``.
+``speed``
+    Milliseconds per face of the landmark stage (mesh with its refine pass + both irises) on ``--threads``
+    threads, median over ``--runs`` calls on the head-pose photos.
+``video``
+    ``emolens video videos/single_face.mp4`` padded to 640x480, whole runs with and without ``--attention``
+    (best of ``--runs``), frames per second from the command's own count and wall time.
+
+Usage::
+
+    python scripts/bench_attention.py [--only pose,eyes,yawn,speed,video] [--fit] [--threads 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    from emolens.io.images import load_image
+
+    return load_image(str(path)).rgb
+
+
+def best_face(dets, box):
+    from emolens.types import Box
+
+    if not dets:
+        return None
+    if box is None:
+        return max(dets, key=lambda d: d.box.area)
+    return max(dets, key=lambda d: d.box.iou(Box(*box)))
+
+
+def pose_bench(data: Path, analyzer, att) -> dict:
+    from emolens.types import Box, Detection
+
+    rows = list(csv.DictReader(open(data / "head_pose/poses.csv")))
+    errs, fallback, per_image = [], 0, []
+    for r in rows:
+        if r["valid"] != "1":
+            continue
+        rgb = load_rgb(data / "head_pose/images" / r["file"])
+        box = [float(r[k]) for k in ("x1", "y1", "x2", "y2")]
+        det = best_face(analyzer.detect(rgb), box)
+        if det is None or det.box.iou(Box(*box)) < 0.1:
+            det, fallback = Detection(Box(*box), 1.0, None), fallback + 1
+        m = att.measures(rgb, [det])[0]
+        truth = np.array([float(r["yaw"]), float(r["pitch"]), float(r["roll"])])
+        got = np.array([m.pose.yaw, m.pose.pitch, m.pose.roll])
+        errs.append(np.abs(got - truth))
+        per_image.append({"file": r["file"], "truth": truth.round(1).tolist(), "got": got.round(1).tolist()})
+    e = np.array(errs)
+    return {
+        "photos": len(e),
+        "detector_fallbacks": fallback,
+        "mae_yaw": round(float(e[:, 0].mean()), 2),
+        "mae_pitch": round(float(e[:, 1].mean()), 2),
+        "mae_roll": round(float(e[:, 2].mean()), 2),
+        "mae_mean": round(float(e.mean()), 2),
+        "per_image": per_image,
+    }
+
+
+def eye_samples(data: Path, analyzer, att) -> list[dict]:
+    from emolens.attention.geometry import EYE_POINTS
+
+    by_file: dict[str, list[dict]] = {}
+    for r in csv.DictReader(open(data / "eyes/labels.csv")):
+        by_file.setdefault(r["file"], []).append(r)
+    out = []
+    for file, boxes in sorted(by_file.items()):
+        rgb = load_rgb(data / "eyes/images" / file)
+        dets = analyzer.detect(rgb)
+        labels = {b["label"] for b in boxes}
+        if not dets:
+            out.append({"file": file, "split": boxes[0]["split"], "label": boxes[0]["label"], "ear": None})
+            continue
+        # the face whose eye landmarks fall in the labelled boxes
+        meshes = att.measures(rgb, dets)
+        best, best_hits = meshes[0], -1
+        for m in meshes:
+            hits = 0
+            for b in boxes:
+                x1, y1, x2, y2 = (float(b[k]) for k in ("x1", "y1", "x2", "y2"))
+                for eye in range(2):
+                    c = m.mesh.points[list(EYE_POINTS[eye]), :2].mean(0)
+                    hits += x1 <= c[0] <= x2 and y1 <= c[1] <= y2
+            if hits > best_hits:
+                best, best_hits = m, hits
+        ears = []
+        label = boxes[0]["label"] if len(labels) == 1 else None
+        for b in boxes:
+            x1, y1, x2, y2 = (float(b[k]) for k in ("x1", "y1", "x2", "y2"))
+            for eye, ear in enumerate((best.ear_left, best.ear_right)):
+                c = best.mesh.points[list(EYE_POINTS[eye]), :2].mean(0)
+                if x1 <= c[0] <= x2 and y1 <= c[1] <= y2:
+                    ears.append(ear)
+                    label = label or b["label"]
+        if not ears:
+            ears = [best.ear_left, best.ear_right]
+        out.append({"file": file, "split": boxes[0]["split"], "label": label, "ear": float(np.mean(ears))})
+    return out
+
+
+def best_threshold(pos: list[float], neg: list[float]) -> float:
+    """The midpoint threshold with the best balanced accuracy (positives above, negatives below)."""
+    vals = sorted(set(pos) | set(neg))
+    cands = [(a + b) / 2 for a, b in itertools.pairwise(vals)] or vals
+    pos_a, neg_a = np.array(pos), np.array(neg)
+
+    def bacc(t: float) -> float:
+        return ((pos_a > t).mean() + (neg_a <= t).mean()) / 2
+
+    return float(max(cands, key=lambda t: (bacc(t), -abs(t - np.median(cands)))))
+
+
+def eyes_bench(data: Path, analyzer, att, fit: bool) -> dict:
+    from emolens.attention.estimate import EYE_CLOSED_EAR
+
+    s = eye_samples(data, analyzer, att)
+    valid = [x for x in s if x["split"] == "valid" and x["ear"] is not None]
+    fitted = best_threshold(
+        [x["ear"] for x in valid if x["label"] == "open"], [x["ear"] for x in valid if x["label"] == "closed"]
+    )
+    thr = fitted if fit else EYE_CLOSED_EAR
+    res = {"fitted_threshold_on_valid": round(fitted, 4), "threshold": round(thr, 4)}
+    for split in ("valid", "test"):
+        rows = [x for x in s if x["split"] == split]
+        correct = sum(x["ear"] is not None and ((x["ear"] < thr) == (x["label"] == "closed")) for x in rows)
+        res[split] = {
+            "images": len(rows),
+            "no_face": sum(x["ear"] is None for x in rows),
+            "accuracy": round(correct / len(rows), 4),
+        }
+    return res
+
+
+def yawn_bench(data: Path, analyzer, att, fit: bool) -> dict:
+    from emolens.attention.estimate import YAWN_OPENING
+
+    rows = list(csv.DictReader(open(data / "yawn/labels.csv")))
+    pos = {"valid": [], "test": []}
+    missed_faces = 0
+    neg_none = []
+    for r in rows:
+        rgb = load_rgb(data / "yawn/images" / r["file"])
+        dets = analyzer.detect(rgb)
+        if r["label"] == "yawn":
+            box = [float(r[k]) for k in ("x1", "y1", "x2", "y2")]
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            inside = [d for d in dets if d.box.x1 <= cx <= d.box.x2 and d.box.y1 <= cy <= d.box.y2]
+            det = max(inside, key=lambda d: d.box.area) if inside else None
+            if det is None:
+                missed_faces += 1
+                pos[r["split"]].append(float("nan"))
+                continue
+            pos[r["split"]].append(att.measures(rgb, [det])[0].opening)
+        else:
+            neg_none += [m.opening for m in att.measures(rgb, dets)] if dets else []
+    grid_rgb = load_rgb(data.parent / "photos/expression_grid.jpg")
+    grid_dets = analyzer.detect(grid_rgb)
+    neg_grid = [m.opening for m in att.measures(grid_rgb, grid_dets)]
+    fit_neg = []
+    for r in csv.DictReader(open(data / "eyes/labels.csv")):
+        if r["split"] == "valid":
+            rgb = load_rgb(data / "eyes/images" / r["file"])
+            dets = analyzer.detect(rgb)
+            if dets:
+                fit_neg.append(att.measures(rgb, [max(dets, key=lambda d: d.box.area)])[0].opening)
+    fitted = best_threshold([v for v in pos["valid"] if np.isfinite(v)], fit_neg)
+    thr = fitted if fit else YAWN_OPENING
+    allpos = np.array(pos["valid"] + pos["test"])
+    return {
+        "fitted_threshold": round(fitted, 4),
+        "threshold": round(thr, 4),
+        "yawns": len(allpos),
+        "yawn_faces_not_found": missed_faces,
+        "recall_all": round(
+            float(np.nan_to_num(allpos, nan=-1) > thr).mean()
+            if False
+            else float((np.nan_to_num(allpos, nan=-1) > thr).mean()),
+            4,
+        ),
+        "recall_test": round(float((np.nan_to_num(np.array(pos["test"]), nan=-1) > thr).mean()), 4),
+        "none_faces": len(neg_none),
+        "none_false_yawn_rate": round(float((np.array(neg_none) > thr).mean()) if neg_none else 0.0, 4),
+        "grid_faces": len(neg_grid),
+        "grid_false_yawns": int((np.array(neg_grid) > thr).sum()),
+        "grid_false_yawn_rate": round(float((np.array(neg_grid) > thr).mean()) if neg_grid else 0.0, 4),
+    }
+
+
+def speed_bench(data: Path, analyzer, threads: int, runs: int) -> dict:
+    from emolens.landmarks import FaceMesh
+
+    fm = FaceMesh(threads=threads)
+    samples = []
+    files = sorted((data / "head_pose/images").glob("*.jpg"))[:20]
+    for f in files:
+        rgb = load_rgb(f)
+        dets = analyzer.detect(rgb)[:1]
+        if not dets:
+            continue
+        fm.predict(rgb, dets)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fm.predict(rgb, dets)
+            samples.append((time.perf_counter() - t0) * 1000)
+    fm1 = FaceMesh(threads=threads, refine=0)
+    s0 = []
+    for f in files:
+        rgb = load_rgb(f)
+        dets = analyzer.detect(rgb)[:1]
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fm1.predict(rgb, dets)
+            s0.append((time.perf_counter() - t0) * 1000)
+    return {
+        "threads": threads,
+        "ms_per_face_median": round(statistics.median(samples), 2),
+        "ms_per_face_p90": round(float(np.percentile(samples, 90)), 2),
+        "ms_per_face_median_no_refine": round(statistics.median(s0), 2),
+        "calls": len(samples),
+    }
+
+
+def video_bench(data: Path, runs: int, threads: int) -> dict:
+    src = data.parent / "videos/single_face.mp4"
+    with tempfile.TemporaryDirectory() as tmp:
+        padded = Path(tmp) / "single_640x480.mp4"
+        cap = cv2.VideoCapture(str(src))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25
+        wr = cv2.VideoWriter(str(padded), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+        n = 0
+        while True:
+            ok, fr = cap.read()
+            if not ok:
+                break
+            canvas = np.zeros((480, 640, 3), np.uint8)
+            h, w = fr.shape[:2]
+            s = min(1.0, 640 / w, 480 / h)
+            fr = cv2.resize(fr, (int(w * s), int(h * s))) if s < 1 else fr
+            h, w = fr.shape[:2]
+            canvas[(480 - h) // 2 : (480 - h) // 2 + h, (640 - w) // 2 : (640 - w) // 2 + w] = fr
+            wr.write(canvas)
+            n += 1
+        wr.release()
+        res = {"frames": n}
+        exe = str(Path(sys.executable).with_name("emolens"))
+        for name, extra in (("without", []), ("with_attention", ["--attention"])):
+            best = None
+            for k in range(runs):
+                out = Path(tmp) / f"{name}{k}"
+                cmd = [
+                    exe,
+                    "video",
+                    str(padded),
+                    "--out",
+                    str(out),
+                    "--no-plots",
+                    "-q",
+                    "--threads",
+                    str(threads),
+                    *extra,
+                ]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True)
+                wall = time.perf_counter() - t0
+                best = wall if best is None else min(best, wall)
+            res[name] = {"wall_s": round(best, 2), "frames_per_s": round(n / best, 1)}
+        res["command"] = "emolens video single_640x480.mp4 --out OUT --no-plots -q --threads N [--attention]"
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("EMOLENS_DATA", REPO.parent / "shared/datasets")))
+    ap.add_argument("--only", default="pose,eyes,yawn,speed,video")
+    ap.add_argument("--fit", action="store_true", help="use the thresholds fitted on the valid data")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    from emolens import Analyzer
+    from emolens.attention import AttentionAnalyzer
+
+    data = args.data / "attention"
+    only = set(args.only.split(","))
+    analyzer = Analyzer("retinaface", threads=args.threads)
+    att = AttentionAnalyzer(threads=args.threads)
+    out: dict = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible",
+        "command": " ".join(["python", *sys.argv]),
+    }
+    if "pose" in only:
+        out["pose"] = pose_bench(data, analyzer, att)
+        print("pose", {k: v for k, v in out["pose"].items() if k != "per_image"})
+    if "eyes" in only:
+        out["eyes"] = eyes_bench(data, analyzer, att, args.fit)
+        print("eyes", out["eyes"])
+    if "yawn" in only:
+        out["yawn"] = yawn_bench(data, analyzer, att, args.fit)
+        print("yawn", out["yawn"])
+    if "speed" in only:
+        out["speed"] = speed_bench(data, analyzer, args.threads, args.runs * 5)
+        print("speed", out["speed"])
+    if "video" in only:
+        out["video"] = video_bench(data, args.runs, args.threads)
+        print("video", out["video"])
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Per-face attention measures from the face mesh, for photos and, with per-track state, for video."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emolens.attention import geometry
+from emolens.attention.tracking import TrackAttention, TrackTimings
+from emolens.errors import ConfigError
+from emolens.types import AttentionState, EyeState, Face, HeadPose, MouthState
+
+#: Eye aspect ratio under which an eye counts as closed: chosen on the ``valid`` split of
+#: ``attention/eyes`` only (``scripts/bench_attention.py --fit``); see docs/attention.md.
+EYE_CLOSED_EAR = 0.2
+#: Inner-lip gap over face height above which the mouth counts as yawning-wide: chosen on the ``valid`` yawns
+#: of ``attention/yawn`` only (``scripts/bench_attention.py --fit``).
+YAWN_OPENING = 0.1
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """How attention is judged.
+
+    Parameters
+    ----------
+    cone:
+        Half-angle in degrees around the target within which a face attends (default 25).
+    target_yaw, target_pitch:
+        The target direction in degrees (head-pose convention); ``0, 0`` is the camera.
+    use_gaze:
+        Add the eye-in-head gaze from the irises to the head direction where the eyes are open.
+    eye_closed:
+        Eye aspect ratio under which the eyes count as closed.
+    yawn_opening:
+        Mouth opening (inner-lip gap over face height) above which the mouth is yawning-wide.
+    timings:
+        Durations for spells, blinks, PERCLOS and yawns in video (:class:`TrackTimings`).
+    """
+
+    cone: float = 25.0
+    target_yaw: float = 0.0
+    target_pitch: float = 0.0
+    use_gaze: bool = True
+    eye_closed: float = EYE_CLOSED_EAR
+    yawn_opening: float = YAWN_OPENING
+    timings: TrackTimings = field(default_factory=TrackTimings)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.cone <= 180:
+            raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
+        for name in ("target_yaw", "target_pitch", "eye_closed", "yawn_opening"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ConfigError(f"attention {name} must be a number, got {v!r}")
+
+    @classmethod
+    def from_options(cls, options: AttentionConfig | dict[str, Any] | None) -> AttentionConfig:
+        if options is None:
+            return cls()
+        if isinstance(options, AttentionConfig):
+            return options
+        timing_names = {f.name for f in dataclasses.fields(TrackTimings)}
+        timing = {k: v for k, v in options.items() if k in timing_names}
+        rest = {k: v for k, v in options.items() if k not in timing_names}
+        unknown = set(rest) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown attention option(s): {', '.join(sorted(unknown))}")
+        return cls(**rest, timings=TrackTimings(**timing))
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What one frame tells about one face, before any temporal logic."""
+
+    pose: HeadPose
+    ear_left: float
+    ear_right: float
+    gaze: tuple[float, float] | None
+    opening: float
+    presence: float
+    mesh: Any = None
+
+    def closed(self, cfg: AttentionConfig) -> bool:
+        return (self.ear_left + self.ear_right) / 2 < cfg.eye_closed
+
+    def looking(self, cfg: AttentionConfig) -> tuple[float, float]:
+        """Where the face looks (yaw, pitch): the head, plus the gaze where the eyes are open and known."""
+        yaw, pitch = self.pose.yaw, self.pose.pitch
+        if cfg.use_gaze and self.gaze is not None and not self.closed(cfg) and all(map(math.isfinite, self.gaze)):
+            yaw, pitch = yaw + self.gaze[0], pitch + self.gaze[1]
+        return yaw, pitch
+
+
+def measure(mesh: Any) -> Measures:
+    """Head pose, eye aspect ratios, gaze and mouth opening of one :class:`~emolens.landmarks.Mesh`."""
+    pts = mesh.points
+    yaw, pitch, roll = geometry.head_pose(pts)
+    gaze = geometry.gaze_angles(pts, mesh.iris) if mesh.iris is not None else None
+    return Measures(
+        HeadPose(yaw, pitch, roll),
+        geometry.eye_aspect_ratio(pts, 0),
+        geometry.eye_aspect_ratio(pts, 1),
+        gaze,
+        geometry.mouth_opening(pts),
+        mesh.score,
+        mesh,
+    )
+
+
+def still_face(face: Face, m: Measures, cfg: AttentionConfig) -> Face:
+    """``face`` with pose, eyes, mouth and attention set from one image's measures (no temporal logic)."""
+    yaw, pitch = m.looking(cfg)
+    off = geometry.angle_between(yaw, pitch, cfg.target_yaw, cfg.target_pitch)
+    gaze = m.gaze or (None, None)
+    return dataclasses.replace(
+        face,
+        pose=m.pose,
+        eyes=EyeState(m.ear_left, m.ear_right, m.closed(cfg), _finite(gaze[0]), _finite(gaze[1])),
+        mouth=MouthState(m.opening, bool(m.opening > cfg.yawn_opening)),
+        attention=AttentionState(off <= cfg.cone, off, cfg.cone, cfg.target_yaw, cfg.target_pitch),
+    )
+
+
+class AttentionAnalyzer:
+    """Adds pose, eyes, mouth and attention to faces: photos (:meth:`faces`) and video tracks (:meth:`frame`).
+
+    Parameters
+    ----------
+    config:
+        An :class:`AttentionConfig` or a dict of its fields (and :class:`TrackTimings` fields).
+    iris:
+        Run the iris model for the gaze.
+    refine:
+        Extra face-mesh passes on the mesh's own crop (see :class:`~emolens.landmarks.FaceMesh`).
+    threads:
+        ONNX Runtime threads per model.
+    calibrate_s:
+        Video only: take the target as the median direction the faces look in during the first ``calibrate_s``
+        seconds (everyone is assumed to look at the target then); until then the median so far is used.
+    """
+
+    def __init__(
+        self,
+        config: AttentionConfig | dict[str, Any] | None = None,
+        *,
+        iris: bool = True,
+        refine: int = 1,
+        threads: int = 0,
+        calibrate_s: float | None = None,
+    ) -> None:
+        from emolens.landmarks import FaceMesh
+
+        self.config = AttentionConfig.from_options(config)
+        if calibrate_s is not None and not (math.isfinite(calibrate_s) and calibrate_s > 0):
+            raise ConfigError(f"calibration time must be a positive number of seconds, got {calibrate_s!r}")
+        self.calibrate_s = calibrate_s
+        self.calibrated = calibrate_s is None
+        self._calibration: list[tuple[float, float]] = []
+        self._t0: float | None = None
+        self.mesh = FaceMesh(iris=iris, refine=refine, threads=threads)
+        self._tracks: dict[int, TrackAttention] = {}
+        self.finished: dict[int, TrackAttention] = {}
+
+    def measures(self, rgb: np.ndarray, faces: Sequence[Any]) -> list[Measures]:
+        return [measure(m) for m in self.mesh.predict(rgb, faces)]
+
+    def faces(self, rgb: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """Photo faces with their attention fields set."""
+        return [still_face(f, m, self.config) for f, m in zip(faces, self.measures(rgb, faces), strict=True)]
+
+    def frame(self, rgb: np.ndarray, t: float, faces: Sequence[Face], removed: Sequence[int] = ()) -> list[Face]:
+        """Tracked faces of one video frame at time ``t`` with attention fields, blinks, PERCLOS, focus and yawns."""
+        out = []
+        measures = self.measures(rgb, faces)
+        if not self.calibrated:
+            self._calibrate(t, measures)
+        for f, m in zip(faces, measures, strict=True):
+            out.append(self.track_face(f, m, t))
+        for tid in removed:
+            self.end_track(tid)
+        return out
+
+    def _calibrate(self, t: float, measures: list[Measures]) -> None:
+        from emolens.attention.tracking import calibrate_target
+
+        if self._t0 is None:
+            self._t0 = t
+        self._calibration += [m.looking(self.config) for m in measures]
+        if self._calibration:
+            yaw, pitch = calibrate_target(self._calibration)
+            self.config = dataclasses.replace(self.config, target_yaw=yaw, target_pitch=pitch)
+        if self.calibrate_s is not None and t - self._t0 >= self.calibrate_s and self._calibration:
+            self.calibrated = True
+            self._calibration = []
+
+    def track_face(self, face: Face, m: Measures, t: float) -> Face:
+        cfg = self.config
+        still = still_face(face, m, cfg)
+        if face.track_id is None:
+            return still
+        tr = self._tracks.get(face.track_id)
+        if tr is None:
+            tr = self._tracks[face.track_id] = TrackAttention(cfg.timings)
+        s = tr.update(t, still.attention.attending, still.eyes.closed, still.mouth.yawn)
+        return dataclasses.replace(
+            still,
+            eyes=dataclasses.replace(still.eyes, blink=s["blink"]),
+            mouth=MouthState(m.opening, s["yawn"]),
+            attention=dataclasses.replace(
+                still.attention, focus_s=s["focus_s"], perclos=s["perclos"], blink_rate=s["blink_rate"]
+            ),
+        )
+
+    def end_track(self, track_id: int) -> TrackAttention | None:
+        tr = self._tracks.pop(track_id, None)
+        if tr is not None:
+            tr.finish()
+            self.finished[track_id] = tr
+        return tr
+
+    def close(self) -> dict[int, TrackAttention]:
+        """Finish every open track; all tracks' spells, blinks, closures and yawns by track id."""
+        for tid in list(self._tracks):
+            self.end_track(tid)
+        return self.finished
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
