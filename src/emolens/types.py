@@ -148,7 +148,8 @@ class HeadPose:
 
 @dataclass(frozen=True)
 class EyeState:
-    """Eye openness (eye aspect ratio, about 0.3 open and under 0.15 shut) of the eye on the image left and right,
+    """Eye openness (eye aspect ratio on the iris model's contour: about 0.48 open, 0.3 shut) of the eye on the
+    image left and right,
     whether they are ``closed`` (mean under the threshold), the eye-in-head gaze in degrees where the irises were
     located, and, in video, ``blink``: a blink ended at this frame."""
 

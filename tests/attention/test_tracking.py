@@ -49,6 +49,12 @@ def test_perclos_zero_with_open_eyes_and_one_with_closed():
     assert perclos(t, np.ones(len(t), bool))[-1] == pytest.approx(1.0)
 
 
+def test_perclos_waits_for_enough_samples():
+    t = frames(20, 10.0)
+    p = perclos(t, np.ones(len(t), bool), TrackTimings(perclos_min_s=10.0))
+    assert all(x is None for x in p[:100]) and p[101] == pytest.approx(1.0)
+
+
 def test_blinks_rate_and_long_closures():
     tr = TrackAttention(TrackTimings(blink_max_s=0.5))
     t = frames(60, 30.0)
@@ -80,7 +86,7 @@ def test_focus_s_counts_the_current_spell():
 
 
 def test_gaps_in_sampling_count_at_most_max_gap():
-    tr = TrackAttention(TrackTimings(max_gap_s=1.0))
+    tr = TrackAttention(TrackTimings(max_gap_s=1.0, perclos_min_s=0.0))
     tr.update(0.0, True, True, False)
     out = tr.update(30.0, True, False, False)  # 30 s without a sample: 1 s counted, closed
     assert out["perclos"] == pytest.approx(1.0)

@@ -15,9 +15,11 @@ from emolens.attention.tracking import TrackAttention, TrackTimings
 from emolens.errors import ConfigError
 from emolens.types import AttentionState, EyeState, Face, HeadPose, MouthState
 
-#: Eye aspect ratio under which an eye counts as closed: chosen on the ``valid`` split of
-#: ``attention/eyes`` only (``scripts/bench_attention.py --fit``); see docs/attention.md.
+#: Eye aspect ratio (on the iris model's eye contour, :func:`geometry.contour_eye_ratio`) under which the eyes count
+#: as closed: chosen on the ``valid`` split of ``attention/eyes`` only (``scripts/bench_attention.py --fit``).
 EYE_CLOSED_EAR = 0.2
+#: The same on the mesh's six-point outline (:func:`geometry.eye_aspect_ratio`), used without the iris model.
+EYE_CLOSED_EAR_MESH = 0.2863
 #: Inner-lip gap over face height above which the mouth counts as yawning-wide: chosen on the ``valid`` yawns
 #: of ``attention/yawn`` only (``scripts/bench_attention.py --fit``).
 YAWN_OPENING = 0.1
@@ -36,9 +38,14 @@ class AttentionConfig:
     use_gaze:
         Add the eye-in-head gaze from the irises to the head direction where the eyes are open.
     eye_closed:
-        Eye aspect ratio under which the eyes count as closed.
+        Eye aspect ratio (iris-model contour) under which the eyes count as closed.
+    eye_closed_mesh:
+        The same for the mesh's outline, used when the iris model is not run.
     yawn_opening:
         Mouth opening (inner-lip gap over face height) above which the mouth is yawning-wide.
+    smoothing:
+        Video: weight of the newest frame in the running mean of where each track looks (1: no smoothing), so that
+        landmark jitter at the edge of the cone does not flip the state every frame.
     timings:
         Durations for spells, blinks, PERCLOS and yawns in video (:class:`TrackTimings`).
     """
@@ -48,13 +55,17 @@ class AttentionConfig:
     target_pitch: float = 0.0
     use_gaze: bool = True
     eye_closed: float = EYE_CLOSED_EAR
+    eye_closed_mesh: float = EYE_CLOSED_EAR_MESH
     yawn_opening: float = YAWN_OPENING
+    smoothing: float = 0.4
     timings: TrackTimings = field(default_factory=TrackTimings)
 
     def __post_init__(self) -> None:
+        if not 0 < self.smoothing <= 1:
+            raise ConfigError(f"attention smoothing must be in (0, 1], got {self.smoothing!r}")
         if not 0 < self.cone <= 180:
             raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
-        for name in ("target_yaw", "target_pitch", "eye_closed", "yawn_opening"):
+        for name in ("target_yaw", "target_pitch", "eye_closed", "eye_closed_mesh", "yawn_opening"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise ConfigError(f"attention {name} must be a number, got {v!r}")
@@ -85,9 +96,11 @@ class Measures:
     opening: float
     presence: float
     mesh: Any = None
+    contour: bool = True
 
     def closed(self, cfg: AttentionConfig) -> bool:
-        return (self.ear_left + self.ear_right) / 2 < cfg.eye_closed
+        """Both eyes closed: their mean aspect ratio under the threshold of the contour it was measured on."""
+        return (self.ear_left + self.ear_right) / 2 < (cfg.eye_closed if self.contour else cfg.eye_closed_mesh)
 
     def looking(self, cfg: AttentionConfig) -> tuple[float, float]:
         """Where the face looks (yaw, pitch): the head, plus the gaze where the eyes are open and known."""
@@ -98,24 +111,32 @@ class Measures:
 
 
 def measure(mesh: Any) -> Measures:
-    """Head pose, eye aspect ratios, gaze and mouth opening of one :class:`~emolens.landmarks.Mesh`."""
+    """Head pose, eye aspect ratios, gaze and mouth opening of one :class:`~emolens.landmarks.Mesh`.
+
+    The eye aspect ratios come from the iris model's eye contours when the mesh has them, else from the mesh."""
     pts = mesh.points
     yaw, pitch, roll = geometry.head_pose(pts)
     gaze = geometry.gaze_angles(pts, mesh.iris) if mesh.iris is not None else None
+    if mesh.eye_contours is not None:
+        ears = [geometry.contour_eye_ratio(c) for c in mesh.eye_contours]
+    else:
+        ears = [geometry.eye_aspect_ratio(pts, 0), geometry.eye_aspect_ratio(pts, 1)]
     return Measures(
         HeadPose(yaw, pitch, roll),
-        geometry.eye_aspect_ratio(pts, 0),
-        geometry.eye_aspect_ratio(pts, 1),
+        ears[0],
+        ears[1],
         gaze,
         geometry.mouth_opening(pts),
         mesh.score,
         mesh,
+        mesh.eye_contours is not None,
     )
 
 
-def still_face(face: Face, m: Measures, cfg: AttentionConfig) -> Face:
-    """``face`` with pose, eyes, mouth and attention set from one image's measures (no temporal logic)."""
-    yaw, pitch = m.looking(cfg)
+def still_face(face: Face, m: Measures, cfg: AttentionConfig, looking: tuple[float, float] | None = None) -> Face:
+    """``face`` with pose, eyes, mouth and attention set from one image's measures (no temporal logic);
+    ``looking`` overrides where the face looks (a track's smoothed direction)."""
+    yaw, pitch = looking if looking is not None else m.looking(cfg)
     off = geometry.angle_between(yaw, pitch, cfg.target_yaw, cfg.target_pitch)
     gaze = m.gaze or (None, None)
     return dataclasses.replace(
@@ -165,6 +186,7 @@ class AttentionAnalyzer:
         self._t0: float | None = None
         self.mesh = FaceMesh(iris=iris, refine=refine, threads=threads)
         self._tracks: dict[int, TrackAttention] = {}
+        self._looking: dict[int, tuple[float, float]] = {}
         self.finished: dict[int, TrackAttention] = {}
 
     def measures(self, rgb: np.ndarray, faces: Sequence[Any]) -> list[Measures]:
@@ -201,9 +223,15 @@ class AttentionAnalyzer:
 
     def track_face(self, face: Face, m: Measures, t: float) -> Face:
         cfg = self.config
-        still = still_face(face, m, cfg)
         if face.track_id is None:
-            return still
+            return still_face(face, m, cfg)
+        now = m.looking(cfg)
+        prev = self._looking.get(face.track_id)
+        if prev is not None and all(map(math.isfinite, now)) and all(map(math.isfinite, prev)):
+            a = cfg.smoothing
+            now = (a * now[0] + (1 - a) * prev[0], a * now[1] + (1 - a) * prev[1])
+        self._looking[face.track_id] = now
+        still = still_face(face, m, cfg, now)
         tr = self._tracks.get(face.track_id)
         if tr is None:
             tr = self._tracks[face.track_id] = TrackAttention(cfg.timings)
@@ -219,6 +247,7 @@ class AttentionAnalyzer:
 
     def end_track(self, track_id: int) -> TrackAttention | None:
         tr = self._tracks.pop(track_id, None)
+        self._looking.pop(track_id, None)
         if tr is not None:
             tr.finish()
             self.finished[track_id] = tr

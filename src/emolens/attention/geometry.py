@@ -73,6 +73,22 @@ def eye_aspect_ratio(points: np.ndarray, eye: int) -> float:
     return float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2.0 * width))
 
 
+#: The iris model's eye contour: points 0 and 8 are the corners, 1-7 the lower lid and 9-15 the upper lid (the same
+#: ring as the mesh's eye outline); the three middle pairs across the eye.
+CONTOUR_PAIRS: tuple[tuple[int, int], ...] = ((3, 13), (4, 12), (5, 11))
+
+
+def contour_eye_ratio(contour: np.ndarray) -> float:
+    """Eye aspect ratio on the iris model's finer eye contour ``[71, 3]``: the mean gap between the lids at three
+    places over the corner-to-corner width; about 0.48 open and under 0.4 shut. It separates open from closed
+    eyes better than the mesh's outline (accuracy 0.99 against 0.91 on ``attention/eyes`` valid)."""
+    c = np.asarray(contour, dtype=np.float64)[:, :2]
+    width = np.linalg.norm(c[0] - c[8])
+    if width <= 1e-6:
+        return float("nan")
+    return float(np.mean([np.linalg.norm(c[a] - c[b]) for a, b in CONTOUR_PAIRS]) / width)
+
+
 def gaze_angles(points: np.ndarray, iris: np.ndarray) -> tuple[float, float]:
     """Eye-in-head gaze (yaw, pitch) in degrees from the iris centres, averaged over both eyes.
 

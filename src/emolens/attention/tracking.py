@@ -7,7 +7,8 @@ until the next sample, up to ``max_gap_s``.
 - A **focus spell** is a stretch of time in which the face attends to the target; looking away for less than
   ``spell_gap_s`` (a glance, a blink-long tracking wobble) does not end it.
 - A **blink** is an eye closure of at most ``blink_max_s``; a longer one is an eye-closure episode.
-- **PERCLOS** is the share of the last ``perclos_window_s`` seconds with the eyes closed (Wierwille et al. 1994).
+- **PERCLOS** is the share of the last ``perclos_window_s`` seconds with the eyes closed (Wierwille et al. 1994),
+  given once the track has ``perclos_min_s`` seconds of samples (before that one blink would read as drowsiness).
 - A **yawn** is a mouth opened past the yawn threshold for at least ``yawn_min_s``.
 """
 
@@ -43,6 +44,7 @@ class TrackTimings:
     min_spell_s: float = 0.0
     blink_max_s: float = 0.5
     perclos_window_s: float = 60.0
+    perclos_min_s: float = 10.0
     yawn_min_s: float = 1.5
     max_gap_s: float = 1.0
 
@@ -155,7 +157,7 @@ class TrackAttention:
             "blink": blink,
             "yawn": yawning,
             "focus_s": self._focus.current(t),
-            "perclos": self._closed_s / self._window_s if self._window_s > 0 else None,
+            "perclos": self.perclos,
             "blink_rate": 60.0 * len(recent) / span if span >= 1.0 else None,
             "closed_s": t - self._closed_start if self._closed_start is not None else 0.0,
         }
@@ -181,7 +183,11 @@ class TrackAttention:
 
     @property
     def perclos(self) -> float | None:
-        return self._closed_s / self._window_s if self._window_s > 0 else None
+        """PERCLOS now, or None before ``perclos_min_s`` seconds of samples (at least one sample interval)."""
+        need = min(self.timings.perclos_min_s, self.timings.perclos_window_s)
+        if self._window_s <= 0 or self._window_s + 1e-9 < need:
+            return None
+        return max(0.0, min(1.0, self._closed_s / self._window_s))
 
 
 def focus_spells(times: Sequence[float], attending: Sequence[bool], timings: TrackTimings | None = None) -> list[Spell]:

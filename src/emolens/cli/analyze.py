@@ -45,6 +45,9 @@ def analyze(
     ] = None,
     log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
     blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated copies.")] = False,
+    attention: Annotated[
+        bool, typer.Option("--attention", help="Also head pose, eye openness, gaze, mouth opening and attention.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
@@ -62,6 +65,10 @@ def analyze(
         analyzer = Analyzer(
             detector, model, min_face=min_face, max_faces=max_faces, threads=threads, tta=tta, identity=gallery
         )
+        if attention:
+            from emolens.attention import AttentionAnalyzer
+
+            analyzer.attention = AttentionAnalyzer(threads=threads)
         logger = None
         if log_events and analyzer.gallery is not None:
             from emolens.identity.events import EventLogger

@@ -3,6 +3,7 @@ timeline plots and an annotated video."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from enum import StrEnum
@@ -122,13 +123,17 @@ def video(
             plots = False
             notes.append("timeline plots skipped: pip install 'emolens[plot]'")
 
-    if (log_events or alert or blur_unknown) and gallery is None:
+    from emolens.attention.alerts import KINDS
+
+    state_rules_only = attention and all(a.split(":")[0].strip() in KINDS for a in alert or [])
+    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
     window = _window(show)
     error: VideoError | None = None
     interrupted = False
     logger = None
+    engine = None
     t0 = time.perf_counter()
     try:
         from emolens.attention.alerts import parse_rule
@@ -139,6 +144,8 @@ def video(
         if analyzer.gallery is not None and (log_events or rules):
             engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
             logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)
+        elif rules:  # attention rules without a gallery: alerts are printed and written to alerts.json
+            engine = AlertEngine(rules, webhook=webhook, callbacks=[_print_alert])
         run = analyzer.analyze_video(
             source,
             every_n_frames=every,
@@ -175,6 +182,9 @@ def video(
                         outputs.write(result, frame.rgb if frame is not None and (annotate or attention) else None)
                         if logger is not None:
                             logger.log_frame(src.name, result)
+                        elif engine is not None:
+                            for face in result.faces:
+                                engine.update(src.name, result.timestamp, face)
                         if window is not None and frame is not None and not window.show(result, frame.rgb):
                             break  # the user closed the window or pressed q / Esc
                         progress.update(result.index + 1, run.stats.frames_analysed)
@@ -200,6 +210,11 @@ def video(
                 complete=error is None and not interrupted,
                 error=None if error is None else str(error),
             )
+            if engine is not None:
+                if logger is None:
+                    engine.close()
+                (out / "alerts.json").write_text(json.dumps([a.to_dict() for a in engine.alerts], indent=2) + "\n")
+                files.append(out / "alerts.json")
             if att is not None:
                 from emolens.attention.summary import write_attention_json
 
