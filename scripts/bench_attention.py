@@ -9,9 +9,9 @@
     mean of both eyes where one box covers both). The threshold is the one most accurate on ``valid`` (``--fit``
     prints it); accuracy is reported on ``test`` (50 images) with the shipped threshold.
 ``yawn``
-    Mouth opening (inner-lip gap over face height) on ``yawn/``. The threshold (``--fit``) separates the ``valid``
-    yawns from the faces of ``eyes/valid`` (none of them yawns) best; reported: recall on all 200 yawns and on the
-    31 ``test`` ones, and false yawns among the faces found in the 120 ``none`` photos and in
+    Mouth opening (inner-lip gap over face height) on ``yawn/``. The threshold (``--fit``) is the 5th percentile of
+    the 169 ``valid`` yawns (95 % of them count; recall first, as the target asks for 90 %); reported: recall on
+    all 200 yawns and on the 31 ``test`` ones, and false yawns among the faces found in the 120 ``none`` photos and in
     ``photos/expression_grid.jpg``.
 ``speed``
     Milliseconds per face of the landmark stage (mesh with its refine pass + both irises) on ``--threads``
@@ -199,11 +199,16 @@ def yawn_bench(data: Path, analyzer, att, fit: bool) -> dict:
             dets = analyzer.detect(rgb)
             if dets:
                 fit_neg.append(att.measures(rgb, [max(dets, key=lambda d: d.box.area)])[0].opening)
-    fitted = best_threshold([v for v in pos["valid"] if np.isfinite(v)], fit_neg)
+    valid_pos = [v for v in pos["valid"] if np.isfinite(v)]
+    balanced = best_threshold(valid_pos, fit_neg)
+    # recall first: the 5th percentile of the valid yawns, so that 95 % of them count (the balanced cut against
+    # yawn-free faces, whose mouths are all closed, sits far too low: it is kept for reference)
+    fitted = float(np.percentile(valid_pos, 5))
     thr = fitted if fit else YAWN_OPENING
     allpos = np.array(pos["valid"] + pos["test"])
     return {
         "fitted_threshold": round(fitted, 4),
+        "balanced_threshold_reference": round(balanced, 4),
         "threshold": round(thr, 4),
         "yawns": len(allpos),
         "yawn_faces_not_found": missed_faces,

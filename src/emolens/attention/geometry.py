@@ -23,6 +23,8 @@ MOUTH_CORNERS = (61, 291)
 FOREHEAD, CHIN = 10, 152
 #: Eye width over eyeball radius (about 30 mm / 12 mm): turns an iris offset (in eye widths) into an angle.
 EYE_WIDTH_OVER_RADIUS = 2.5
+#: Most the two eyes' gaze angles may differ (degrees) for the gaze to be given: eyes move together.
+GAZE_AGREEMENT = 12.0
 
 
 def head_pose(points: np.ndarray) -> tuple[float, float, float]:
@@ -94,7 +96,8 @@ def gaze_angles(points: np.ndarray, iris: np.ndarray) -> tuple[float, float]:
 
     The iris centre's offset from the middle of the eye corners, in eye widths along and across the corner line,
     is turned into an angle with an eyeball of radius ``eye width / 2.5``. Signs as in :func:`head_pose`. Add
-    the head pose for the gaze direction in the camera's frame (a small-angle approximation).
+    the head pose for the gaze direction in the camera's frame (a small-angle approximation). NaN when the two
+    eyes disagree by more than :data:`GAZE_AGREEMENT` degrees (the eyes move together, so one of them is wrong).
     """
     p = np.asarray(points, dtype=np.float64)
     yaws, pitches = [], []
@@ -109,8 +112,8 @@ def gaze_angles(points: np.ndarray, iris: np.ndarray) -> tuple[float, float]:
         h, vert = float(d @ u) / width, float(d @ v) / width
         yaws.append(-math.degrees(math.asin(max(-1.0, min(1.0, h * EYE_WIDTH_OVER_RADIUS)))))
         pitches.append(-math.degrees(math.asin(max(-1.0, min(1.0, vert * EYE_WIDTH_OVER_RADIUS)))))
-    if not yaws:
-        return float("nan"), float("nan")
+    if len(yaws) < 2 or abs(yaws[0] - yaws[1]) > GAZE_AGREEMENT or abs(pitches[0] - pitches[1]) > GAZE_AGREEMENT:
+        return float("nan"), float("nan")  # one eye hidden, in shadow or mislocated: no gaze rather than a wrong one
     return float(np.mean(yaws)), float(np.mean(pitches))
 
 

@@ -438,7 +438,8 @@ border-radius:8px}.avatar{width:84px;height:84px;border-radius:8px;background:#c
 align-items:center;justify-content:center;font-size:1.6em;color:#2a6f66}.fig svg{width:100%;height:auto}
 ul.moments li{margin:0.2em 0}table.alerts{border-collapse:collapse;font-size:0.85em}table.alerts td,
 table.alerts th{border-bottom:1px solid #eee;padding:0.15em 0.6em;text-align:left}.summary{margin:0.4em 0 0.6em}
-.howto{break-inside:avoid;page-break-inside:avoid}@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}.session{page-break-after:always}}
+.howto{break-inside:avoid;page-break-inside:avoid}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}.session{page-break-after:always}}
 @page{size:A4;margin:14mm}
 """
 
@@ -557,10 +558,10 @@ def render_html(session: Session, *, anonymous: bool = False) -> str:
             parts.append("</table>")
         parts.append("</section>")
     parts.append(
-        "<p class='meta howto'>How to read this: emotions are what the face shows, not what the person feels; attention "
-        "means the head (and eyes) point at the target, not that the mind follows. Focus spells are stretches of "
-        "attending that glances of under a second do not break; PERCLOS is the share of the last minute with the "
-        "eyes closed (15 % and more is a common drowsiness level).</p></body></html>"
+        "<p class='meta howto'>How to read this: emotions are what the face shows, not what the person feels; "
+        "attention means the head (and eyes) point at the target, not that the mind follows. Focus spells are "
+        "stretches of attending that glances of under a second do not break; PERCLOS is the share of the last "
+        "minute with the eyes closed (15 % and more is a common drowsiness level).</p></body></html>"
     )
     return "".join(parts)
 
