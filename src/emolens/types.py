@@ -174,13 +174,15 @@ class EyeState:
 
 @dataclass(frozen=True)
 class MouthState:
-    """Mouth ``opening`` (inner-lip gap over face height) and whether it is a yawn (in video: held long enough)."""
+    """Mouth ``opening`` (inner-lip gap over face height), whether it is a yawn (in video: held long enough), and
+    the yawn classifier's ``yawn_score`` (0-1; ``None`` without the iris model)."""
 
     opening: float
     yawn: bool
+    yawn_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"opening": _r(self.opening, 3), "yawn": self.yawn}
+        return {"opening": _r(self.opening, 3), "yawn": self.yawn, "yawn_score": _r(self.yawn_score, 3)}
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,12 @@ def test_yawns_floor(analyzer, att, data_dir):
         cx, cy = (float(r["x1"]) + float(r["x2"])) / 2, (float(r["y1"]) + float(r["y2"])) / 2
         dets = [d for d in analyzer.detect(rgb) if d.box.x1 <= cx <= d.box.x2 and d.box.y1 <= cy <= d.box.y2]
         if dets:
-            hits += att.measures(rgb, [max(dets, key=lambda d: d.box.area)])[0].opening > att.config.yawn_opening
+            hits += att.measures(rgb, [max(dets, key=lambda d: d.box.area)])[0].yawning(att.config)
     assert len(rows) == 31 and hits / len(rows) >= 0.9, hits
     grid = load_image(data_dir / "photos/expression_grid.jpg").rgb
     faces = analyzer.detect(grid)
     assert len(faces) >= 20
-    false = sum(m.opening > att.config.yawn_opening for m in att.measures(grid, faces))
+    false = sum(m.yawning(att.config) for m in att.measures(grid, faces))
     assert false / len(faces) <= 0.05, false
 
 

@@ -15,7 +15,7 @@ Defaults and where they come from (docs/attention.md has the references):
   once (0 s): yawns last about 6 s (Provine 1986), so 1.5 s rules out speech and short surprise.
 
 An alert's ``emotion`` field holds the kind and its ``peak_score`` the measure: degrees off the target
-(``distracted``), PERCLOS or 1.0 for closed eyes (``drowsy``), the mouth opening (``yawn``).
+(``distracted``), PERCLOS or 1.0 for closed eyes (``drowsy``), the yawn classifier's score (``yawn``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class AttentionRule:
             high = p is not None and p >= self.perclos
             return (closed or high), self.kind, (1.0 if closed else float(p or 0.0))
         m = face.mouth
-        return (m is not None and m.yawn), self.kind, (m.opening if m is not None else 0.0)
+        return (m is not None and m.yawn), self.kind, (m.yawn_score or m.opening if m is not None else 0.0)
 
 
 def parse_rule(spec: str) -> Any:

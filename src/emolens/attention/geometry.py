@@ -135,6 +135,25 @@ def mouth_aspect_ratio(points: np.ndarray) -> float:
     return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / width)
 
 
+#: Brow middles and upper-lid middles (image left, image right), for how raised the brows are.
+BROWS, UPPER_LIDS = (105, 334), (159, 386)
+
+
+def brow_raise(points: np.ndarray) -> float:
+    """Brow-to-upper-lid distance over the face height, both sides averaged (raised in surprise)."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    height = np.linalg.norm(p[FOREHEAD] - p[CHIN])
+    if height <= 1e-6:
+        return float("nan")
+    return float(np.mean([np.linalg.norm(p[b] - p[e]) for b, e in zip(BROWS, UPPER_LIDS, strict=True)]) / height)
+
+
+def yawn_features(points: np.ndarray, eye_openness: float) -> np.ndarray:
+    """What tells a yawn from a laugh or a surprised face: mouth opening (over face height), mouth aspect ratio
+    (over mouth width: a laugh is wide), eye openness (yawns squint) and brow raise (surprise lifts them)."""
+    return np.array([mouth_opening(points), mouth_aspect_ratio(points), eye_openness, brow_raise(points)])
+
+
 def direction(yaw: float, pitch: float) -> np.ndarray:
     """The unit vector of a (yaw, pitch) direction in degrees (x image left, y up, z towards the camera)."""
     y, p = math.radians(yaw), math.radians(pitch)

@@ -40,7 +40,7 @@ def attention_summary(att: Any, source: str | None = None) -> dict[str, Any]:
         "target": {"yaw": round(cfg.target_yaw, 2), "pitch": round(cfg.target_pitch, 2)},
         "calibrated_s": att.calibrate_s,
         "eye_closed_ear": cfg.eye_closed,
-        "yawn_opening": cfg.yawn_opening,
+        "yawn_threshold": cfg.yawn_threshold,
         "timings": {k: getattr(cfg.timings, k) for k in cfg.timings.__dataclass_fields__},
         "tracks": {str(tid): track_summary(tr) for tid, tr in sorted(tracks.items())},
     }

@@ -133,15 +133,19 @@ class FaceMesh:
     def predict(self, rgb: np.ndarray, faces: Sequence[Any], rois: Sequence[Roi | None] | None = None) -> list[Mesh]:
         """One :class:`Mesh` per face (anything with ``box`` and ``landmarks``: a Detection or a Face).
 
-        ``rois`` may give a crop per face (e.g. from the previous video frame's mesh) instead of the box.
+        ``rois`` may give a crop per face (e.g. :meth:`roi` of the same track's mesh in the previous video frame,
+        as MediaPipe tracks faces): such a face is run once, without the ``refine`` passes.
         """
         if not faces:
             return []
         given = list(rois) if rois is not None else [None] * len(faces)
         first = [r if r is not None else box_roi(f.box, f.landmarks) for f, r in zip(faces, given, strict=True)]
         pts, scores = self._run_mesh(rgb, first)
-        for _ in range(self.refine):
-            pts, scores = self._run_mesh(rgb, [mesh_roi(p) for p in pts])
+        fresh = [i for i, r in enumerate(given) if r is None]  # a crop from the previous frame is already tight
+        for _ in range(self.refine if fresh else 0):
+            again, again_scores = self._run_mesh(rgb, [mesh_roi(pts[i]) for i in fresh])
+            for k, i in enumerate(fresh):
+                pts[i], scores[i] = again[k], again_scores[k]
         irises: list[Any] = [None] * len(pts)
         contours: list[Any] = [None] * len(pts)
         if self._iris is not None:
@@ -157,7 +161,7 @@ class FaceMesh:
         raw, flag = self._mesh.run(["landmarks", "face_flag"], {"image": batch})
         raw = raw.reshape(len(rois), MESH_POINTS, 3)
         pts = [r.to_image(p, MESH_SIZE) for r, p in zip(rois, raw, strict=True)]
-        return pts, 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1), -80, 80)))
+        return pts, 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1).astype(np.float64), -80, 80)))
 
     def _run_iris(self, rgb: np.ndarray, meshes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         rois, flips = [], []
