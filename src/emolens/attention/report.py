@@ -484,10 +484,11 @@ def render_html(session: Session, *, anonymous: bool = False) -> str:
     total = max((p.t.max() for p in people if len(p.t)), default=0.0) - min(
         (p.t.min() for p in people if len(p.t)), default=0.0
     )
+    title = "Session report" if anonymous else session.title
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(session.title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(session.title)}</h1>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
         f"<div class='meta'>{'' if anonymous else html.escape(str(session.source)) + ' · '}"
         f"{_fmt_s(total)} · {len(people)} {'person' if len(people) == 1 else 'people'} · made "
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by emolens</div>",
