@@ -125,7 +125,11 @@ def video(
 
     from emolens.attention.alerts import KINDS
 
-    state_rules_only = attention and all(a.split(":")[0].strip() in KINDS for a in alert or [])
+    kinds = [a.split(":")[0].strip() for a in alert or []]
+    if not attention and any(k in KINDS for k in kinds):
+        err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in KINDS)} needs --attention")
+        raise typer.Exit(EXIT_USAGE)
+    state_rules_only = attention and all(k in KINDS for k in kinds)
     if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
