@@ -192,7 +192,9 @@ class AttentionState:
     ``off_target`` is the angle in degrees between where the face looks and the target (``target_yaw``,
     ``target_pitch``). In video the running per-track measures are set too: ``focus_s`` (length of the current
     focus spell, 0 when not attending), ``perclos`` (share of the last minute with the eyes closed),
-    ``blink_rate`` (blinks per minute over the last minute).
+    ``blink_rate`` (blinks per minute over the last minute) and ``spell_start`` (video time at which the current
+    focus spell began: rows with the same value belong to one spell, so the event log holds each spell's start,
+    end and duration).
     """
 
     attending: bool
@@ -203,10 +205,11 @@ class AttentionState:
     focus_s: float | None = None
     perclos: float | None = None
     blink_rate: float | None = None
+    spell_start: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"attending": self.attending, "off_target": _r(self.off_target, 1), "cone": self.cone}
-        for k in ("focus_s", "perclos", "blink_rate"):
+        for k in ("focus_s", "perclos", "blink_rate", "spell_start"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = _r(v, 3)

@@ -138,6 +138,11 @@ def test_report_anonymous_and_from_event_log(run_dir, tmp_path):
     assert "data:image/jpeg" not in anon and "stage_three" not in anon and "track 1" not in anon
     assert anon.count("<section class='person'") == 3
     store = SQLiteStore(run_dir.parent / "gallery.db")
+    from emolens.identity.store import EventQuery
+
+    rows = store.events(EventQuery())
+    assert rows and all(set(r["attention"]) >= {"pose", "eyes", "mouth", "attention"} for r in rows)
+    assert any(r["attention"]["attention"].get("spell_start") is not None for r in rows)  # focus spells in the log
     events = load_events(store)
     assert len(events.people) == 3 and events.has_attention
     assert all(len(p.t) >= 2 for p in events.people)

@@ -83,6 +83,7 @@ def test_focus_s_counts_the_current_spell():
     outs = [tr.update(x, x >= 1.0, False, False) for x in frames(4)]
     assert outs[-1]["focus_s"] == pytest.approx(frames(4)[-1] - 1.0)
     assert outs[5]["focus_s"] == 0.0
+    assert outs[5]["spell_start"] is None and outs[-1]["spell_start"] == pytest.approx(1.0)
 
 
 def test_gaps_in_sampling_count_at_most_max_gap():

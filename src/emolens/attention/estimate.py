@@ -277,7 +277,11 @@ class AttentionAnalyzer:
             eyes=dataclasses.replace(still.eyes, blink=s["blink"]),
             mouth=MouthState(m.opening, s["yawn"], _finite(m.yawn_p)),
             attention=dataclasses.replace(
-                still.attention, focus_s=s["focus_s"], perclos=s["perclos"], blink_rate=s["blink_rate"]
+                still.attention,
+                focus_s=s["focus_s"],
+                perclos=s["perclos"],
+                blink_rate=s["blink_rate"],
+                spell_start=s["spell_start"],
             ),
         )
 

@@ -107,7 +107,7 @@ class TrackAttention:
 
     def update(self, t: float, attending: bool | None, closed: bool | None, mouth_open: bool | None) -> dict:
         """Feed the states at time ``t``; returns ``blink`` (a blink ended now), ``yawn`` (in a yawn now),
-        ``focus_s``, ``perclos`` and ``blink_rate`` (per minute, over the PERCLOS window)."""
+        ``focus_s``, ``spell_start``, ``perclos`` and ``blink_rate`` (per minute, over the PERCLOS window)."""
         tm = self.timings
         if self.first_t is None:
             self.first_t = t
@@ -157,6 +157,7 @@ class TrackAttention:
             "blink": blink,
             "yawn": yawning,
             "focus_s": self._focus.current(t),
+            "spell_start": self._focus.start,  # the open spell's start (also through a short glance away)
             "perclos": self.perclos,
             "blink_rate": 60.0 * len(recent) / span if span >= 1.0 else None,
             "closed_s": t - self._closed_start if self._closed_start is not None else 0.0,
