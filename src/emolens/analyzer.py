@@ -63,6 +63,10 @@ class Analyzer:
         ``iter_analyze``, while the calling thread runs the emotion model on the faces of the photos already
         detected (ONNX Runtime, OpenCV and Pillow release the GIL, so the threads use several cores). Results
         keep the input order. 1 (the default) runs the photos one after another in the calling thread.
+    attention:
+        ``True``, a dict of :class:`~emolens.attention.AttentionConfig` fields, or an
+        :class:`~emolens.attention.AttentionAnalyzer`: every face of a photo then has ``pose``, ``eyes``, ``mouth``
+        and ``attention`` (:mod:`emolens.attention`). For video pass ``attention`` to :meth:`analyze_video`.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class Analyzer:
         detector_options: dict[str, Any] | None = None,
         identity: Any = None,
         workers: int = 1,
+        attention: Any = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
@@ -95,6 +100,7 @@ class Analyzer:
         if detector not in detect.available():
             detect.create(detector)  # raises ConfigError naming the available backends
         self.gallery = _gallery(identity, self)
+        self.attention = _attention(attention, threads)
 
     @property
     def detector(self) -> detect.Detector:
@@ -272,6 +278,8 @@ class Analyzer:
                     )
                 )
                 k += 1
+            if self.attention is not None and faces and rgb is not None:
+                faces = self.attention.faces(rgb, faces)
             h, w = rgb.shape[:2] if rgb is not None else (0, 0)
             out.append((ImageResult(source, w, h, tuple(faces), error), rgb))
         return out
@@ -291,6 +299,7 @@ class Analyzer:
         batch_frames: int = 8,
         buffer_frames: int = 2,
         sequence_fps: float = 25.0,
+        attention: Any = None,
     ) -> VideoRun:
         """Analyse a video, camera or stream: tracked faces with raw and smoothed emotions, frame by frame.
 
@@ -328,6 +337,9 @@ class Analyzer:
             Size of the ring buffer of a live source.
         sequence_fps : float, default 25
             Frame rate that stamps an image sequence.
+        attention : bool, dict, AttentionConfig or AttentionAnalyzer, optional
+            Add head pose, eyes, mouth and attention (with blinks, PERCLOS, focus and yawns per track) to every
+            face (:mod:`emolens.attention`); ``True`` for the defaults.
 
         Returns
         -------
@@ -371,6 +383,7 @@ class Analyzer:
             batch_frames=batch_frames,
             buffer_frames=buffer_frames,
             sequence_fps=sequence_fps,
+            attention=attention,
         )
 
     def with_identity(self, identity: Any) -> Analyzer:
@@ -445,3 +458,14 @@ def analyze(image: ImageInput, *, color_order: str | None = None) -> ImageResult
     if _default is None:
         _default = Analyzer()
     return _default.analyze(image, color_order=color_order)
+
+
+def _attention(attention: Any, threads: int) -> Any:
+    """The photo attention stage for ``Analyzer(attention=...)``, or None."""
+    if attention is None or attention is False:
+        return None
+    from emolens.attention import AttentionAnalyzer
+
+    if isinstance(attention, AttentionAnalyzer):
+        return attention
+    return AttentionAnalyzer(None if attention is True else attention, threads=threads)

@@ -129,6 +129,93 @@ class EmotionScores:
         return {k: round(float(v), 4) for k, v in zip(self.labels, self.probs, strict=True)}
 
 
+def _r(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Head orientation in degrees (AFLW2000-3D convention): ``yaw`` > 0 turned towards the image left,
+    ``pitch`` > 0 looking up, ``roll`` the tilt in the image plane."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"yaw": _r(self.yaw, 1), "pitch": _r(self.pitch, 1), "roll": _r(self.roll, 1)}
+
+
+@dataclass(frozen=True)
+class EyeState:
+    """Eye openness (eye aspect ratio on the iris model's contour: about 0.48 open, 0.3 shut) of the eye on the
+    image left and right,
+    whether they are ``closed`` (mean under the threshold), the eye-in-head gaze in degrees where the irises were
+    located, and, in video, ``blink``: a blink ended at this frame."""
+
+    left: float
+    right: float
+    closed: bool
+    gaze_yaw: float | None = None
+    gaze_pitch: float | None = None
+    blink: bool = False
+
+    @property
+    def openness(self) -> float:
+        return (self.left + self.right) / 2
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"left": _r(self.left, 3), "right": _r(self.right, 3), "closed": self.closed}
+        d["gaze_yaw"], d["gaze_pitch"] = _r(self.gaze_yaw, 1), _r(self.gaze_pitch, 1)
+        if self.blink:
+            d["blink"] = True
+        return d
+
+
+@dataclass(frozen=True)
+class MouthState:
+    """Mouth ``opening`` (inner-lip gap over face height), whether it is a yawn (in video: held long enough), and
+    the yawn classifier's ``yawn_score`` (0-1; ``None`` without the iris model)."""
+
+    opening: float
+    yawn: bool
+    yawn_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"opening": _r(self.opening, 3), "yawn": self.yawn, "yawn_score": _r(self.yawn_score, 3)}
+
+
+@dataclass(frozen=True)
+class AttentionState:
+    """Whether the face attends to the target: head (plus gaze, where known) within ``cone`` degrees of it.
+
+    ``off_target`` is the angle in degrees between where the face looks and the target (``target_yaw``,
+    ``target_pitch``). In video the running per-track measures are set too: ``focus_s`` (length of the current
+    focus spell, 0 when not attending), ``perclos`` (share of the last minute with the eyes closed),
+    ``blink_rate`` (blinks per minute over the last minute) and ``spell_start`` (video time at which the current
+    focus spell began: rows with the same value belong to one spell, so the event log holds each spell's start,
+    end and duration).
+    """
+
+    attending: bool
+    off_target: float
+    cone: float
+    target_yaw: float = 0.0
+    target_pitch: float = 0.0
+    focus_s: float | None = None
+    perclos: float | None = None
+    blink_rate: float | None = None
+    spell_start: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"attending": self.attending, "off_target": _r(self.off_target, 1), "cone": self.cone}
+        for k in ("focus_s", "perclos", "blink_rate", "spell_start"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = _r(v, 3)
+        return d
+
+
 @dataclass(frozen=True)
 class Face:
     """One face in an image: where it is and how the person feels.
@@ -137,6 +224,9 @@ class Face:
     reused within one run), its temporally ``smoothed`` probabilities and the ``smoothed_label`` chosen from
     them (which may be ``"uncertain"`` under a confidence threshold, or the kept label under hysteresis).
     These three are ``None`` for still images.
+
+    With attention analysis (``emolens.attention``) a face also carries its head ``pose``, ``eyes``, ``mouth``
+    and ``attention`` state; otherwise they are ``None``.
     """
 
     index: int
@@ -149,6 +239,10 @@ class Face:
     track_id: int | None = None
     smoothed: EmotionScores | None = None
     smoothed_label: str | None = None
+    pose: HeadPose | None = None
+    eyes: EyeState | None = None
+    mouth: MouthState | None = None
+    attention: AttentionState | None = None
 
     @property
     def label(self) -> str:
@@ -170,6 +264,10 @@ class Face:
             d["track_id"] = self.track_id
             d["smoothed"] = self.smoothed.to_dict() if self.smoothed is not None else None
             d["smoothed_label"] = self.smoothed_label
+        for key in ("pose", "eyes", "mouth", "attention"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value.to_dict()
         return d
 
 

@@ -66,6 +66,9 @@ def analyze(
         typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated copies [default: scaled]."),
     ] = None,
     device: DeviceOpt = None,
+    attention: Annotated[
+        bool, typer.Option("--attention", help="Also head pose, eye openness, gaze, mouth opening and attention.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
@@ -97,6 +100,10 @@ def analyze(
             identity=gallery,
             workers=n_workers,
         )
+        if attention:
+            from emolens.attention import AttentionAnalyzer
+
+            analyzer.attention = AttentionAnalyzer(threads=threads)
         logger = None
         if log_events and analyzer.gallery is not None:
             from emolens.identity.events import EventLogger

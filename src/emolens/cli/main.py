@@ -45,6 +45,7 @@ def _register() -> None:
         fuse,
         identity,
         models,
+        report,
         serve,
         text,
         train,
@@ -54,6 +55,7 @@ def _register() -> None:
 
     for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve, batch):
         module.register(app)
+    report.register(app)
 
 
 _register()

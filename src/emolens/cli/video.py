@@ -3,6 +3,7 @@ timeline plots and an annotated video."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from enum import StrEnum
@@ -90,6 +91,23 @@ def video(
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
     device: DeviceOpt = None,
+    attention: Annotated[
+        bool,
+        typer.Option(
+            "--attention",
+            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
+        ),
+    ] = False,
+    cone: Annotated[
+        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
+    ] = 25.0,
+    target: Annotated[
+        str,
+        typer.Option(
+            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
+            "direction over the first SECONDS of video)."
+        ),
+    ] = "camera",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
@@ -98,7 +116,7 @@ def video(
     --annotate, annotated.mp4 (H.264) to --out.
     """
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import AlertEngine, AlertRule, EventLogger
+    from emolens.identity.events import AlertEngine, EventLogger
     from emolens.video.writers import VideoOutputWriter
 
     use_device(device)
@@ -117,20 +135,33 @@ def video(
             plots = False
             notes.append("timeline plots skipped: pip install 'emolens[plot]'")
 
-    if (log_events or alert or blur_unknown) and gallery is None:
+    from emolens.attention.alerts import KINDS
+
+    kinds = [a.split(":")[0].strip() for a in alert or []]
+    if not attention and any(k in KINDS for k in kinds):
+        err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in KINDS)} needs --attention")
+        raise typer.Exit(EXIT_USAGE)
+    state_rules_only = attention and all(k in KINDS for k in kinds)
+    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
     window = _window(show)
     error: VideoError | None = None
     interrupted = False
     logger = None
+    engine = None
     t0 = time.perf_counter()
     try:
-        rules = [AlertRule.parse(a) for a in alert or []]
+        from emolens.attention.alerts import parse_rule
+
+        rules = [parse_rule(a) for a in alert or []]
+        att = _attention_stage(attention, cone, target, threads) if attention else None
         analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
         if analyzer.gallery is not None and (log_events or rules):
             engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
             logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)
+        elif rules:  # attention rules without a gallery: alerts are printed and written to alerts.json
+            engine = AlertEngine(rules, webhook=webhook, callbacks=[_print_alert])
         run = analyzer.analyze_video(
             source,
             every_n_frames=every,
@@ -139,7 +170,8 @@ def video(
             smoothing=smoothing.value,
             smoothing_options={"min_confidence": min_confidence},
             live=live,
-            with_frames=True,  # thumbnails of each track's best face, and annotated.mp4
+            with_frames=True,  # thumbnails of each track's best face, annotated.mp4 and attention
+            attention=att,
         )
         src = run.source
         annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
@@ -153,6 +185,7 @@ def video(
             blur_unknown=blur_unknown,
             landmarks=landmarks,
             label_size=label_size,
+            attention=attention,
         )
         if outputs.annotated is not None and outputs.annotated.codec == "mp4v":
             notes.append("annotated.mp4 is MPEG-4 Part 2, which browsers do not play: pip install 'emolens[av]'")
@@ -169,6 +202,9 @@ def video(
                         outputs.write(result, frame.rgb if frame is not None else None)
                         if logger is not None:
                             logger.log_frame(src.name, result)
+                        elif engine is not None:
+                            for face in result.faces:
+                                engine.update(src.name, result.timestamp, face)
                         if window is not None and frame is not None and not window.show(result, frame.rgb):
                             break  # the user closed the window or pressed q / Esc
                         progress.update(result.index + 1, run.stats.frames_analysed)
@@ -194,6 +230,15 @@ def video(
                 complete=error is None and not interrupted,
                 error=None if error is None else str(error),
             )
+            if engine is not None:
+                if logger is None:
+                    engine.close()
+                (out / "alerts.json").write_text(json.dumps([a.to_dict() for a in engine.alerts], indent=2) + "\n")
+                files.append(out / "alerts.json")
+            if att is not None:
+                from emolens.attention.summary import write_attention_json
+
+                files.append(write_attention_json(out / "attention.json", att, src.name))
     except EmolensError as e:
         raise fail(e) from None
     if (audio or transcript is not None) and error is None and not interrupted:
@@ -213,6 +258,29 @@ def video(
     if interrupted:
         raise KeyboardInterrupt
     raise typer.Exit(EXIT_PARTIAL if error is not None else EXIT_OK)
+
+
+def _attention_stage(attention: bool, cone: float, target: str, threads: int):
+    """The run's attention stage from the CLI options (``--target camera | YAW,PITCH | calibrate:SECONDS``)."""
+    from emolens.attention import AttentionAnalyzer
+    from emolens.errors import ConfigError
+
+    options: dict = {"cone": cone}
+    calibrate = None
+    t = target.strip().lower()
+    if t.startswith("calibrate"):
+        _, _, secs = t.partition(":")
+        try:
+            calibrate = float(secs) if secs else 5.0
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
+    elif t != "camera":
+        try:
+            yaw, pitch = (float(v) for v in t.split(","))
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
+        options.update(target_yaw=yaw, target_pitch=pitch)
+    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate)
 
 
 def _output_fps(source_fps: float | None, every: int, target_fps: float | None) -> float:

@@ -114,7 +114,8 @@ class AlertEngine:
     Parameters
     ----------
     rules:
-        The rules to check.
+        The rules to check: :class:`AlertRule` (emotions) and state rules with a ``check(face)`` method
+        (:class:`emolens.attention.alerts.AttentionRule`: ``distracted``, ``drowsy``, ``yawn``).
     store:
         Where alerts are recorded (the gallery's store); optional.
     callbacks:
@@ -126,7 +127,7 @@ class AlertEngine:
 
     def __init__(
         self,
-        rules: Iterable[AlertRule],
+        rules: Iterable[Any],
         *,
         store: GalleryStore | None = None,
         callbacks: Iterable[Callable[[Alert], None]] = (),
@@ -158,17 +159,22 @@ class AlertEngine:
         fired = []
         for rule in self.rules:
             key = (rule.name, source, face.track_id if face.track_id is not None else -1 - face.index)
-            holds = label in rule.emotions and score >= rule.min_score and rule.applies_to(face.identity)
+            shown, value = label, score
+            if hasattr(rule, "check"):  # a state rule (emolens.attention.alerts): distracted, drowsy, yawn
+                holds, shown, value = rule.check(face)
+                holds = holds and rule.applies_to(face.identity)
+            else:
+                holds = label in rule.emotions and score >= rule.min_score and rule.applies_to(face.identity)
             if not holds:
                 self._episodes.pop(key, None)
                 continue
             ep = self._episodes.get(key)
             if ep is None:
-                ep = self._episodes[key] = _Episode(t, score)
-            ep.peak = max(ep.peak, score)
+                ep = self._episodes[key] = _Episode(t, value)
+            ep.peak = max(ep.peak, value)
             if not ep.fired and t - ep.start >= rule.min_seconds:
                 ep.fired = True
-                alert = Alert(rule.name, source, face.track_id, identity, label, ep.start, t - ep.start, ep.peak)
+                alert = Alert(rule.name, source, face.track_id, identity, shown, ep.start, t - ep.start, ep.peak)
                 fired.append(alert)
         for alert in fired:
             self._emit(alert)
@@ -321,4 +327,17 @@ def _row(now: float, source: str, frame: int | None, t: float | None, face: Face
         "emotion": label,
         "emotion_score": scores[label],
         "scores": scores.to_dict(),
+        "attention": _attention(face),
     }
+
+
+def _attention(face: Face) -> dict[str, Any] | None:
+    """Head pose, eyes, mouth and attention of a face (``emolens.attention``) for the event log, or None."""
+    if face.attention is None and face.pose is None:
+        return None
+    out: dict[str, Any] = {}
+    for key in ("pose", "eyes", "mouth", "attention"):
+        value = getattr(face, key)
+        if value is not None:
+            out[key] = value.to_dict()
+    return out

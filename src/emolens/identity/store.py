@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS events (
     identity_score REAL,
     emotion TEXT,
     emotion_score REAL,
-    scores TEXT
+    scores TEXT,
+    attention TEXT
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE INDEX IF NOT EXISTS events_identity ON events(identity);
@@ -83,7 +84,9 @@ EVENT_COLUMNS = (
     "emotion",
     "emotion_score",
     "scores",
+    "attention",
 )
+_JSON_COLUMNS = ("scores", "attention")
 ALERT_COLUMNS = ("time", "rule", "source", "track", "identity", "emotion", "started", "duration_s", "peak_score")
 
 
@@ -186,6 +189,9 @@ class SQLiteStore:
                     self._db.execute("INSERT INTO meta VALUES ('revision', '0')")
                 elif int(row[0]) > SCHEMA_VERSION:
                     raise GalleryError(f"written by a newer emolens (schema {row[0]}); upgrade emolens", self.path)
+                # added column (emolens.attention): head pose, eyes, mouth and attention of an event, as JSON
+                if "attention" not in {r[1] for r in self._db.execute("PRAGMA table_info(events)")}:
+                    self._db.execute("ALTER TABLE events ADD COLUMN attention TEXT")
         except sqlite3.DatabaseError as e:
             raise GalleryError(
                 f"not a readable emolens gallery ({e}); `emolens gallery recover {self.path}` copies what can be "
@@ -287,10 +293,9 @@ class SQLiteStore:
         """Append event rows (keys from ``EVENT_COLUMNS``; ``scores`` may be a dict) in one transaction."""
         values = []
         for r in rows:
-            scores = r.get("scores")
             values.append(
                 tuple(
-                    json.dumps(scores) if c == "scores" and isinstance(scores, dict) else r.get(c)
+                    json.dumps(r.get(c)) if c in _JSON_COLUMNS and isinstance(r.get(c), dict) else r.get(c)
                     for c in EVENT_COLUMNS
                 )
             )
@@ -335,8 +340,9 @@ class SQLiteStore:
         out = []
         for row in self._db.execute(sql, args):
             d = dict(zip(cols, row, strict=True))
-            if table == "events" and d.get("scores"):
-                d["scores"] = json.loads(d["scores"])
+            for c in _JSON_COLUMNS if table == "events" else ():
+                if d.get(c):
+                    d[c] = json.loads(d[c])
             out.append(d)
         return out
 
@@ -430,6 +436,12 @@ def recover(path: str | os.PathLike[str]) -> tuple[Path, RecoveryReport]:
     try:
         names: dict[int, str] = {}
         for table, cols in _RECOVER_TABLES:
+            if table == "events":  # a file from before a column was added: copy the columns it has
+                try:
+                    have = {r[1] for r in src.execute("PRAGMA table_info(events)")}
+                except sqlite3.DatabaseError:
+                    have = set(cols)
+                cols = tuple(c for c in cols if c in have or not have)
             rows, lost, unknown_after = _readable_rows(src, table, cols)
             report.lost[table] = len(lost)
             report.lost_ids[table] = lost

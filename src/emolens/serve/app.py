@@ -367,13 +367,14 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return True
 
     @app.websocket("/v1/stream")
-    async def stream(ws: WebSocket, identify: bool = False, events: bool = False) -> None:
+    async def stream(ws: WebSocket, identify: bool = False, events: bool = False, attention: bool = False) -> None:
         """``?identify=true`` names the tracks from the gallery; ``?events=true`` also logs them (one row per
-        person per second, source ``stream:<client>``) to the event log that ``GET /v1/events`` reads."""
+        person per second, source ``stream:<client>``) to the event log that ``GET /v1/events`` reads;
+        ``?attention=true`` adds head pose, eyes, mouth and attention to every face (:mod:`emolens.attention`)."""
         if await accept_ws(ws):
             analyzer = source_analyzer() if identify or events else stream_analyzer()
             log_as = f"stream:{guard.client_address(ws.scope)}" if events else None
-            await _run_stream(ws, cfg, analyzer, stream_frames, log_as)
+            await _run_stream(ws, cfg, analyzer, stream_frames, log_as, attention)
 
     def stream_analyzer() -> Analyzer:
         return loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
@@ -387,7 +388,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: Any, log_as: str | None) -> None:
+async def _run_stream(
+    ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: Any, log_as: str | None, attention: bool = False
+) -> None:
     """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
     ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
     from emolens.identity.events import EventLogger
@@ -396,7 +399,7 @@ async def _run_stream(ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: A
 
     logger = EventLogger(analyzer.gallery.store, interval_s=1.0, flush_s=2.0) if log_as and analyzer.gallery else None
     source = PushSource("websocket")
-    run = analyzer.analyze_video(source, live=True)
+    run = analyzer.analyze_video(source, live=True, attention=attention or None)
     loop = asyncio.get_running_loop()
     outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 

@@ -165,6 +165,7 @@ class VideoRun:
         buffer_frames: int = 2,
         queue_frames: int = 8,
         sequence_fps: float = 25.0,
+        attention: Any = None,
     ) -> None:
         _check_int("every_n_frames", every_n_frames, 1)
         if target_fps is not None and (_bad_number(target_fps) or target_fps <= 0):
@@ -188,6 +189,10 @@ class VideoRun:
         self._min_face = analyzer.min_face
         self._max_faces = analyzer.max_faces
         self._identities = analyzer.track_identities()
+        self._attention = _attention_stage(attention, analyzer.threads)
+        #: the :class:`emolens.attention.AttentionAnalyzer` of the run (its ``finished`` tracks hold the focus
+        #: spells, blinks, eye closures and yawns of tracks that ended), or None without attention
+        self.attention = self._attention
         self.labels: tuple[str, ...] = tuple(self._emotion.labels)
         self.source: VideoSource = open_source(source, live=live, sequence_fps=sequence_fps)
         live_now = self.source.live
@@ -416,6 +421,8 @@ class VideoRun:
                         identity_score=_finite(who[t.track_id].score) if t.track_id in who else None,
                     )
                 )
+            if self._attention is not None:
+                faces = self._attention.frame(d.frame.rgb, d.frame.timestamp_s, faces, d.removed)
             for tid in d.removed:
                 smoother.drop(tid)
                 if self._identities is not None:
@@ -423,6 +430,17 @@ class VideoRun:
             h, w = d.frame.rgb.shape[:2]
             out.append((FrameResult(d.frame.index, d.frame.timestamp_s, tuple(faces), w, h), d.frame))
         return out
+
+
+def _attention_stage(attention: Any, threads: int) -> Any:
+    """An :class:`emolens.attention.AttentionAnalyzer` for ``attention`` (True, a config or a dict), or None."""
+    if attention is None or attention is False:
+        return None
+    from emolens.attention import AttentionAnalyzer
+
+    if isinstance(attention, AttentionAnalyzer):
+        return attention
+    return AttentionAnalyzer(None if attention is True else attention, threads=threads)
 
 
 def _finite(x: float) -> float | None:

@@ -9,6 +9,10 @@ Files (all optional except the CSV table in :class:`VideoOutputWriter`):
     does not locate a point), ``p_<label>`` raw probabilities, ``s_<label>`` smoothed probabilities, ``label``
     (top raw class) and ``smoothed_label``. CSV is flushed after every frame; Parquet is written in row groups
     (readable once closed, which also happens when the run fails).
+With attention (``emolens video --attention``) the tables add :data:`ATTENTION_COLUMNS` (head yaw, pitch and
+roll in degrees, each eye's aspect ratio, eyes closed, a blink ending, gaze, mouth opening, yawn, attending,
+the angle off the target, the current focus spell's length, PERCLOS and blinks per minute), and
+``thumbs/track_<id>.jpg`` keeps the largest view of each track's face (for ``emolens report``).
 ``tracks.json``
     :class:`TrackSummary`: per track the first and last frame and time it was seen, the frames seen, the
     dominant emotion and the share of frames in each emotion (smoothed labels), the mean smoothed probabilities,
@@ -60,13 +64,23 @@ __all__ = [
 ]
 
 TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
+#: The per-face table's attention columns (``attention=True``); see the module docstring.
+ATTENTION_COLUMNS: tuple[str, ...] = (
+    "yaw", "pitch", "roll", "eye_left", "eye_right", "eyes_closed", "blink", "gaze_yaw", "gaze_pitch",
+    "mouth_opening", "yawn", "attending", "off_target", "focus_s", "perclos", "blink_rate",
+)  # fmt: skip
+_ATTENTION_FLAGS = ("eyes_closed", "blink", "yawn", "attending")
 
 
 # ------------------------------------------------------------------------------------------------------ rows
 
 
-def table_columns(labels: Sequence[str]) -> list[str]:
+def table_columns(labels: Sequence[str], attention: bool = False) -> list[str]:
     """The per-face table's columns for an emotion label set, in order (see the module docstring)."""
+    return [*_base_columns(labels), *(ATTENTION_COLUMNS if attention else ())]
+
+
+def _base_columns(labels: Sequence[str]) -> list[str]:
     return [
         "frame", "timestamp", "track_id", "face", "x1", "y1", "x2", "y2", "score",
         *LANDMARK_COLUMNS,
@@ -76,7 +90,7 @@ def table_columns(labels: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def frame_records(result: FrameResult, labels: Sequence[str]) -> list[dict[str, Any]]:
+def frame_records(result: FrameResult, labels: Sequence[str], attention: bool = False) -> list[dict[str, Any]]:
     """Flatten one frame into rows, one per face (none for a frame without faces).
 
     Parameters
@@ -85,13 +99,15 @@ def frame_records(result: FrameResult, labels: Sequence[str]) -> list[dict[str, 
         One analysed frame.
     labels : sequence of str
         The label set of the ``p_`` and ``s_`` columns.
+    attention : bool, default False
+        Add the :data:`ATTENTION_COLUMNS` (empty for a face without attention measures).
 
     Returns
     -------
     list of dict
         Rows keyed by :func:`table_columns`; pixels rounded to 0.1, probabilities to 1e-4, missing values None.
     """
-    columns = table_columns(labels)
+    columns = table_columns(labels, attention)
     rows = []
     for face in result.faces:
         row: dict[str, Any] = dict.fromkeys(columns)
@@ -111,8 +127,33 @@ def frame_records(result: FrameResult, labels: Sequence[str]) -> list[dict[str, 
         row["smoothed_label"] = face.smoothed_label
         row["identity"] = face.identity
         row["identity_score"] = None if face.identity_score is None else round(float(face.identity_score), 4)
+        if attention:
+            _put_attention(row, face)
         rows.append(row)
     return rows
+
+
+def _put_attention(row: dict[str, Any], face: Face) -> None:
+    def r(x: float | None, nd: int) -> float | None:
+        return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+    if face.pose is not None:
+        row["yaw"], row["pitch"], row["roll"] = r(face.pose.yaw, 1), r(face.pose.pitch, 1), r(face.pose.roll, 1)
+    if face.eyes is not None:
+        e = face.eyes
+        row["eye_left"], row["eye_right"], row["eyes_closed"], row["blink"] = (
+            r(e.left, 3),
+            r(e.right, 3),
+            e.closed,
+            e.blink,
+        )
+        row["gaze_yaw"], row["gaze_pitch"] = r(e.gaze_yaw, 1), r(e.gaze_pitch, 1)
+    if face.mouth is not None:
+        row["mouth_opening"], row["yawn"] = r(face.mouth.opening, 3), face.mouth.yawn
+    if face.attention is not None:
+        a = face.attention
+        row["attending"], row["off_target"] = a.attending, r(a.off_target, 1)
+        row["focus_s"], row["perclos"], row["blink_rate"] = r(a.focus_s, 3), r(a.perclos, 4), r(a.blink_rate, 2)
 
 
 def _put_probs(row: dict[str, Any], prefix: str, scores: EmotionScores, labels: Sequence[str], r: FrameResult) -> None:
@@ -175,7 +216,14 @@ class FrameTableWriter:
         Parquet rows per row group.
     """
 
-    def __init__(self, path: str | Path, labels: Sequence[str], fmt: str = "csv", row_group_size: int = 1000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        labels: Sequence[str],
+        fmt: str = "csv",
+        row_group_size: int = 1000,
+        attention: bool = False,
+    ) -> None:
         if fmt not in TABLE_FORMATS:
             raise ConfigError(f"unknown table format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
         if isinstance(row_group_size, bool) or not isinstance(row_group_size, int) or row_group_size < 1:
@@ -183,7 +231,8 @@ class FrameTableWriter:
         self.path = Path(path)
         self.format = fmt
         self.labels = tuple(labels)
-        self.columns = table_columns(self.labels)
+        self.attention = attention
+        self.columns = table_columns(self.labels, attention)
         self.rows_written = 0
         self._closed = False
         self._row_group_size = row_group_size
@@ -197,6 +246,7 @@ class FrameTableWriter:
             self._pa = pa
             ints = {"frame": pa.int64(), "track_id": pa.int64(), "face": pa.int32()}
             strings = {"label": pa.string(), "smoothed_label": pa.string(), "identity": pa.string()}
+            strings.update(dict.fromkeys(_ATTENTION_FLAGS, pa.bool_()))
             schema = pa.schema([(c, ints.get(c) or strings.get(c) or pa.float64()) for c in self.columns])
             self._schema = with_nullable_ints(schema)
             self._file = _open(self.path, "wb")
@@ -211,7 +261,7 @@ class FrameTableWriter:
         """Write the rows of one analysed frame."""
         if self._closed:
             raise ConfigError(f"this {self.format} writer is closed", str(self.path))
-        rows = frame_records(result, self.labels)
+        rows = frame_records(result, self.labels, self.attention)
         self.rows_written += len(rows)
         if self.format == "csv":
             self._csv.writerows(rows)
@@ -775,6 +825,9 @@ class VideoOutputWriter:
         ``summary.png`` (:mod:`emolens.video.report`). Thumbnails need the frames passed to :meth:`write`.
     codec : str, optional
         ``annotated.mp4``'s codec (:class:`AnnotatedVideoWriter`); default H.264 when PyAV is installed.
+    attention : bool, default False
+        Add the attention columns, and keep each track's largest face view for ``thumbs/track_<id>.jpg``
+        (when :meth:`write` gets the frames).
 
     Raises
     ------
@@ -796,8 +849,11 @@ class VideoOutputWriter:
         label_size: float | None = None,
         summary: bool = True,
         codec: str | None = None,
+        attention: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir)
+        self.attention = attention
+        self._thumbs: dict[int, tuple[float, np.ndarray]] = {}
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -815,7 +871,7 @@ class VideoOutputWriter:
         self.files: list[Path] = []
         try:
             for fmt in tables:
-                self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt))
+                self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt, attention=attention))
                 self.files.append(self.out_dir / f"frames.{fmt}")
             if annotate_fps is not None:
                 self.annotated = AnnotatedVideoWriter(
@@ -836,6 +892,8 @@ class VideoOutputWriter:
         for t in self.tables:
             t.write(result)
         self.summary.update(result, rgb)
+        if self.attention and rgb is not None:
+            self._keep_thumbs(result, rgb)
         if self.annotated is not None:
             if rgb is None:
                 raise ConfigError("the annotated video needs the frames: use analyze_video(..., with_frames=True)")
@@ -855,6 +913,7 @@ class VideoOutputWriter:
         self._close_writers()
         if self.annotated is not None and self.annotated.frames_written:
             self.files.append(self.annotated.path)
+        self.files += self._write_thumbs()
         path = self.out_dir / "tracks.json"
         self.summary.write_json(path, **extra)
         self.files.append(path)
@@ -875,6 +934,46 @@ class VideoOutputWriter:
                 write_summary_png(self.summary, png)
                 self.files.append(png)
         return self.files
+
+    def _keep_thumbs(self, result: FrameResult, rgb: np.ndarray) -> None:
+        """Keep, per track, the crop of its largest frontal-enough view (one small image per track)."""
+        h, w = rgb.shape[:2]
+        for face in result.faces:
+            if face.track_id is None:
+                continue
+            frontal = 1.0
+            if face.pose is not None and math.isfinite(face.pose.yaw):
+                frontal = max(0.1, math.cos(math.radians(min(abs(face.pose.yaw), 80))))
+            score = face.box.area * frontal
+            best = self._thumbs.get(face.track_id)
+            if best is not None and best[0] >= score:
+                continue
+            b = face.box
+            m = 0.25 * b.size
+            x1, y1 = max(0, int(b.x1 - m)), max(0, int(b.y1 - m))
+            x2, y2 = min(w, int(b.x2 + m)), min(h, int(b.y2 + m))
+            if x2 - x1 < 4 or y2 - y1 < 4:
+                continue
+            import cv2
+
+            crop = rgb[y1:y2, x1:x2]
+            s = 160 / max(crop.shape[:2])
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))))
+            self._thumbs[face.track_id] = (score, crop)
+
+    def _write_thumbs(self) -> list[Path]:
+        if not self._thumbs:
+            return []
+        import cv2
+
+        folder = self.out_dir / "thumbs"
+        folder.mkdir(exist_ok=True)
+        files = []
+        for tid, (_, crop) in sorted(self._thumbs.items()):
+            path = folder / f"track_{tid}.jpg"
+            cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            files.append(path)
+        return files
 
     def _close_writers(self) -> None:
         for t in self.tables:

@@ -224,7 +224,9 @@
     await video.play();
     setStatus("busy", "Connecting…");
     // names from the gallery, and one event per person per second into the log the feed shows
-    const ws = new WebSocket(wsUrl("/v1/stream", { identify: "true", events: "true" }));
+    const params = { identify: "true", events: "true" };
+    if ($("attention") && $("attention").checked) params.attention = "true"; // head pose, eyes, attention per face
+    const ws = new WebSocket(wsUrl("/v1/stream", params));
     ws.binaryType = "arraybuffer";
     state.ws = ws;
     let opened = false;
@@ -381,6 +383,8 @@
       p.name = p.identity || `Person ${face.track_id}`;
       p.label = face.smoothed_label || face.label || top;
       p.score = scores[p.label] !== undefined ? scores[p.label] : topP;
+      p.attention = face.attention || null;
+      p.eyesClosed = face.eyes ? face.eyes.closed : null;
       p.lastSeen = now;
       p.history.push({ t: now, probs: scores });
       while (p.history.length && now - p.history[0].t > WINDOW_S) p.history.shift();
@@ -435,6 +439,16 @@
       fill.style.background = emotionColor(p.label);
       bar.append(fill);
       li.append(swatch, who, emotion, bar);
+      if (p.attention) {
+        // attention per person: attending or away (degrees off the target), eyes closed, PERCLOS once known
+        li.dataset.attending = String(p.attention.attending);
+        const bits = [p.attention.attending ? "attending" : `away ${Math.round(p.attention.off_target)}°`];
+        if (p.eyesClosed) bits.push("eyes closed");
+        if (p.attention.perclos !== undefined) bits.push(`PERCLOS ${pct(p.attention.perclos)}`);
+        const att = el("span", "attention", bits.join(" · "));
+        att.style.color = p.attention.attending ? "#2a9d8f" : "#e76f51";
+        li.append(att);
+      }
       li.addEventListener("click", () => {
         state.selected = p.key;
         renderTracks(inView);

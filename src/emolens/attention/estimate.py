@@ -1,0 +1,313 @@
+"""Per-face attention measures from the face mesh, for photos and, with per-track state, for video."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emolens.attention import geometry
+from emolens.attention.tracking import TrackAttention, TrackTimings
+from emolens.errors import ConfigError
+from emolens.types import AttentionState, EyeState, Face, HeadPose, MouthState
+
+#: Eye aspect ratio (on the iris model's eye contour, :func:`geometry.contour_eye_ratio`) under which the eyes count
+#: as closed: chosen on the ``valid`` split of ``attention/eyes`` only (``scripts/bench_attention.py --fit``).
+EYE_CLOSED_EAR = 0.3906
+#: The same on the mesh's six-point outline (:func:`geometry.eye_aspect_ratio`), used without the iris model.
+EYE_CLOSED_EAR_MESH = 0.2863
+#: The yawn classifier: a logistic regression on :func:`geometry.yawn_features` (mouth opening, mouth aspect
+#: ratio, eye openness, brow raise), standardised; fitted by ``scripts/fit_yawn.py`` on the 169 ``valid`` yawns of
+#: ``attention/yawn`` against the ``train`` faces of ``faces_extra/taiwanese`` (posed laughs, surprise, fear...).
+#: On its own training data: recall 0.982 of the yawns, 2.7 % false yawns among the posed faces.
+YAWN_MODEL: dict[str, Any] = {
+    "mean": [0.052012, 0.15156, 0.392899, 0.128696],
+    "scale": [0.055882, 0.177062, 0.046652, 0.014602],
+    "coef": [-3.02541, 6.397881, -0.251509, -0.30817],
+    "intercept": -2.636884,
+}
+
+
+def yawn_probability(features: np.ndarray, model: dict[str, Any] | None = None) -> float:
+    """The yawn classifier's probability for one face's :func:`geometry.yawn_features` (NaN if one is missing)."""
+    m = model or YAWN_MODEL
+    x = (np.asarray(features, dtype=np.float64) - np.asarray(m["mean"])) / np.asarray(m["scale"])
+    if not np.isfinite(x).all():
+        return float("nan")
+    z = float(x @ np.asarray(m["coef"]) + m["intercept"])
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """How attention is judged.
+
+    Parameters
+    ----------
+    cone:
+        Half-angle in degrees around the target within which a face attends (default 25).
+    target_yaw, target_pitch:
+        The target direction in degrees (head-pose convention); ``0, 0`` is the camera.
+    use_gaze:
+        Add the eye-in-head gaze from the irises to the head direction where the eyes are open.
+    eye_closed:
+        Eye aspect ratio (iris-model contour) under which the eyes count as closed.
+    eye_closed_mesh:
+        The same for the mesh's outline, used when the iris model is not run.
+    yawn_threshold:
+        Yawn probability (:func:`yawn_probability`) from which a face yawns (in video: held for ``yawn_min_s``).
+    smoothing:
+        Video: weight of the newest frame in the running mean of where each track looks (1: no smoothing), so that
+        landmark jitter at the edge of the cone does not flip the state every frame.
+    timings:
+        Durations for spells, blinks, PERCLOS and yawns in video (:class:`TrackTimings`).
+    """
+
+    cone: float = 25.0
+    target_yaw: float = 0.0
+    target_pitch: float = 0.0
+    use_gaze: bool = True
+    eye_closed: float = EYE_CLOSED_EAR
+    eye_closed_mesh: float = EYE_CLOSED_EAR_MESH
+    yawn_threshold: float = 0.5
+    smoothing: float = 0.4
+    timings: TrackTimings = field(default_factory=TrackTimings)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.smoothing <= 1:
+            raise ConfigError(f"attention smoothing must be in (0, 1], got {self.smoothing!r}")
+        if not 0 < self.cone <= 180:
+            raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
+        for name in ("target_yaw", "target_pitch", "eye_closed", "eye_closed_mesh", "yawn_threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ConfigError(f"attention {name} must be a number, got {v!r}")
+
+    @classmethod
+    def from_options(cls, options: AttentionConfig | dict[str, Any] | None) -> AttentionConfig:
+        if options is None:
+            return cls()
+        if isinstance(options, AttentionConfig):
+            return options
+        timing_names = {f.name for f in dataclasses.fields(TrackTimings)}
+        timing = {k: v for k, v in options.items() if k in timing_names}
+        rest = {k: v for k, v in options.items() if k not in timing_names}
+        unknown = set(rest) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown attention option(s): {', '.join(sorted(unknown))}")
+        return cls(**rest, timings=TrackTimings(**timing))
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What one frame tells about one face, before any temporal logic."""
+
+    pose: HeadPose
+    ear_left: float
+    ear_right: float
+    gaze: tuple[float, float] | None
+    opening: float
+    presence: float
+    mesh: Any = None
+    contour: bool = True
+    yawn_p: float = float("nan")
+
+    def yawning(self, cfg: AttentionConfig) -> bool:
+        return bool(self.yawn_p >= cfg.yawn_threshold)
+
+    def closed(self, cfg: AttentionConfig) -> bool:
+        """Both eyes closed: their mean aspect ratio under the threshold of the contour it was measured on."""
+        return (self.ear_left + self.ear_right) / 2 < (cfg.eye_closed if self.contour else cfg.eye_closed_mesh)
+
+    def looking(self, cfg: AttentionConfig) -> tuple[float, float]:
+        """Where the face looks (yaw, pitch): the head, plus the gaze where the eyes are open and known."""
+        yaw, pitch = self.pose.yaw, self.pose.pitch
+        if cfg.use_gaze and self.gaze is not None and not self.closed(cfg) and all(map(math.isfinite, self.gaze)):
+            yaw, pitch = yaw + self.gaze[0], pitch + self.gaze[1]
+        return yaw, pitch
+
+
+def measure(mesh: Any) -> Measures:
+    """Head pose, eye aspect ratios, gaze and mouth opening of one :class:`~emolens.landmarks.Mesh`.
+
+    The eye aspect ratios come from the iris model's eye contours when the mesh has them, else from the mesh."""
+    pts = mesh.points
+    yaw, pitch, roll = geometry.head_pose(pts)
+    gaze = geometry.gaze_angles(pts, mesh.iris) if mesh.iris is not None else None
+    if mesh.eye_contours is not None:
+        ears = [geometry.contour_eye_ratio(c) for c in mesh.eye_contours]
+    else:
+        ears = [geometry.eye_aspect_ratio(pts, 0), geometry.eye_aspect_ratio(pts, 1)]
+    feats = geometry.yawn_features(pts, (ears[0] + ears[1]) / 2)
+    return Measures(
+        HeadPose(yaw, pitch, roll),
+        ears[0],
+        ears[1],
+        gaze,
+        float(feats[0]),
+        mesh.score,
+        mesh,
+        mesh.eye_contours is not None,
+        yawn_probability(feats) if mesh.eye_contours is not None else float("nan"),
+    )
+
+
+def still_face(face: Face, m: Measures, cfg: AttentionConfig, looking: tuple[float, float] | None = None) -> Face:
+    """``face`` with pose, eyes, mouth and attention set from one image's measures (no temporal logic);
+    ``looking`` overrides where the face looks (a track's smoothed direction)."""
+    yaw, pitch = looking if looking is not None else m.looking(cfg)
+    off = geometry.angle_between(yaw, pitch, cfg.target_yaw, cfg.target_pitch)
+    gaze = m.gaze or (None, None)
+    return dataclasses.replace(
+        face,
+        pose=m.pose,
+        eyes=EyeState(m.ear_left, m.ear_right, m.closed(cfg), _finite(gaze[0]), _finite(gaze[1])),
+        mouth=MouthState(m.opening, m.yawning(cfg), _finite(m.yawn_p)),
+        attention=AttentionState(off <= cfg.cone, off, cfg.cone, cfg.target_yaw, cfg.target_pitch),
+    )
+
+
+class AttentionAnalyzer:
+    """Adds pose, eyes, mouth and attention to faces: photos (:meth:`faces`) and video tracks (:meth:`frame`).
+
+    Parameters
+    ----------
+    config:
+        An :class:`AttentionConfig` or a dict of its fields (and :class:`TrackTimings` fields).
+    iris:
+        Run the iris model for the gaze.
+    refine:
+        Extra face-mesh passes on the mesh's own crop (see :class:`~emolens.landmarks.FaceMesh`).
+    threads:
+        ONNX Runtime threads per model.
+    calibrate_s:
+        Video only: take the target as the median direction the faces look in during the first ``calibrate_s``
+        seconds (everyone is assumed to look at the target then); until then the median so far is used.
+    """
+
+    def __init__(
+        self,
+        config: AttentionConfig | dict[str, Any] | None = None,
+        *,
+        iris: bool = True,
+        refine: int = 1,
+        threads: int = 0,
+        calibrate_s: float | None = None,
+    ) -> None:
+        from emolens.landmarks import FaceMesh
+
+        self.config = AttentionConfig.from_options(config)
+        if calibrate_s is not None and not (math.isfinite(calibrate_s) and calibrate_s > 0):
+            raise ConfigError(f"calibration time must be a positive number of seconds, got {calibrate_s!r}")
+        self.calibrate_s = calibrate_s
+        self.calibrated = calibrate_s is None
+        self._calibration: list[tuple[float, float]] = []
+        self._t0: float | None = None
+        self.mesh = FaceMesh(iris=iris, refine=refine, threads=threads)
+        self._tracks: dict[int, TrackAttention] = {}
+        self._looking: dict[int, tuple[float, float]] = {}
+        self._rois: dict[int, Any] = {}
+        self.finished: dict[int, TrackAttention] = {}
+
+    def measures(self, rgb: np.ndarray, faces: Sequence[Any]) -> list[Measures]:
+        return [measure(m) for m in self.mesh.predict(rgb, faces)]
+
+    def faces(self, rgb: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """Photo faces with their attention fields set."""
+        return [still_face(f, m, self.config) for f, m in zip(faces, self.measures(rgb, faces), strict=True)]
+
+    def frame(self, rgb: np.ndarray, t: float, faces: Sequence[Face], removed: Sequence[int] = ()) -> list[Face]:
+        """Tracked faces of one video frame at time ``t`` with attention fields, blinks, PERCLOS, focus and yawns."""
+        out = []
+        # MediaPipe's tracking: a track whose face was found in the previous frame is cropped where it was
+        # (one mesh pass); the detector box is used when the face has moved away from that crop
+        rois = []
+        for f in faces:
+            r = self._rois.get(f.track_id) if f.track_id is not None else None
+            if r is not None and not _near(r, f.box):
+                r = None
+            rois.append(r)
+        meshes = self.mesh.predict(rgb, faces, rois)
+        measures = [measure(m) for m in meshes]
+        for f, m in zip(faces, meshes, strict=True):
+            if f.track_id is not None:
+                self._rois[f.track_id] = self.mesh.roi(m) if m.score >= 0.5 else None
+        if not self.calibrated:
+            self._calibrate(t, measures)
+        for f, m in zip(faces, measures, strict=True):
+            out.append(self.track_face(f, m, t))
+        for tid in removed:
+            self.end_track(tid)
+        return out
+
+    def _calibrate(self, t: float, measures: list[Measures]) -> None:
+        from emolens.attention.tracking import calibrate_target
+
+        if self._t0 is None:
+            self._t0 = t
+        self._calibration += [m.looking(self.config) for m in measures]
+        if self._calibration:
+            yaw, pitch = calibrate_target(self._calibration)
+            self.config = dataclasses.replace(self.config, target_yaw=yaw, target_pitch=pitch)
+        if self.calibrate_s is not None and t - self._t0 >= self.calibrate_s and self._calibration:
+            self.calibrated = True
+            self._calibration = []
+
+    def track_face(self, face: Face, m: Measures, t: float) -> Face:
+        cfg = self.config
+        if face.track_id is None:
+            return still_face(face, m, cfg)
+        now = m.looking(cfg)
+        prev = self._looking.get(face.track_id)
+        if prev is not None and all(map(math.isfinite, now)) and all(map(math.isfinite, prev)):
+            a = cfg.smoothing
+            now = (a * now[0] + (1 - a) * prev[0], a * now[1] + (1 - a) * prev[1])
+        self._looking[face.track_id] = now
+        still = still_face(face, m, cfg, now)
+        tr = self._tracks.get(face.track_id)
+        if tr is None:
+            tr = self._tracks[face.track_id] = TrackAttention(cfg.timings)
+        s = tr.update(t, still.attention.attending, still.eyes.closed, m.yawning(cfg))
+        return dataclasses.replace(
+            still,
+            eyes=dataclasses.replace(still.eyes, blink=s["blink"]),
+            mouth=MouthState(m.opening, s["yawn"], _finite(m.yawn_p)),
+            attention=dataclasses.replace(
+                still.attention,
+                focus_s=s["focus_s"],
+                perclos=s["perclos"],
+                blink_rate=s["blink_rate"],
+                spell_start=s["spell_start"],
+            ),
+        )
+
+    def end_track(self, track_id: int) -> TrackAttention | None:
+        tr = self._tracks.pop(track_id, None)
+        self._looking.pop(track_id, None)
+        self._rois.pop(track_id, None)
+        if tr is not None:
+            tr.finish()
+            self.finished[track_id] = tr
+        return tr
+
+    def close(self) -> dict[int, TrackAttention]:
+        """Finish every open track; all tracks' spells, blinks, closures and yawns by track id."""
+        for tid in list(self._tracks):
+            self.end_track(tid)
+        return self.finished
+
+
+def _near(roi: Any, box: Any) -> bool:
+    """Whether a previous frame's crop still frames the detector's box: centres within a quarter of the box size
+    and sizes within 30 % (the crop is 1.5x the face)."""
+    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+    side = max(box.width, box.height, 1e-6)
+    return abs(roi.cx - cx) < 0.25 * side and abs(roi.cy - cy) < 0.25 * side and 0.7 < roi.size / (1.5 * side) < 1.6
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
