@@ -77,7 +77,9 @@ class RealTimeSource(VideoSource):
     """A video file (or image sequence) played at its own frame rate and in a loop, as a camera would deliver it.
 
     Each pass reopens the file with :func:`~emolens.video.sources.open_source`; frame indices and timestamps
-    go on increasing across passes. It is live, so the pipeline drops old frames rather than fall behind.
+    go on increasing across passes. The first frame of each later pass is marked ``restart``, so the pipeline
+    tracks the clip's people afresh and their ids repeat on every pass (#1, #2, #3 again) instead of climbing.
+    It is live, so the pipeline drops old frames rather than fall behind.
     """
 
     def __init__(self, spec: str, first: VideoSource, loop: bool = True) -> None:
@@ -104,7 +106,8 @@ class RealTimeSource(VideoSource):
                     if due > 0:
                         self._closed.wait(due)
                     last = frame.timestamp_s
-                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter())
+                    restart = index > 0 and frame.index == 0
+                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter(), restart=restart)
                     index += 1
             if index == 0 or not self.loop:
                 return
@@ -188,8 +191,10 @@ class SourceHub:
         alerts: list[str] | None = None,
         max_side: int = 960,
         quality: int = 80,
+        faces_counter: Any = None,
     ) -> None:
         self.spec = spec
+        self.faces_counter = faces_counter  # emolens_faces_total: every face the source's frames held
         self.alerts = list(alerts or [])
         self.max_side, self.quality = max_side, quality
         self.frames_sent = 0
@@ -231,6 +236,8 @@ class SourceHub:
             run = analyzer.analyze_video(source, live=True, with_frames=True)
             name = source.name
             for result, frame in run:
+                if self.faces_counter is not None:
+                    self.faces_counter.inc(len(result.faces))
                 if logger is not None:
                     logger.log_frame(name, result)
                 viewers = self._viewing()
@@ -288,11 +295,16 @@ def mount_dashboard(
     accept_ws: Callable[[WebSocket], Awaitable[bool]],
     analyzer: Callable[[], Analyzer],
     counter: Any,
+    faces_counter: Any = None,
 ) -> SourceHub | None:
     """Add ``/``, ``/dashboard`` (and its assets) and ``WS /v1/source`` to ``app``; returns the source hub."""
     from emolens.serve.app import HttpError
 
-    hub = SourceHub(cfg.source, analyzer, alerts=cfg.source_alerts) if cfg.source is not None else None
+    hub = (
+        SourceHub(cfg.source, analyzer, alerts=cfg.source_alerts, faces_counter=faces_counter)
+        if cfg.source is not None
+        else None
+    )
     app.state.source_hub = hub
 
     @app.get("/", include_in_schema=False)

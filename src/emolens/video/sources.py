@@ -78,12 +78,16 @@ class Frame:
         The pixels, ``uint8`` ``[H, W, 3]``, RGB.
     captured_at : float
         ``time.perf_counter()`` when the frame was read (for latency measurements).
+    restart : bool
+        The source started over at this frame (a file played in a loop): the pipeline tracks its people afresh,
+        so track ids start again from 1 instead of climbing on every pass.
     """
 
     index: int
     timestamp_s: float
     rgb: np.ndarray
     captured_at: float = 0.0
+    restart: bool = False
 
 
 class VideoSource(ABC):
