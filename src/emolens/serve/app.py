@@ -386,9 +386,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from emolens.serve.docs import mount_docs
 
     mount_docs(app, "emolens")
-    mount_dashboard(
-        app, cfg, accept_ws=accept_ws, analyzer=source_analyzer, counter=stream_frames, faces_counter=faces
-    )
+    mount_dashboard(app, cfg, accept_ws=accept_ws, analyzer=source_analyzer, counter=stream_frames, faces_counter=faces)
     return app
 
 
