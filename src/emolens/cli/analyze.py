@@ -88,7 +88,7 @@ def analyze(
         with open_writer(fmt.value, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 writer.write(result)
-                n_images += 1
+                n_images += result.ok  # a missing path or a video is an error, not an image
                 n_faces += len(result.faces)
                 if not result.ok:
                     n_errors += 1
