@@ -323,6 +323,10 @@ def _open_camera(index: int, live: bool | None) -> CaptureSource:
 
 
 def _open_file(path: str, live: bool | None) -> CaptureSource:
+    from emolens.io.inputs import is_image_path
+
+    if is_image_path(path):  # OpenCV would open it as a one-frame video and give a meaningless timeline
+        raise VideoError("a photo, not a video: read photos with `emolens analyze` (Analyzer.analyze in Python)", path)
     if not os.access(path, os.R_OK):
         raise VideoError("cannot read file: permission denied", path)
     with _quiet_opencv():
