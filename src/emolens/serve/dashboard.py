@@ -77,8 +77,8 @@ class RealTimeSource(VideoSource):
     """A video file (or image sequence) played at its own frame rate and in a loop, as a camera would deliver it.
 
     Each pass reopens the file with :func:`~emolens.video.sources.open_source`; frame indices and timestamps
-    go on increasing across passes. The first frame of each later pass is marked ``restart``, so the pipeline
-    tracks the clip's people afresh and their ids repeat on every pass (#1, #2, #3 again) instead of climbing.
+    go on increasing across passes. Each frame carries its pass number (``loop``), so the pipeline tracks the
+    clip's people afresh on each pass and their ids repeat (#1, #2, #3 again) instead of climbing.
     It is live, so the pipeline drops old frames rather than fall behind.
     """
 
@@ -92,7 +92,7 @@ class RealTimeSource(VideoSource):
         self._current: VideoSource | None = first
 
     def __iter__(self) -> Iterator[Frame]:
-        index, offset, period = 0, 0.0, 1.0 / (self.fps or 25.0)
+        index, offset, period, passes = 0, 0.0, 1.0 / (self.fps or 25.0), 0
         t0 = time.perf_counter()
         src: VideoSource | None = self._first
         while src is not None and not self._closed.is_set():
@@ -106,12 +106,12 @@ class RealTimeSource(VideoSource):
                     if due > 0:
                         self._closed.wait(due)
                     last = frame.timestamp_s
-                    restart = index > 0 and frame.index == 0
-                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter(), restart=restart)
+                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter(), loop=passes)
                     index += 1
             if index == 0 or not self.loop:
                 return
             offset += last + period
+            passes += 1
             src = open_source(self.spec)
 
     def close(self) -> None:
@@ -228,6 +228,16 @@ class SourceHub:
         try:
             analyzer = self._make_analyzer()
             rules = [AlertRule.parse(a) for a in self.alerts]
+            shown_rules = [  # sent with each frame, so the page can say what each rule needs
+                {
+                    "name": r.name,
+                    "emotions": list(r.emotions),
+                    "seconds": r.min_seconds,
+                    "min_score": r.min_score,
+                    "who": r.who,
+                }
+                for r in rules
+            ]
             if analyzer.gallery is not None:
                 store = analyzer.gallery.store
                 engine = AlertEngine(rules, store=store) if rules else None
@@ -245,6 +255,8 @@ class SourceHub:
                     final = {}
                     break
                 message = {**result.to_dict(), "source": name}
+                if shown_rules:
+                    message["alert_rules"] = shown_rules
                 jpeg = self._jpeg(frame.rgb)
                 for v in viewers:
                     v.offer((message, jpeg))

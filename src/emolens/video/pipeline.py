@@ -332,6 +332,7 @@ class VideoRun:
     def _detect_body(self) -> None:
         tracker = Tracker(self.tracker_config)
         assigned_before = 0  # ids given by the trackers of earlier passes of a looping source
+        loop = 0
         while True:
             item = self._get(self._q1, 1)
             if isinstance(item, _End):
@@ -340,7 +341,8 @@ class VideoRun:
                 return
             frame: Frame = item
             forget: list[int] = []
-            if frame.restart:  # the same footage again: its people get the ids of the first pass, not new ones
+            if frame.loop != loop:  # the same footage again: its people get the ids of the first pass, not new ones
+                loop = frame.loop
                 forget = tracker.active_ids
                 assigned_before += tracker.ids_assigned
                 tracker = Tracker(self.tracker_config)

@@ -78,16 +78,17 @@ class Frame:
         The pixels, ``uint8`` ``[H, W, 3]``, RGB.
     captured_at : float
         ``time.perf_counter()`` when the frame was read (for latency measurements).
-    restart : bool
-        The source started over at this frame (a file played in a loop): the pipeline tracks its people afresh,
-        so track ids start again from 1 instead of climbing on every pass.
+    loop : int
+        Which pass over the source this frame is from (0, then 1, 2... for a file played in a loop): when it
+        changes, the pipeline tracks the people afresh, so track ids start again from 1 on every pass instead of
+        climbing. A number rather than a flag on the first frame of a pass, which a live pipeline may drop.
     """
 
     index: int
     timestamp_s: float
     rgb: np.ndarray
     captured_at: float = 0.0
-    restart: bool = False
+    loop: int = 0
 
 
 class VideoSource(ABC):
