@@ -78,16 +78,16 @@ def get_model(name_or_path: str, task: str | None = None) -> ModelInfo:
 
 
 def _unknown_model(name: str, task: str) -> str:
-    """One line for a model name that is not shipped: the models of that task only, and the nearest name."""
+    """One line for a model name that is not shipped: the nearest name and the models of that task only."""
     import difflib
 
     shipped = list_models(task)
-    what = TASK_NOUNS.get(task, f"a {task} model")
-    line = f"no {what.split(' ', 1)[1]} named {name!r}"
+    kind = TASK_NOUNS.get(task, f"a {task} model").split(" ", 1)[1] + "s"  # "an emotion model" -> "emotion models"
+    line = f"no model named {name!r}"
     close = difflib.get_close_matches(name, shipped, n=1, cutoff=0.5)
     if close:
         line += f"; did you mean {close[0]!r}?"
-    return line + f" (shipped: {', '.join(shipped) or 'none'}; or the path of a model's .json or .onnx)"
+    return line + f" (shipped {kind}: {', '.join(shipped) or 'none'}; or the path of a model's .json or .onnx)"
 
 
 @cache

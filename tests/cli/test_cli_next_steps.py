@@ -42,13 +42,13 @@ def test_a_wrong_model_lists_models_of_its_kind_and_suggests_the_nearest():
     with pytest.raises(ModelError) as e:
         get_model("emotion-ferplu", task="emotion")
     line = e.value.message
-    assert "did you mean 'emotion-ferplus'?" in line
+    assert "did you mean 'emotion-ferplus'?" in line and "shipped emotion models: " in line
     assert "emotion-fer2013" in line
     for other in ("retinaface", "blazeface", "sface", "voice-ravdess", "text-en-goemotions", "silero-vad"):
         assert other not in line, line  # only emotion models are listed
     with pytest.raises(ModelError) as e:
         get_model("retinafce", task="detect")
-    assert "no detector named 'retinafce'; did you mean 'retinaface'?" in e.value.message
+    assert "no model named 'retinafce'; did you mean 'retinaface'? (shipped detectors: " in e.value.message
     assert "emotion" not in e.value.message
 
 
