@@ -87,7 +87,7 @@ def test_source_route_sends_results_and_frames_from_the_operators_clip(tmp_path,
     got = []
     t0 = time.perf_counter()
     with client.websocket_connect("/v1/source") as ws:
-        while not got or got[-1][0]["frame"] < 125:
+        while not got or got[-1][0]["frame"] < 150:
             msg = ws.receive_json()
             assert "error" not in msg, msg
             jpeg = ws.receive_bytes()
@@ -107,7 +107,8 @@ def test_source_route_sends_results_and_frames_from_the_operators_clip(tmp_path,
     # The clip looped at frame 90: its people get the first pass's ids again instead of new, ever higher ones.
     first = {f["track_id"] for m, _ in got if m["frame"] < 90 for f in m["faces"]}
     second = {f["track_id"] for m, _ in got if m["frame"] >= 90 for f in m["faces"]}
-    assert second and max(second) <= max(first), (sorted(first), sorted(second))
+    # (Before, the second pass gave them 4, 5, 6.) A slow viewer skips frames, so the first pass may show fewer ids.
+    assert second and max(second) <= max(*first, 3), (sorted(first), sorted(second))
     # Every face the source showed is counted in /metrics (it was 0 for the server source).
     shown = sum(len(m["faces"]) for m, _ in got)
     faces_total = float(re.search(r"^emolens_faces_total (\S+)$", client.get("/metrics").text, re.M).group(1))

@@ -99,17 +99,22 @@ def server(tmp_path_factory, data_dir) -> Iterator[str]:
     thread.join(10)
 
 
-#: Samples, every 100 ms for 5 s, of who the timeline charts, who is listed in view, and the line's pieces.
-SAMPLE_TIMELINE_JS = """async () => {
-  const out = [];
+#: Clicks the second person in view, then samples, every 100 ms for 5 s, who the timeline charts, who is listed
+#: in view, and the main line's pieces; the first sample is taken right after the click, with the list before it.
+CLICK_AND_SAMPLE_JS = """async () => {
+  const inView = () => [...document.querySelectorAll('#tracks li.track')].map(li => li.dataset.person);
+  const tl = document.querySelector('#timeline');
+  const li = document.querySelector('#tracks li.track:nth-child(2)');
+  const before = inView();
+  li.click();
+  const out = [{t: 0, person: tl.dataset.person || '', segments: tl.dataset.segments || '', inView: before}];
   const t0 = performance.now();
   while (performance.now() - t0 < 5000) {
-    const tl = document.querySelector('#timeline');
-    out.push({t: (performance.now() - t0) / 1000, person: tl.dataset.person || '', segments: tl.dataset.segments || '',
-              inView: [...document.querySelectorAll('#tracks li.track')].map(li => li.dataset.person)});
     await new Promise(r => setTimeout(r, 100));
+    out.push({t: (performance.now() - t0) / 1000, person: tl.dataset.person || '', segments: tl.dataset.segments || '',
+              inView: inView()});
   }
-  return out;
+  return {clicked: li.dataset.person, samples: out};
 }"""
 
 
@@ -214,22 +219,17 @@ def test_dashboard_in_headless_chromium(server, data_dir, tmp_path):
             # Click a person: the timeline follows them, then only people in view (never one who left), each as
             # one unbroken line; sampled for 5 s, across the clip's loop at 3 s.
             page.wait_for_function("() => document.querySelectorAll('#tracks li.track').length >= 2")
-            clicked = page.eval_on_selector(
-                "#tracks li.track:nth-child(2)", "li => { li.click(); return li.dataset.person; }"
-            )
-            page.wait_for_timeout(300)
-            assert page.get_attribute("#timeline", "data-person") in (
-                clicked,
-                *page.eval_on_selector_all("#tracks li.track", "els => els.map(e => e.dataset.person)"),
-            )
-            samples = page.evaluate(SAMPLE_TIMELINE_JS)
+            clicked = page.evaluate(CLICK_AND_SAMPLE_JS)
+            samples = clicked["samples"]
+            assert samples[0]["person"] == clicked["clicked"], clicked  # the click charts that person at once
             assert len(samples) > 20
             seen_at: dict[str, float] = {}
             for s in samples:
                 for key in s["inView"]:
                     seen_at[key] = s["t"]
                 if s["person"]:
-                    assert s["t"] - seen_at.get(s["person"], -99) <= 1.5, (s, seen_at)  # shown within 1.5 s
+                    # charted while seen within the page's 1 s, plus an answer's interval on these loaded cores
+                    assert s["t"] - seen_at.get(s["person"], -99) <= 2.0, (s, seen_at)
                     assert s["segments"] in ("", "1"), s  # one line, no fragments
             assert {s["person"] for s in samples} - {""}, samples
             page.screenshot(path=str(out / "dashboard-server-source.png"), full_page=True)

@@ -401,13 +401,14 @@
     inView.sort((a, b) => a.trackId - b.trackId);
     // The timeline shows someone in view: a clicked person stays chosen while seen, then the first in view.
     const chosen = state.selected ? state.people.get(state.selected) : null;
+    const wasSelected = state.selected;
     if (!chosen || now - chosen.lastSeen > IN_VIEW_S) state.selected = inView.length ? inView[0].key : null;
     const view = $("view");
     view.dataset.frames = String(state.frames);
     view.dataset.faces = String(inView.length);
     renderTracks(inView);
     renderStats();
-    if (now - state.lastTimeline > 0.2) {
+    if (now - state.lastTimeline > 0.2 || state.selected !== wasSelected) {
       state.lastTimeline = now;
       drawTimeline();
     }
