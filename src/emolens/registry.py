@@ -67,11 +67,27 @@ def get_model(name_or_path: str, task: str | None = None) -> ModelInfo:
     The ONNX file's sha256 must equal the manifest's; a mismatch raises ``ModelError``. With ``task``, a model
     made for another task raises ``ModelError`` too.
     """
+    if task is not None and Path(name_or_path).suffix not in {".json", ".onnx"}:
+        if not (models_dir() / f"{name_or_path}.json").exists():
+            raise ModelError(_unknown_model(name_or_path, task))
     info = _verified_model(name_or_path)
     if task is not None and info.task != task:
         what = TASK_NOUNS.get(task, f"a {task} model")
         raise ModelError(f"model {info.name!r} is a {info.task or 'untyped'!r} model, not {what}", str(info.path))
     return info
+
+
+def _unknown_model(name: str, task: str) -> str:
+    """One line for a model name that is not shipped: the nearest name and the models of that task only."""
+    import difflib
+
+    shipped = list_models(task)
+    kind = TASK_NOUNS.get(task, f"a {task} model").split(" ", 1)[1] + "s"  # "an emotion model" -> "emotion models"
+    line = f"no model named {name!r}"
+    close = difflib.get_close_matches(name, shipped, n=1, cutoff=0.5)
+    if close:
+        line += f"; did you mean {close[0]!r}?"
+    return line + f" (shipped {kind}: {', '.join(shipped) or 'none'}; or the path of a model's .json or .onnx)"
 
 
 @cache

@@ -86,7 +86,7 @@ def test_missing_path_yields_an_error_and_the_stream_goes_on(tree: Path) -> None
     assert first.ok
     missing = next(it)
     assert not missing.ok and missing.path is None
-    assert missing.source == "missing.jpg" and missing.error == "file not found"
+    assert missing.source == "missing.jpg" and missing.error == "no such file or folder"
     assert next(it).source == p("root/b.PNG")
     assert list(it) == []
 

@@ -120,9 +120,9 @@ def analyze(
         with open_writer(fmt.value, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 writer.write(result)
-                n_images += 1
-                if n_images == 1:
-                    first = time.perf_counter() - t0  # model loading included
+                n_images += result.ok  # a missing path or a video is an error, not an image
+                if first == 0.0:
+                    first = time.perf_counter() - t0  # the first result: model loading included
                 n_faces += len(result.faces)
                 if not result.ok:
                     n_errors += 1

@@ -6,10 +6,18 @@ Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 bad usa
 
 from __future__ import annotations
 
+import difflib
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperCommand
+
+try:  # Typer 0.2x ships its own copy of Click
+    from typer._click.exceptions import NoSuchOption
+except ImportError:  # pragma: no cover
+    from click.exceptions import NoSuchOption
 
 from emolens.cli.console import err
 from emolens.errors import ConfigError, DataError, EmolensError, GalleryError, MissingExtraError, ModelError
@@ -59,6 +67,31 @@ def _register() -> None:
 
 
 _register()
+
+
+def _nearest_option_only(typer_app: typer.Typer) -> None:
+    """Every command (sub-commands included) suggests the one option nearest to a mistyped one, by
+    :func:`difflib.get_close_matches`, instead of Click's list of all loose matches (``--anotate`` got
+    "Possible options: --annotate, --no-tta")."""
+    for info in typer_app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _nearest_option_only(group.typer_instance)
+
+
+class _Command(TyperCommand):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except NoSuchOption as e:
+            names = [o for p in self.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
+            e.possibilities = difflib.get_close_matches(e.option_name, names, n=1, cutoff=0.7)  # type: ignore[misc]
+            raise
+
+
+_nearest_option_only(app)
 
 
 def main() -> None:

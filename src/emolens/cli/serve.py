@@ -72,7 +72,11 @@ def serve(
     ] = None,
     alert: Annotated[
         list[str] | None,
-        typer.Option(help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable)."),
+        typer.Option(
+            help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable): one of EMOTIONS as "
+            "the smoothed label, at a smoothed score of at least MIN_SCORE (default 0.5), for SECONDS (default 3) "
+            "without a break; WHO is any (default), unknown, known or a name."
+        ),
     ] = None,
 ) -> None:
     """Run the REST/WebSocket service (needs the serve extra: `pip install 'emolens\\[serve]'`)."""

@@ -2,7 +2,9 @@
 
 Rules
 -----
-- A file named explicitly is yielded whatever its extension (the loader reports it if it is not an image).
+- A file named explicitly is yielded whatever its extension (the loader reports it if it is not an image), except
+  a video (:data:`VIDEO_EXTENSIONS`), which yields an :class:`InputItem` with ``error`` saying to use
+  ``emolens video``.
 - A folder is walked recursively; only files with an image extension (:data:`IMAGE_EXTENSIONS`, any case) are
   yielded. Hidden entries (names starting with ".") are skipped, as the shell and :mod:`glob` do, which also
   skips macOS ``._name.jpg`` resource forks. Symbolic links to folders are not followed (no cycles).
@@ -27,12 +29,20 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["IMAGE_EXTENSIONS", "InputItem", "expand_inputs", "is_image_path", "not_a_regular_file"]
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputItem", "expand_inputs", "is_image_path", "not_a_regular_file"]
 
 #: File extensions (lower case, with the dot) taken from folders and globs.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 )
+
+#: File extensions (lower case, with the dot) of videos: a video named where photos are expected is reported as
+#: one (with the command that reads it) instead of failing in the image decoder.
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp"}
+)
+#: Why a video named where photos are expected yields no image.
+NOT_A_PHOTO = "a video, not a photo: read videos with `emolens video` (Analyzer.analyze_video in Python)"
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -98,7 +108,7 @@ def _expand_one(arg: str, seen: set[str]) -> Iterator[InputItem]:
         elif _GLOB_CHARS.intersection(arg):
             yield from _expand_glob(arg, seen)
         else:
-            yield InputItem(source=arg, error="file not found")
+            yield InputItem(source=arg, error="no such file or folder")
     except OSError as e:  # safety net; _walk already turns an unlistable folder into an error item
         yield InputItem(source=arg, error=f"cannot read: {e.strerror or e}")
 
@@ -108,6 +118,8 @@ def _file_item(path: str, seen: set[str]) -> Iterator[InputItem]:
     if key not in seen:
         seen.add(key)
         error = not_a_regular_file(path)
+        if error is None and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+            error = NOT_A_PHOTO
         yield InputItem(source=path, error=error) if error else InputItem(source=path, path=Path(path))
 
 

@@ -144,7 +144,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         log.warning("WARNING: serving WITHOUT API keys on %s: anyone who can reach it can use it", cfg.host)
     if keys is not None and guard.keys_required() and len(keys) == 0:
         log.warning("API keys are required but none is live: every API call will be refused until one is created")
-    app = FastAPI(title="emolens", version=__version__, description=__doc__.split("\n\n")[0])
+    app = FastAPI(
+        title="emolens", version=__version__, description=__doc__.split("\n\n")[0], docs_url=None, redoc_url=None
+    )
     app.add_middleware(_GuardMiddleware, guard=guard)
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])
@@ -208,8 +210,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             response = await call_next(request)
         finally:
             in_flight.dec()
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        path = _route_path(app, request.scope)
         requests.labels(path, str(response.status_code)).inc()
         latency.labels(path).observe(time.perf_counter() - t)
         return response
@@ -374,7 +375,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         if await accept_ws(ws):
             analyzer = source_analyzer() if identify or events else stream_analyzer()
             log_as = f"stream:{guard.client_address(ws.scope)}" if events else None
-            await _run_stream(ws, cfg, analyzer, stream_frames, log_as, attention)
+            await _run_stream(ws, cfg, analyzer, stream_frames, log_as, attention, faces=faces)
 
     def stream_analyzer() -> Analyzer:
         return loaded("stream-analyzer", lambda: Analyzer(cfg.stream_detector, threads=cfg.threads))
@@ -383,13 +384,22 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return loaded("source-analyzer", lambda: stream_analyzer().with_identity(gallery()))
 
     from emolens.serve.dashboard import mount_dashboard
+    from emolens.serve.docs import mount_docs
 
-    mount_dashboard(app, cfg, accept_ws=accept_ws, analyzer=source_analyzer, counter=stream_frames)
+    mount_docs(app, "emolens")
+    mount_dashboard(app, cfg, accept_ws=accept_ws, analyzer=source_analyzer, counter=stream_frames, faces_counter=faces)
     return app
 
 
 async def _run_stream(
-    ws: WebSocket, cfg: ServeConfig, analyzer: Any, counter: Any, log_as: str | None, attention: bool = False
+    ws: WebSocket,
+    cfg: ServeConfig,
+    analyzer: Any,
+    counter: Any,
+    log_as: str | None,
+    attention: bool = False,
+    *,
+    faces: Any = None,
 ) -> None:
     """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
     ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
@@ -406,6 +416,8 @@ async def _run_stream(
     def consume() -> None:
         try:
             for result in run:
+                if faces is not None:
+                    faces.inc(len(result.faces))
                 if logger is not None:
                     logger.log_frame(log_as, result)
                 loop.call_soon_threadsafe(outbox.put_nowait, result.to_dict())
@@ -479,6 +491,21 @@ async def _run_stream(
             await ws.close()
         except _GONE:
             pass
+
+
+def _route_path(app: FastAPI, scope: Any) -> str:
+    """The route template a request matched (``/v1/people/{name:path}``, ``/docs``), for metric labels; routes
+    that Starlette matches without putting themselves in the scope are found again; "unmatched" for a 404."""
+    from starlette.routing import Match
+
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    for candidate in app.router.routes:
+        match, _ = candidate.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", "unmatched"))
+    return "unmatched"
 
 
 class _GuardMiddleware:

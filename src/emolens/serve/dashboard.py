@@ -77,7 +77,9 @@ class RealTimeSource(VideoSource):
     """A video file (or image sequence) played at its own frame rate and in a loop, as a camera would deliver it.
 
     Each pass reopens the file with :func:`~emolens.video.sources.open_source`; frame indices and timestamps
-    go on increasing across passes. It is live, so the pipeline drops old frames rather than fall behind.
+    go on increasing across passes. Each frame carries its pass number (``loop``), so the pipeline tracks the
+    clip's people afresh on each pass and their ids repeat (#1, #2, #3 again) instead of climbing.
+    It is live, so the pipeline drops old frames rather than fall behind.
     """
 
     def __init__(self, spec: str, first: VideoSource, loop: bool = True) -> None:
@@ -90,7 +92,7 @@ class RealTimeSource(VideoSource):
         self._current: VideoSource | None = first
 
     def __iter__(self) -> Iterator[Frame]:
-        index, offset, period = 0, 0.0, 1.0 / (self.fps or 25.0)
+        index, offset, period, passes = 0, 0.0, 1.0 / (self.fps or 25.0), 0
         t0 = time.perf_counter()
         src: VideoSource | None = self._first
         while src is not None and not self._closed.is_set():
@@ -104,11 +106,12 @@ class RealTimeSource(VideoSource):
                     if due > 0:
                         self._closed.wait(due)
                     last = frame.timestamp_s
-                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter())
+                    yield Frame(index, offset + frame.timestamp_s, frame.rgb, time.perf_counter(), loop=passes)
                     index += 1
             if index == 0 or not self.loop:
                 return
             offset += last + period
+            passes += 1
             src = open_source(self.spec)
 
     def close(self) -> None:
@@ -188,8 +191,10 @@ class SourceHub:
         alerts: list[str] | None = None,
         max_side: int = 960,
         quality: int = 80,
+        faces_counter: Any = None,
     ) -> None:
         self.spec = spec
+        self.faces_counter = faces_counter  # emolens_faces_total: every face the source's frames held
         self.alerts = list(alerts or [])
         self.max_side, self.quality = max_side, quality
         self.frames_sent = 0
@@ -223,6 +228,16 @@ class SourceHub:
         try:
             analyzer = self._make_analyzer()
             rules = [AlertRule.parse(a) for a in self.alerts]
+            shown_rules = [  # sent with each frame, so the page can say what each rule needs
+                {
+                    "name": r.name,
+                    "emotions": list(r.emotions),
+                    "seconds": r.min_seconds,
+                    "min_score": r.min_score,
+                    "who": r.who,
+                }
+                for r in rules
+            ]
             if analyzer.gallery is not None:
                 store = analyzer.gallery.store
                 engine = AlertEngine(rules, store=store) if rules else None
@@ -231,6 +246,8 @@ class SourceHub:
             run = analyzer.analyze_video(source, live=True, with_frames=True)
             name = source.name
             for result, frame in run:
+                if self.faces_counter is not None:
+                    self.faces_counter.inc(len(result.faces))
                 if logger is not None:
                     logger.log_frame(name, result)
                 viewers = self._viewing()
@@ -238,6 +255,8 @@ class SourceHub:
                     final = {}
                     break
                 message = {**result.to_dict(), "source": name}
+                if shown_rules:
+                    message["alert_rules"] = shown_rules
                 jpeg = self._jpeg(frame.rgb)
                 for v in viewers:
                     v.offer((message, jpeg))
@@ -288,11 +307,16 @@ def mount_dashboard(
     accept_ws: Callable[[WebSocket], Awaitable[bool]],
     analyzer: Callable[[], Analyzer],
     counter: Any,
+    faces_counter: Any = None,
 ) -> SourceHub | None:
     """Add ``/``, ``/dashboard`` (and its assets) and ``WS /v1/source`` to ``app``; returns the source hub."""
     from emolens.serve.app import HttpError
 
-    hub = SourceHub(cfg.source, analyzer, alerts=cfg.source_alerts) if cfg.source is not None else None
+    hub = (
+        SourceHub(cfg.source, analyzer, alerts=cfg.source_alerts, faces_counter=faces_counter)
+        if cfg.source is not None
+        else None
+    )
     app.state.source_hub = hub
 
     @app.get("/", include_in_schema=False)

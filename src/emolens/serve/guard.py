@@ -51,16 +51,9 @@ __all__ = ["Guard", "RefusedError", "SecurityHeaders", "is_loopback", "parse_pro
 BODY_OVERHEAD = 64 * 1024
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
-#: The policy of every response but the dashboard's files (which set their own) and the OpenAPI pages.
+#: The policy of every response that sets none itself (the dashboard's files and /docs, /redoc set their own:
+#: ``emolens.serve.dashboard``, ``emolens.serve.docs``).
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-#: FastAPI's /docs and /redoc pages load Swagger UI or ReDoc from a CDN and start it with an inline script.
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' "
-    "'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; "
-    "connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-)
-_DOCS_PATHS = ("/docs", "/redoc")
 
 
 class RefusedError(Exception):
@@ -260,8 +253,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        policy = DOCS_POLICY if path.startswith(_DOCS_PATHS) else API_POLICY
+        policy = API_POLICY
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

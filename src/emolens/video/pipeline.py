@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +97,7 @@ class _Detected:
     tracked: list[TrackedDetection]
     crops: np.ndarray | None
     removed: list[int]
+    forget: list[int] = field(default_factory=list)  # ids to forget before this frame (the source restarted)
 
 
 class _Closed(Exception):  # noqa: N818  (a control-flow signal, not an error)
@@ -335,6 +336,8 @@ class VideoRun:
 
     def _detect_body(self) -> None:
         tracker = Tracker(self.tracker_config)
+        assigned_before = 0  # ids given by the trackers of earlier passes of a looping source
+        loop = 0
         while True:
             item = self._get(self._q1, 1)
             if isinstance(item, _End):
@@ -342,17 +345,23 @@ class VideoRun:
                     raise item.error
                 return
             frame: Frame = item
+            forget: list[int] = []
+            if frame.loop != loop:  # the same footage again: its people get the ids of the first pass, not new ones
+                loop = frame.loop
+                forget = tracker.active_ids
+                assigned_before += tracker.ids_assigned
+                tracker = Tracker(self.tracker_config)
             dets = self._detector.detect(frame.rgb)
             if self._min_face:
                 dets = [d for d in dets if d.box.size >= self._min_face]
             tracked = tracker.update(dets)
-            self.stats.tracks = tracker.ids_assigned
+            self.stats.tracks = assigned_before + tracker.ids_assigned
             if self._max_faces is not None and len(tracked) > self._max_faces:
                 keep = sorted(tracked, key=lambda t: t.detection.box.area, reverse=True)
                 keep_ids = {t.track_id for t in keep[: self._max_faces]}
                 tracked = [t for t in tracked if t.track_id in keep_ids]
             crops = np.stack([self._emotion.crop(frame.rgb, t.detection) for t in tracked]) if tracked else None
-            self._put(self._q2, _Detected(frame, tracked, crops, list(tracker.removed_ids)), 1)
+            self._put(self._q2, _Detected(frame, tracked, crops, list(tracker.removed_ids), forget), 1)
 
     def _classify(self) -> None:
         self._run_stage(2, self._classify_body, self._q3)
@@ -396,6 +405,10 @@ class VideoRun:
         out = []
         k = 0
         for d in batch:
+            for tid in d.forget:
+                smoother.drop(tid)
+                if self._identities is not None:
+                    self._identities.drop(tid)
             faces = []
             who = (
                 self._identities.update(d.frame.rgb, [(t.track_id, t.detection) for t in d.tracked])

@@ -78,12 +78,17 @@ class Frame:
         The pixels, ``uint8`` ``[H, W, 3]``, RGB.
     captured_at : float
         ``time.perf_counter()`` when the frame was read (for latency measurements).
+    loop : int
+        Which pass over the source this frame is from (0, then 1, 2... for a file played in a loop): when it
+        changes, the pipeline tracks the people afresh, so track ids start again from 1 on every pass instead of
+        climbing. A number rather than a flag on the first frame of a pass, which a live pipeline may drop.
     """
 
     index: int
     timestamp_s: float
     rgb: np.ndarray
     captured_at: float = 0.0
+    loop: int = 0
 
 
 class VideoSource(ABC):
@@ -319,6 +324,10 @@ def _open_camera(index: int, live: bool | None) -> CaptureSource:
 
 
 def _open_file(path: str, live: bool | None) -> CaptureSource:
+    from emolens.io.inputs import is_image_path
+
+    if is_image_path(path):  # OpenCV would open it as a one-frame video and give a meaningless timeline
+        raise VideoError("a photo, not a video: read photos with `emolens analyze` (Analyzer.analyze in Python)", path)
     if not os.access(path, os.R_OK):
         raise VideoError("cannot read file: permission denied", path)
     with _quiet_opencv():

@@ -18,6 +18,8 @@
   };
   const PERSON_COLORS = ["#2f6fed", "#e5484d", "#12a594", "#f76b15", "#8e4ec6", "#d6409f", "#46a758", "#a18072"];
   const WINDOW_S = 60; // timeline span
+  const GAP_S = 2; // a person unseen this long starts a new line when they come back (no fragments)
+  const IN_VIEW_S = 1; // the timeline follows a person seen within this long; then it moves to someone in view
   const KEY_STORE = "emolens.apiKey";
   const POLL_MS = 4000;
   const ANSWER_TIMEOUT_MS = 3000; // a frame without an answer by then no longer holds the next one back
@@ -41,6 +43,7 @@
     frames: 0,
     people: new Map(), // key -> {key, name, trackId, color, label, score, lastSeen, history: [{t, probs}]}
     selected: null,
+    alertRules: [], // the server source's --alert rules, as its messages carry them
     colorNext: 0,
     snapshot: null,
     lastTimeline: 0,
@@ -299,6 +302,10 @@
         else if (msg.end) setStatus("idle", `Stopped: ${msg.end}`);
         else {
           state.pending = msg;
+          if (msg.alert_rules && JSON.stringify(msg.alert_rules) !== JSON.stringify(state.alertRules)) {
+            state.alertRules = msg.alert_rules;
+            renderAlertRules();
+          }
           if (msg.source) {
             setStatus("live", `Live · server source · ${shortSource(msg.source)}`);
             $("status").title = msg.source;
@@ -385,6 +392,7 @@
       p.score = scores[p.label] !== undefined ? scores[p.label] : topP;
       p.attention = face.attention || null;
       p.eyesClosed = face.eyes ? face.eyes.closed : null;
+      if (p.lastSeen !== undefined && now - p.lastSeen > GAP_S) p.history = []; // back after a gap: a new line
       p.lastSeen = now;
       p.history.push({ t: now, probs: scores });
       while (p.history.length && now - p.history[0].t > WINDOW_S) p.history.shift();
@@ -395,14 +403,16 @@
       if (now - p.lastSeen > WINDOW_S) state.people.delete(key);
     }
     inView.sort((a, b) => a.trackId - b.trackId);
+    // The timeline shows someone in view: a clicked person stays chosen while seen, then the first in view.
     const chosen = state.selected ? state.people.get(state.selected) : null;
-    if (!chosen || (now - chosen.lastSeen > 3 && inView.length)) state.selected = inView.length ? inView[0].key : null;
+    const wasSelected = state.selected;
+    if (!chosen || now - chosen.lastSeen > IN_VIEW_S) state.selected = inView.length ? inView[0].key : null;
     const view = $("view");
     view.dataset.frames = String(state.frames);
     view.dataset.faces = String(inView.length);
     renderTracks(inView);
     renderStats();
-    if (now - state.lastTimeline > 0.2) {
+    if (now - state.lastTimeline > 0.2 || state.selected !== wasSelected) {
       state.lastTimeline = now;
       drawTimeline();
     }
@@ -433,6 +443,12 @@
       if (p.identity) who.append(el("span", "tid", `#${p.trackId}`));
       const emotion = el("span", "emotion label", `${p.label} ${pct(p.score)}`);
       emotion.style.color = emotionColor(p.label);
+      const under = belowAlert(p);
+      if (under) {
+        li.dataset.belowAlert = under.name;
+        emotion.title = `under the alert rule's minimum score of ${pct(under.min_score)}: no alert`;
+        emotion.append(el("span", "under", ` < ${pct(under.min_score)} alert`));
+      }
       const bar = el("span", "bar");
       const fill = el("span");
       fill.style.width = pct(p.score);
@@ -458,6 +474,37 @@
     }
     $("tracks-empty").hidden = inView.length > 0;
     $("track-count").textContent = `${inView.length} ${inView.length === 1 ? "person" : "people"}`;
+  }
+
+  // A rule of --alert whose emotion a person shows, but under the rule's minimum score (so it does not count).
+  function belowAlert(p) {
+    return state.alertRules.find(
+      (r) =>
+        r.emotions.includes(p.label) &&
+        p.score < r.min_score &&
+        (r.who === "any" ||
+          (r.who === "unknown" && !p.identity) ||
+          (r.who === "known" && p.identity) ||
+          r.who === p.identity),
+    );
+  }
+
+  function describeRule(r) {
+    const whom = { any: "anyone", unknown: "an unknown person", known: "an enrolled person" };
+    const who = whom[r.who] || r.who;
+    const score = pct(r.min_score);
+    return `${r.emotions.join(" or ")} for ${r.seconds} s or more at a smoothed score of ${score} or more (${who})`;
+  }
+
+  function renderAlertRules() {
+    const list = $("alert-rules");
+    const items = state.alertRules.map((r) => {
+      const li = el("li", "", describeRule(r));
+      li.dataset.rule = r.name;
+      return li;
+    });
+    list.replaceChildren(...items);
+    $("alert-rules-box").hidden = state.alertRules.length === 0;
   }
 
   // Frames and boxes: the canvas holds the frame at its own size; the boxes are in the frame's pixels.
@@ -584,6 +631,7 @@
     legend.replaceChildren();
     $("timeline-who").textContent = p ? `${p.name} · smoothed` : "smoothed, last minute";
     canvas.dataset.points = String(p ? p.history.length : 0);
+    canvas.dataset.person = p ? p.key : "";
     if (!p || !p.history.length) {
       ctx.fillStyle = "#8b8d98";
       ctx.textAlign = "center";
@@ -594,6 +642,7 @@
     const labels = Object.keys(p.history.at(-1).probs);
     const xOf = (t) => left + ((t - now + span) / span) * w;
     ctx.lineJoin = "round";
+    let segments = 0;
     for (const label of labels) {
       const main = label === p.label;
       ctx.strokeStyle = emotionColor(label);
@@ -605,8 +654,10 @@
       for (const pt of p.history) {
         const x = xOf(pt.t);
         const y = top + h - (pt.probs[label] || 0) * h;
-        if (!started || (lastT !== null && pt.t - lastT > 2)) ctx.moveTo(x, y); // a gap: the person was away
-        else ctx.lineTo(x, y);
+        if (!started || (lastT !== null && pt.t - lastT > GAP_S)) {
+          ctx.moveTo(x, y); // a gap (cannot happen: the history restarts after one; kept for safety)
+          if (main) segments += 1;
+        } else ctx.lineTo(x, y);
         started = true;
         lastT = pt.t;
       }
@@ -617,6 +668,7 @@
       chip.append(swatch, document.createTextNode(label));
       legend.append(chip);
     }
+    canvas.dataset.segments = String(segments);
     ctx.globalAlpha = 1;
   }
 
