@@ -231,6 +231,8 @@ def _pooled_validation(cfg: TrainConfig, onnx_path: Path, data_root: str | Path)
     per_set: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for spec in (cfg.val, *cfg.val_sets):
         v = load_dataset(_resolve(spec, Path(data_root)), cfg.labels)
+        if spec == cfg.val and cfg.limit_val:
+            v = v.subset(np.arange(min(cfg.limit_val, len(v))))
         per_set[spec] = (ort_logits(onnx_path, _prepare(cfg, v.x)), v.y)
     return {
         "sets": list(per_set),

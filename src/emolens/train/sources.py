@@ -69,7 +69,7 @@ def aligned_source(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """The npz of one source's aligned faces, built on first use: ``x`` grey ``[N,S,S]``, ``xc`` RGB ``[N,S,S,3]``,
-    ``y``, ``split`` (train/val/dev), ``found`` (a face was found), ``padded`` (found only after padding), ``file``.
+    ``y``, ``split`` (train/val/dev), ``found`` (a face was found), ``padded`` (found only after padding), ``files``.
 
     Faces are found as ``emolens evaluate --input photos`` finds them (the largest face the detector returns,
     aligned by its landmarks). Training and validation rows where no face is found are retried on the image padded
@@ -123,7 +123,7 @@ def aligned_source(
         split=np.array([r["split"] for r in rows]),
         found=found,
         padded=padded,
-        file=np.array([r["file"] for r in rows]),
+        files=np.array([r["file"] for r in rows]),
     )
     tmp.replace(out)
     return out
