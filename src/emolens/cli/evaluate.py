@@ -278,7 +278,8 @@ def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
 
     try:
         root = data_root or default_root()
-        names = model or list_models("emotion")
+        # Each shipped model before its INT8 copy.
+        names = model or sorted(list_models("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
         sets = find_sets(root)
         if not sets:
             raise DataError("no labelled sets found", str(root))

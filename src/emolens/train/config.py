@@ -170,17 +170,16 @@ PRESETS: dict[str, TrainConfig] = {
     # accuracy over FER2013 PublicTest and each source's held-out `val` rows.
     "fer2013-cnn-xsource": TrainConfig(
         name="fer2013-cnn-xsource",
-        init_from="emotion-fer2013",
+        init_from="emotion-fer2013@7e7b63271904",  # the FER2013-only model (git show 32acb4b:src/emolens/models/...)
         extra_train=tuple(f"{_XSOURCE}/{s}.npz:train" for s in ("expw", "sfew", "taiwanese")),
         val_sets=tuple(f"{_XSOURCE}/{s}.npz:val" for s in ("expw", "sfew", "taiwanese")),
         source_balance=0.5,
         epoch_size=8192,
         ferplus_soft=0.3,
-        epochs=8,
+        epochs=7,
         lr=0.01,
         warmup_epochs=0.3,
         ema_decay=0.99,
-        bf16=True,
         threads=1,
         augment=AugmentConfig(
             rotate_deg=15.0,

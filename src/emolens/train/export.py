@@ -216,7 +216,15 @@ def export_run(
         "size_mb": round(onnx_path.stat().st_size / 1e6, 3),
     }
     if int8:
-        calib = _prepare(cfg, calibration_images(_resolve(cfg.train, Path(data_root))))
+        images = calibration_images(_resolve(cfg.train, Path(data_root)))
+        if cfg.extra_train:  # the other sources' faces too, so their activation ranges are covered
+            from emolens.train.data import load_dataset
+
+            rng = np.random.default_rng(0)
+            for spec in cfg.extra_train:
+                x = load_dataset(_resolve(spec, Path(data_root)), cfg.labels).x
+                images = np.concatenate([images, x[np.sort(rng.choice(len(x), min(256, len(x)), replace=False))]])
+        calib = _prepare(cfg, images)
         summary["int8"] = quantize_int8(
             onnx_path, manifest, calib, xv, val.y, reduce_range=reduce_range, fp32_logits=logits
         )
