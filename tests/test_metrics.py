@@ -59,3 +59,24 @@ def test_mcnemar_exact_p_by_hand():
     assert mcnemar(x, y).p_value == pytest.approx(0.199158, abs=1e-6)
     with pytest.raises(ValueError):
         mcnemar(a, a[:3])
+
+
+def test_weighted_temperature_lets_each_source_count_alike():
+    rng = np.random.default_rng(0)
+
+    def source(n, scale):  # logits whose right temperature is `scale`
+        y = rng.integers(0, 3, n)
+        z = rng.normal(size=(n, 3))
+        z[np.arange(n), y] += 1.5
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        y = np.array([rng.choice(3, p=row) for row in p])
+        return z * scale, y
+
+    big, small = source(4000, 2.0), source(400, 0.5)
+    logits = np.concatenate([big[0], small[0]])
+    y = np.concatenate([big[1], small[1]])
+    assert fit_temperature(logits, y, np.ones(len(y))) == pytest.approx(fit_temperature(logits, y), rel=1e-6)
+    pooled = fit_temperature(logits, y)
+    alike = fit_temperature(logits, y, np.r_[np.full(4000, 1 / 4000), np.full(400, 1 / 400)])
+    t_big, t_small = fit_temperature(*big), fit_temperature(*small)
+    assert t_small < alike < pooled < t_big  # the small source pulls the shared temperature its way

@@ -14,7 +14,7 @@ from rich.table import Table
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, err, fail
 from emolens.cli.progress import progress_bar
-from emolens.errors import EmolensError
+from emolens.errors import ConfigError, DataError, EmolensError
 
 out = Console()
 
@@ -26,7 +26,30 @@ class InputKind(StrEnum):
 
 
 def evaluate(
-    npz: Annotated[Path, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")],
+    npz: Annotated[
+        Path | None, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Labelled images: a folder tree DIR/<label>/*.jpg, or a CSV with columns file,label (optional "
+            "x1,y1,x2,y2 face box and split); an .npz as --npz.",
+        ),
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="Only the CSV rows whose split column is this.")] = None,
+    suite: Annotated[
+        bool,
+        typer.Option(
+            "--suite",
+            help="Score every labelled set found in the data folder (FER2013 PrivateTest, FER+ majority, each "
+            "faces_extra dev split, the expression grid) and print one table. Default models: every shipped "
+            "emotion model.",
+        ),
+    ] = False,
+    data_root: Annotated[
+        Path | None, typer.Option(help="Data folder for --suite (default: EMOLENS_DATA or ../shared/datasets).")
+    ] = None,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Emotion model(s); repeat to compare.")
     ] = None,
@@ -61,12 +84,23 @@ def evaluate(
     device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Score emotion model(s) on a labelled npz and print accuracy, macro-F1, per-class figures and confusion."""
+    """Score emotion model(s) on a labelled set (npz, image folder or CSV) and print accuracy, macro-F1, per-class
+    figures and confusion; or, with --suite, every labelled set in the data folder in one table."""
     from emolens.analyzer import Analyzer
     from emolens.evaluate.plots import confusion_png, reliability_png
     from emolens.evaluate.runner import evaluate_npz, load_labelled_npz, top_labels
 
     use_device(device)
+    if suite:
+        _suite(model, data_root, detector, threads, json_path, quiet)
+    if data is not None and npz is not None:
+        raise fail(ConfigError("give --npz or --data, not both"))
+    if data is not None and data.suffix.lower() == ".npz":
+        npz, data = data, None
+    if data is not None:
+        _images(data, split, model, input_kind.value, detector, threads, tta, json_path, plot, reliability, quiet)
+    if npz is None:
+        raise fail(ConfigError("give a labelled set: --npz FILE, --data FOLDER|CSV, or --suite"))
     names = model or ["emotion-fer2013"]
     reports = []
     right: list[tuple[str, Any]] = []  # each model's label source and per-row correctness, for paired comparison
@@ -105,22 +139,13 @@ def evaluate(
     except EmolensError as e:
         raise fail(e) from None
 
-    for r in reports:
-        _print_report(r)
-    if len(reports) > 1:
-        _pair_with_first(reports, right)
-        _print_comparison(reports)
-    if json_path:
-        payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
-        json_path.write_text(json.dumps(payload, indent=2))
-        err.print(f"wrote {json_path}", highlight=False)
-    raise typer.Exit(EXIT_OK)
+    _finish(reports, right, json_path)
 
 
 def _print_report(r) -> None:
     e = r.extra
     out.print(
-        f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, labels {e['labels']}, "
+        f"[bold]{e['model']}[/bold] on {e['file']} ({e['input']}, labels {e.get('label_source', 'from the folders')}, "
         f"tta={'on' if e['tta'] else 'off'})"
     )
     out.print(
@@ -190,6 +215,98 @@ def _print_comparison(reports: list) -> None:
         )
     # Wider than Rich's 80 columns when the output goes to a file or pipe, so no column is cut.
     (out if out.is_terminal else Console(width=160)).print(t)
+
+
+def _images(data, split, model, input_kind, detector, threads, tta, json_path, plot, reliability, quiet) -> None:
+    """``--data`` with a folder tree or a CSV: each model scored on the same images (faces found once)."""
+    from emolens.analyzer import Analyzer
+    from emolens.evaluate.labelled import class_indices, detections_for, evaluate_images, read_labelled
+    from emolens.evaluate.plots import confusion_png, reliability_png
+    from emolens.evaluate.runner import top_labels
+
+    names = model or ["emotion-fer2013"]
+    reports, right = [], []
+    try:
+        items = read_labelled(data, split)
+        found = None
+        for name in names:
+            analyzer = Analyzer(detector, name, threads=threads, tta=tta)
+            kind = input_kind
+            if kind != "crops" and found is None:
+                from emolens.io.images import load_image
+
+                if kind == "auto":
+                    first = load_image(items[0].path).rgb
+                    kind = "crops" if max(first.shape[:2]) <= 64 else "photos"
+                if kind == "photos":
+                    with progress_bar(len(items), quiet, description="finding faces") as advance:
+                        found = detections_for(analyzer, items, on_progress=lambda k, a=advance: a())
+            elif found is not None:
+                kind = "photos"
+            report, probs = evaluate_images(analyzer, items, kind, str(data), found=found)
+            if split:
+                report.extra["split"] = split
+            reports.append(report)
+            y = class_indices(items, analyzer.emotion.labels, str(data))
+            pred = top_labels(probs)
+            right.append(("folder", pred == y))
+            if name == names[0]:
+                if plot:
+                    confusion_png(report.confusion, report.labels, plot, title=f"{name} on {data.name}")
+                if reliability:
+                    ok = pred >= 0
+                    reliability_png(probs[ok], y[ok], reliability, title=f"{name} on {data.name}")
+    except EmolensError as e:
+        raise fail(e) from None
+    _finish(reports, right, json_path)
+
+
+def _finish(reports: list, right: list, json_path: Path | None) -> None:
+    for r in reports:
+        _print_report(r)
+    if len(reports) > 1:
+        _pair_with_first(reports, right)
+        _print_comparison(reports)
+    if json_path:
+        payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
+        json_path.write_text(json.dumps(payload, indent=2))
+        err.print(f"wrote {json_path}", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
+    from emolens.datasets import data_root as default_root
+    from emolens.evaluate.suite import find_sets, run_suite
+    from emolens.registry import list_models
+
+    try:
+        root = data_root or default_root()
+        # Each shipped model before its INT8 copy.
+        names = model or sorted(list_models("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
+        sets = find_sets(root)
+        if not sets:
+            raise DataError("no labelled sets found", str(root))
+
+        def show(set_name: str, name: str) -> None:
+            if not quiet:
+                err.print(f"{set_name}: {name}", highlight=False)
+
+        rows = run_suite(names, root, detector, threads, sets, on_set=show)
+    except EmolensError as e:
+        raise fail(e) from None
+    t = Table(title=f"cross-source suite ({detector}; photos: largest face)", show_edge=False)
+    for col in ("set", "model", "n", "accuracy", "macro-F1", "ECE", "no face"):
+        t.add_column(col, justify="left" if col in ("set", "model") else "right")
+    for r in rows:
+        ece = "" if r["ece"] is None else f"{r['ece']:.4f}"
+        t.add_row(
+            r["set"], r["model"], str(r["n"]), f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", ece, str(r["no_face"])
+        )
+    (out if out.is_terminal else Console(width=160)).print(t)
+    if json_path:
+        json_path.write_text(json.dumps({"detector": detector, "rows": rows}, indent=2))
+        err.print(f"wrote {json_path}", highlight=False)
+    raise typer.Exit(EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -123,14 +123,18 @@ def reliability_points(probs: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarra
     return probs.max(1), (probs.argmax(1) == np.asarray(y_true)).astype(float)
 
 
-def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
-    """The softmax temperature that minimises negative log-likelihood (golden-section search on log T)."""
+def fit_temperature(logits: np.ndarray, y_true: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The softmax temperature that minimises negative log-likelihood (golden-section search on log T).
+
+    ``weights`` (one per row) weigh the rows' log-likelihoods, e.g. so that pooled sources count alike."""
+    w = None if weights is None else np.asarray(weights, dtype=np.float64) / np.sum(weights)
 
     def nll(t: float) -> float:
         z = logits / t
         z = z - z.max(1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-        return float(-logp[np.arange(len(y_true)), y_true].mean())
+        ll = logp[np.arange(len(y_true)), y_true]
+        return float(-(ll.mean() if w is None else (w * ll).sum()))
 
     lo, hi = np.log(0.2), np.log(10.0)
     g = (np.sqrt(5) - 1) / 2

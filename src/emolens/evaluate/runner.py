@@ -35,6 +35,12 @@ def load_labelled_npz(path: str | Path, labels: str = "fer2013") -> tuple[np.nda
         with np.load(p) as d:
             ferplus = labels.startswith("ferplus")
             need = ("x", "ferplus_votes") if ferplus else ("x", "y")
+            if ferplus and "ferplus_votes" not in d and "x" in d and "y" in d:
+                raise DataError(
+                    "has no ferplus_votes for FER+ labels; to score its y (FER2013's seven labels) with an 8-class "
+                    "model, pass --labels fer2013",
+                    str(p),
+                )
             if any(k not in d for k in need):
                 raise DataError(f"needs arrays {' and '.join(map(repr, need))} (found {', '.join(d.files)})", str(p))
             if ferplus:
@@ -109,7 +115,7 @@ def evaluate_npz(
             "tta": model.tta,
             "ms_per_face": round(ms_per_face, 3),
             "file": str(path),
-            "labels": labels,
+            "label_source": labels,
         }
     )
     return report, probs

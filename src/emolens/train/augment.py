@@ -26,6 +26,18 @@ class AugmentConfig:
     erase_area: tuple[float, float] = (0.02, 0.2)
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
+    # What differs between sources (all off by default): lighting (a gamma curve, exp(U(-g, g)), and a linear
+    # shading across the face), resolution (down- and back up-scaling to a random fraction of the side), JPEG
+    # re-encoding at a random quality, sensor noise, and occlusion by a flat band over the lower face (a mask) or
+    # over the eyes (glasses).
+    gamma: float = 0.0
+    shade: float = 0.0
+    lowres_p: float = 0.0
+    lowres_scale: tuple[float, float] = (0.3, 0.8)
+    jpeg_p: float = 0.0
+    jpeg_quality: tuple[int, int] = (15, 80)
+    noise_std: float = 0.0
+    occlude_p: float = 0.0
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -49,9 +61,56 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.
     c = 1 + (r(n, 1, 1, 1) * 2 - 1) * cfg.contrast
     b = (r(n, 1, 1, 1) * 2 - 1) * cfg.brightness * 0.5
     out = ((out - mean) * c + mean + b).clamp(0, 1)
+    out = source_shift(out, cfg, gen)
     if cfg.erase_p > 0:
         out = random_erase(out, cfg.erase_p, cfg.erase_area, gen)
     return out
+
+
+def source_shift(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """The photometric and occlusion changes between sources (see ``AugmentConfig``) on ``[N, 1, H, W]`` in [0, 1]."""
+    n, _, h, w = x.shape
+    r = lambda *s: torch.rand(*s, generator=gen)  # noqa: E731
+    if cfg.gamma > 0:
+        g = torch.exp((r(n, 1, 1, 1) * 2 - 1) * cfg.gamma)
+        x = x.clamp_min(1e-4) ** g
+    if cfg.shade > 0:
+        angle = r(n) * 2 * math.pi
+        ys = torch.linspace(-1, 1, h).view(1, h, 1)
+        xs = torch.linspace(-1, 1, w).view(1, 1, w)
+        ramp = torch.cos(angle).view(n, 1, 1) * xs + torch.sin(angle).view(n, 1, 1) * ys
+        x = (x * (1 + (r(n, 1, 1) * cfg.shade) * ramp).unsqueeze(1)).clamp(0, 1)
+    if cfg.lowres_p > 0:
+        pick = (r(n) < cfg.lowres_p).nonzero().flatten()
+        for i in pick.tolist():
+            f = cfg.lowres_scale[0] + float(r(1)) * (cfg.lowres_scale[1] - cfg.lowres_scale[0])
+            side = max(6, round(h * f))
+            small = F.interpolate(x[i : i + 1], size=(side, side), mode="area")
+            x[i : i + 1] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    if cfg.jpeg_p > 0:
+        import cv2
+
+        pick = (r(n) < cfg.jpeg_p).nonzero().flatten()
+        lo, hi = cfg.jpeg_quality
+        for i in pick.tolist():
+            q = int(lo + float(r(1)) * (hi - lo))
+            img = (x[i, 0] * 255).round().to(torch.uint8).numpy()
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+            if ok:
+                x[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)).float() / 255
+    if cfg.noise_std > 0:
+        x = (x + torch.randn(x.shape, generator=gen) * (r(n, 1, 1, 1) * cfg.noise_std)).clamp(0, 1)
+    if cfg.occlude_p > 0:
+        # A flat band: over the lower face from mouth to chin (a mask), or over both eyes (dark glasses).
+        pick = r(n) < cfg.occlude_p
+        mask_band = r(n) < 0.5
+        top = torch.where(mask_band, 0.55 + r(n) * 0.1, 0.25 + r(n) * 0.08) * h
+        bottom = torch.where(mask_band, torch.full((n,), float(h)), top + (0.15 + r(n) * 0.08) * h)
+        ys = torch.arange(h).view(1, h, 1).float()
+        band = (ys >= top.view(n, 1, 1)) & (ys < bottom.view(n, 1, 1)) & pick.view(n, 1, 1)
+        band = band.expand(n, h, w).unsqueeze(1)
+        x = torch.where(band, r(n, 1, 1, 1), x)
+    return x
 
 
 def random_erase(x: torch.Tensor, p: float, area: tuple[float, float], gen: torch.Generator) -> torch.Tensor:

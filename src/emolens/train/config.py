@@ -55,6 +55,18 @@ class TrainConfig:
     # Start from these weights with a fresh optimiser and schedule: a run's best.pt/last.pt (a warm restart), or an
     # exported `cnn` as an ONNX file or a shipped model's name (fine-tuning it; its batch norms are rebuilt).
     init_from: str = ""
+    # Training beside `train`: more sets (a cached source's split, ``.../expw.npz:train``, see train/sources.py) and
+    # more validation sets; with `val_sets` the best epoch is the one with the highest mean accuracy over `val` and
+    # each of them (sources weigh alike, whatever their size).
+    extra_train: tuple[str, ...] = ()
+    val_sets: tuple[str, ...] = ()
+    # Sampling across the training sets: each set's share of an epoch is proportional to its size to this power
+    # (1: as they come, 0: every set alike); an epoch then draws `epoch_size` rows (0: as many as there are).
+    source_balance: float = 1.0
+    epoch_size: int = 0
+    # For 7-class FER2013 labels from an npz that also has FER+ votes: the target is this share of the votes'
+    # distribution over the seven emotions (contempt dropped) and the rest the FER2013 label.
+    ferplus_soft: float = 0.0
 
     def __post_init__(self) -> None:
         choices = {
@@ -79,8 +91,9 @@ class TrainConfig:
         d = dict(d)
         aug = d.pop("augment", {}) or {}
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
-        if "teacher" in d:
-            d["teacher"] = tuple(d["teacher"])
+        for key in ("teacher", "extra_train", "val_sets"):
+            if key in d:
+                d[key] = tuple(d[key])
         return cls(augment=AugmentConfig(**aug), **d)
 
 
@@ -107,6 +120,10 @@ _R3: dict = {
 # named here were later replaced, and are in the repository's history (git show 785bfae^:src/emolens/models/...).
 _SFACE_FER2013 = "runs/export-sface/emotion-fer2013-sface.onnx"
 _SFACE_FERPLUS = "runs/export-sface/emotion-ferplus-sface.onnx"
+
+# Where scripts/cache_faces_extra.py puts the aligned faces of faces_extra (retinaface, FER2013 template, 48 px),
+# relative to the repository root.
+_XSOURCE = "../cache/faces_extra/retinaface-48-1fb35d68"
 
 PRESETS: dict[str, TrainConfig] = {
     "fer2013-cnn": TrainConfig(name="fer2013-cnn", epochs=30),
@@ -147,6 +164,37 @@ PRESETS: dict[str, TrainConfig] = {
     # The FER2013 student of the same recipe, from the FER2013 distilled `cnn` (the shipped FER2013 checkpoint
     # was not kept).
     "fer2013-cnn-r3": TrainConfig(name="fer2013-cnn-r3", **{**_R3, "init_from": "runs/fer2013-cnn-kd/best.pt"}),
+    # Trained for breadth: the shipped FER2013 `cnn` fine-tuned on FER2013 (FER+ votes as part soft labels) with
+    # the `train` rows of ExpW, SFEW and Taiwanese (aligned by `scripts/cache_faces_extra.py`), sources sampled
+    # by the square root of their size, augmented for what differs between sources, and selected on the mean
+    # accuracy over FER2013 PublicTest and each source's held-out `val` rows.
+    "fer2013-cnn-xsource": TrainConfig(
+        name="fer2013-cnn-xsource",
+        init_from="emotion-fer2013@7e7b63271904",  # the FER2013-only model (git show 32acb4b:src/emolens/models/...)
+        extra_train=tuple(f"{_XSOURCE}/{s}.npz:train" for s in ("expw", "sfew", "taiwanese")),
+        val_sets=tuple(f"{_XSOURCE}/{s}.npz:val" for s in ("expw", "sfew", "taiwanese")),
+        source_balance=0.5,
+        epoch_size=8192,
+        ferplus_soft=0.3,
+        epochs=7,
+        lr=0.01,
+        warmup_epochs=0.3,
+        ema_decay=0.99,
+        threads=1,
+        augment=AugmentConfig(
+            rotate_deg=15.0,
+            scale=(0.85, 1.15),
+            erase_p=0.25,
+            gamma=0.3,
+            shade=0.3,
+            lowres_p=0.25,
+            lowres_scale=(0.35, 0.8),
+            jpeg_p=0.25,
+            jpeg_quality=(20, 80),
+            noise_std=0.02,
+            occlude_p=0.1,
+        ),
+    ),
     # A few hundred images for one epoch: what the test suite runs to prove the loop, resume and export.
     "small-test": TrainConfig(
         name="small-test",

@@ -27,12 +27,24 @@ class FaceSet:
         return FaceSet(self.x[idx], self.y[idx], None if self.soft is None else self.soft[idx])
 
 
-def load_npz(path: str | Path, labels: str = "fer2013") -> FaceSet:
-    """Load an npz with ``x`` and ``y`` (and ``ferplus_votes`` for ``labels='ferplus'``)."""
+def load_npz(path: str | Path, labels: str = "fer2013", ferplus_soft: float = 0.0) -> FaceSet:
+    """Load an npz with ``x`` and ``y`` (and ``ferplus_votes`` for ``labels='ferplus'``).
+
+    ``ferplus_soft`` (7-class labels only): where the file has FER+ votes, the soft target is that share of the
+    votes' distribution over the seven FER2013 emotions and the rest the row's own label."""
     with np.load(path) as d:
         x = d["x"]
         if x.ndim == 4:
             x = (x[..., :3] @ np.array([0.299, 0.587, 0.114])).round().clip(0, 255).astype(np.uint8)
+        if labels == "fer2013" and ferplus_soft > 0 and "ferplus_votes" in d:
+            y = d["y"].astype(np.int64)
+            dist = ferplus_distribution(d["ferplus_votes"])[:, :7].astype(np.float64)
+            total = dist.sum(1, keepdims=True)
+            has = total[:, 0] > 0
+            dist = np.divide(dist, total, out=np.zeros_like(dist), where=total > 0)
+            hard = np.eye(7)[y]
+            w = np.where(has, ferplus_soft, 0.0)[:, None]
+            return FaceSet(x, y, ((1 - w) * hard + w * dist).astype(np.float32))
         if labels == "ferplus":
             votes = d["ferplus_votes"]
             y = ferplus_plurality(votes)  # the rows `emolens evaluate --labels ferplus-all` scores
@@ -123,7 +135,9 @@ def split_usage(spec: str | Path) -> tuple[Path, str]:
     return (Path(head + ".csv"), usage) if sep else (Path(spec), "Training")
 
 
-def load_dataset(spec: str | Path, labels: str = "fer2013", detector: str | None = None) -> FaceSet:
+def load_dataset(
+    spec: str | Path, labels: str = "fer2013", detector: str | None = None, ferplus_soft: float = 0.0
+) -> FaceSet:
     """The data set a training config names.
 
     - ``*.npz`` in the FER2013 layout (``x``, ``y``, and ``ferplus_votes`` for ``labels='ferplus'``);
@@ -131,10 +145,23 @@ def load_dataset(spec: str | Path, labels: str = "fer2013", detector: str | None
       ``:PrivateTest``) another ``Usage``;
     - a folder of ``class_name/*.jpg`` face crops, class names from the label set (FER2013's seven, plus
       ``contempt`` for ``labels='ferplus'``): face crops used as they are, or, with ``detector``, photos whose
-      largest face is detected and aligned.
+      largest face is detected and aligned;
+    - ``.../SOURCE.npz:SPLIT``: one split (train, val, dev) of a source cached by ``train/sources.py``.
     """
     from emolens.labels import labels_for
 
+    head, sep, split = str(spec).rpartition(".npz:")
+    if sep:  # one split of a cached source (train/sources.py)
+        from emolens.train.sources import load_split
+
+        if labels != "fer2013":
+            raise DataError("a cached source's split has FER2013's seven labels only", str(spec))
+        if not Path(head + ".npz").exists():
+            raise DataError("no such cached source (scripts/cache_faces_extra.py builds it)", head + ".npz")
+        x, y = load_split(head + ".npz", split)
+        if not len(y):
+            raise DataError(f"no faces in split {split!r}", head + ".npz")
+        return FaceSet(x, y)
     path, usage = split_usage(spec)
     if path.is_dir():
         return load_folder(path, list(labels_for(8 if labels == "ferplus" else 7)), detector=detector)
@@ -144,4 +171,4 @@ def load_dataset(spec: str | Path, labels: str = "fer2013", detector: str | None
         if labels == "ferplus":
             raise DataError("FER+ labels need an npz with ferplus_votes (the Kaggle csv has none)", str(path))
         return load_kaggle_csv(path, usage)
-    return load_npz(path, labels)
+    return load_npz(path, labels, ferplus_soft)

@@ -167,6 +167,9 @@ def export_run(
         raise ModelError(f"ONNX output differs from torch by {parity:.2e}", str(onnx_path))
     labels = labels_for(cfg.num_classes)
     temperature = fit_temperature(logits, val.y)
+    pooled = _pooled_validation(cfg, onnx_path, data_root) if cfg.val_sets else None
+    if pooled is not None:  # one temperature for every source: each source's rows weigh alike in the fit
+        temperature = fit_temperature(pooled["logits"], pooled["y"], pooled["weights"])
     probs = softmax(logits, temperature)
     raw = classification_report(val.y, logits.argmax(1), labels, probs=softmax(logits))
     cal = classification_report(val.y, probs.argmax(1), labels, probs=probs)
@@ -177,6 +180,21 @@ def export_run(
         "val_ece_uncalibrated": round(raw.ece or 0, 4),
         "val_ece": round(cal.ece or 0, 4),
     }
+    if pooled is not None:
+        metrics["temperature_fitted_on"] = "pooled validation, sources weighted alike: " + ", ".join(pooled["sets"])
+        metrics["val_per_source"] = {}
+        for spec, (lg, yv) in pooled["per_set"].items():
+            p_ = softmax(lg, temperature)
+            r_ = classification_report(yv, p_.argmax(1), labels, probs=p_)
+            metrics["val_per_source"][spec] = {
+                "n": len(yv),
+                "accuracy": round(r_.accuracy, 4),
+                "macro_f1": round(r_.macro_f1, 4),
+                "ece": round(r_.ece or 0, 4),
+            }
+        metrics["val_mean_accuracy"] = round(
+            float(np.mean([v["accuracy"] for v in metrics["val_per_source"].values()])), 4
+        )
     manifest = _manifest(name, onnx_path, cfg, labels, temperature, metrics, state, run_dir)
     if len(loaded) > 1:
         manifest["parameters"] = int(sum(p.numel() for p in model.parameters()))
@@ -198,11 +216,39 @@ def export_run(
         "size_mb": round(onnx_path.stat().st_size / 1e6, 3),
     }
     if int8:
-        calib = _prepare(cfg, calibration_images(_resolve(cfg.train, Path(data_root))))
+        images = calibration_images(_resolve(cfg.train, Path(data_root)))
+        if cfg.extra_train:  # the other sources' faces too, so their activation ranges are covered
+            from emolens.train.data import load_dataset
+
+            rng = np.random.default_rng(0)
+            for spec in cfg.extra_train:
+                x = load_dataset(_resolve(spec, Path(data_root)), cfg.labels).x
+                images = np.concatenate([images, x[np.sort(rng.choice(len(x), min(256, len(x)), replace=False))]])
+        calib = _prepare(cfg, images)
         summary["int8"] = quantize_int8(
             onnx_path, manifest, calib, xv, val.y, reduce_range=reduce_range, fp32_logits=logits
         )
     return summary
+
+
+def _pooled_validation(cfg: TrainConfig, onnx_path: Path, data_root: str | Path) -> dict:
+    """The exported graph's logits on ``val`` and each of ``val_sets``, pooled, with row weights 1 / (rows of the
+    row's set)."""
+    from emolens.train.data import load_dataset
+
+    per_set: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for spec in (cfg.val, *cfg.val_sets):
+        v = load_dataset(_resolve(spec, Path(data_root)), cfg.labels)
+        if spec == cfg.val and cfg.limit_val:
+            v = v.subset(np.arange(min(cfg.limit_val, len(v))))
+        per_set[spec] = (ort_logits(onnx_path, _prepare(cfg, v.x)), v.y)
+    return {
+        "sets": list(per_set),
+        "per_set": per_set,
+        "logits": np.concatenate([lg for lg, _ in per_set.values()]),
+        "y": np.concatenate([y for _, y in per_set.values()]),
+        "weights": np.concatenate([np.full(len(y), 1 / len(y)) for _, y in per_set.values()]),
+    }
 
 
 def _manifest(

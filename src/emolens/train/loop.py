@@ -32,6 +32,8 @@ class EpochReport:
     best: bool
     # With weight averaging on, val_accuracy is the averaged weights' and this is the trained weights' own.
     val_accuracy_raw: float | None = None
+    # With `val_sets`, each validation set's accuracy (val_accuracy is then their mean).
+    val_per_set: dict | None = None
 
 
 # Training rows whose convolution outputs give the batch norms rebuilt around an ONNX start their statistics.
@@ -43,7 +45,9 @@ def _resolve(path: str, data_root: Path) -> Path:
 
     A Kaggle csv's ``:Usage`` suffix is kept."""
     p = Path(path)
-    return p if p.is_absolute() or split_usage(p)[0].exists() else data_root / p
+    head, sep, _ = path.rpartition(".npz:")  # a cached source's split
+    here = Path(head + ".npz") if sep else split_usage(p)[0]
+    return p if p.is_absolute() or here.exists() else data_root / p
 
 
 def _to_tensor(x: np.ndarray, size: int) -> torch.Tensor:
@@ -126,7 +130,7 @@ class Trainer:
     def _load(self) -> tuple[FaceSet, FaceSet]:
         cfg = self.cfg
         detector = cfg.detector or None
-        train = load_dataset(_resolve(cfg.train, self.data_root), cfg.labels, detector)
+        train = load_dataset(_resolve(cfg.train, self.data_root), cfg.labels, detector, cfg.ferplus_soft)
         val = load_dataset(_resolve(cfg.val, self.data_root), cfg.labels, detector)
         if cfg.limit_train:
             train = train.subset(np.arange(min(cfg.limit_train, len(train))))
@@ -160,6 +164,32 @@ class Trainer:
         )
         xva = _to_tensor(val.x, cfg.input_size)
         yva = torch.from_numpy(val.y)
+        # More training sets, their rows after the main set's; each set's sampling weight (see source_balance).
+        sizes = [len(xtr)]
+        if cfg.extra_train:
+            extra = [
+                load_dataset(_resolve(s, self.data_root), cfg.labels, cfg.detector or None) for s in cfg.extra_train
+            ]
+            xtr = torch.cat([xtr, *(_to_tensor(e.x, cfg.input_size) for e in extra)])
+            ttr = torch.cat([ttr, *(F.one_hot(torch.from_numpy(e.y), cfg.num_classes).float() for e in extra)])
+            sizes += [len(e) for e in extra]
+        row_weight = torch.cat([torch.full((n,), n**cfg.source_balance / n) for n in sizes]).double()
+        val_sets = {cfg.val: (xva, yva)}
+        for spec in cfg.val_sets:
+            v = load_dataset(_resolve(spec, self.data_root), cfg.labels, cfg.detector or None)
+            val_sets[spec] = (_to_tensor(v.x, cfg.input_size), torch.from_numpy(v.y))
+        if cfg.extra_train or cfg.val_sets:
+            (self.run_dir / "data.json").write_text(
+                json.dumps(
+                    {
+                        "train": [cfg.train, *cfg.extra_train],
+                        "train_images": sizes,
+                        "val": list(val_sets),
+                        "val_images": [len(v[1]) for v in val_sets.values()],
+                    }
+                )
+                + "\n"
+            )
         weights = None
         if cfg.class_weights:
             counts = ttr.sum(0)
@@ -203,14 +233,18 @@ class Trainer:
                 init["left_at_initialisation"] = load_onnx_weights(model, path, calib)
             (self.run_dir / "init.json").write_text(json.dumps(init, indent=2) + "\n")
 
-        steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
+        epoch_rows = cfg.epoch_size or len(xtr)
+        steps_per_epoch = math.ceil(epoch_rows / cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
         reports: list[EpochReport] = []
         end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
         for epoch in range(start_epoch, end_epoch):
             t0 = time.time()
             model.train()
-            perm = torch.randperm(len(xtr), generator=gen)
+            if cfg.extra_train or cfg.epoch_size:
+                perm = torch.multinomial(row_weight, epoch_rows, replacement=True, generator=gen)
+            else:
+                perm = torch.randperm(len(xtr), generator=gen)
             loss_sum, seen = 0.0, 0
             for b in range(steps_per_epoch):
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -253,6 +287,13 @@ class Trainer:
             logits = evaluate_logits(selected, xva, crop, cfg.mean, cfg.std)
             val_loss = float(F.cross_entropy(logits, yva))
             acc = _accuracy(logits, yva)
+            per_set = None
+            if cfg.val_sets:
+                per_set = {cfg.val: acc}
+                for spec in cfg.val_sets:
+                    xv, yv = val_sets[spec]
+                    per_set[spec] = _accuracy(evaluate_logits(selected, xv, crop, cfg.mean, cfg.std), yv)
+                acc = float(np.mean(list(per_set.values())))
             is_best = acc > best_acc
             best_acc = max(best_acc, acc)
             state = {
@@ -272,7 +313,9 @@ class Trainer:
                     {"model": selected.state_dict(), "epoch": epoch, "val_accuracy": acc, "config": cfg.to_dict()},
                     self.run_dir / "best.pt",
                 )
-            rep = EpochReport(epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best, raw_acc)
+            rep = EpochReport(
+                epoch, loss_sum / max(seen, 1), acc, val_loss, lr, time.time() - t0, is_best, raw_acc, per_set
+            )
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({k: v for k, v in rep.__dict__.items() if v is not None}) + "\n")
             reports.append(rep)
