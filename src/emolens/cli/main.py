@@ -45,6 +45,8 @@ def _register() -> None:
         fuse,
         identity,
         models,
+        privacy,
+        prune,
         serve,
         text,
         train,
@@ -52,7 +54,23 @@ def _register() -> None:
         voice,
     )
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve, batch):
+    for module in (
+        analyze,
+        bench,
+        evaluate,
+        models,
+        train,
+        video,
+        identity,
+        events,
+        voice,
+        text,
+        fuse,
+        serve,
+        batch,
+        prune,
+        privacy,
+    ):
         module.register(app)
 
 
