@@ -81,6 +81,10 @@ def video(
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    retain: Annotated[
+        str | None,
+        typer.Option(help="With --gallery: delete events and alerts older than this age (30d) now and every hour."),
+    ] = None,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
 
@@ -116,6 +120,10 @@ def video(
     try:
         rules = [AlertRule.parse(a) for a in alert or []]
         analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        if retain is not None and analyzer.gallery is not None:
+            from emolens.privacy.retention import Retention, parse_age
+
+            Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
         if analyzer.gallery is not None and (log_events or rules):
             engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
             logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)

@@ -31,6 +31,11 @@ BINS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The ε a single release may spend: below the lower bound the noise dwarfs any count; above the upper one a
+#: release is barely private.
+MIN_EPSILON, MAX_EPSILON = 1e-3, 10.0
+
+
 def _opendp():
     try:
         import opendp.prelude as dp
@@ -130,8 +135,8 @@ def private_histogram(
     charge, which raises ``PrivacyBudgetError`` when it would go over budget) and returns the budget left."""
     if by not in BINS:
         raise ConfigError(f"a private histogram is over {', '.join(BINS)}, not {by!r}")
-    if not epsilon > 0:
-        raise ConfigError("--dp-epsilon must be positive")
+    if not MIN_EPSILON <= epsilon <= MAX_EPSILON:
+        raise ConfigError(f"--dp-epsilon must be between {MIN_EPSILON:g} and {MAX_EPSILON:g}, not {epsilon:g}")
     bins = BINS[by]
     scale = max_per_person / epsilon
     meas = laplace_measurement(len(bins), scale)

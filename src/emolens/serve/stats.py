@@ -26,7 +26,7 @@ def stats_router(gallery: Callable[[], Any], authorise: Callable[[Request], Any]
     def stats(
         request: Request,
         by: str = Query("emotion", pattern="^(emotion|hour|weekday)$"),
-        epsilon: float = Query(..., gt=0, le=10, description="ε this release spends from the gallery's budget"),
+        epsilon: float = Query(..., ge=0.001, le=10, description="ε this release spends from the gallery's budget"),
         max_per_person: int = Query(10, ge=1, le=1000),
         since: float | None = Query(None, description="Unix time"),
         until: float | None = Query(None, description="Unix time"),
