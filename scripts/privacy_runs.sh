@@ -22,12 +22,13 @@ arm() {
     central) $E train "${COMMON[@]}" --run-dir $R/central ;;
     dp-eps*) $E train "${COMMON[@]}" --dp-epsilon "${1#dp-eps}" --run-dir $R/$1 ;;
     # Pre-training without DP on a disjoint public split (FER2013 PublicTest, 3,589 faces: neither the Training rows
-    # the DP runs use nor the PrivateTest they are scored on), then DP fine-tuning on Training from its weights.
+    # the DP runs use nor the PrivateTest they are scored on), then DP fine-tuning on Training from its weights at a
+    # tenth of the learning rate (the usual fine-tuning step).
     pretrained-dp-eps*)
       $E train "${COMMON[@]}" --set train=fer2013/public_test.npz --set limit_train=0 --set epochs=8 \
         --run-dir $R/public-pretrain &&
         $E train "${COMMON[@]}" --dp-epsilon "${1#pretrained-dp-eps}" --set init_from=$R/public-pretrain/last.pt \
-          --run-dir $R/$1 ;;
+          --set lr=0.0003 --run-dir $R/$1 ;;
     # The shipped model, pruned, fine-tuned for one pass over the first 5,000 Training rows, taught by itself.
     prune-*)
       $E prune emotion-fer2013 --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
