@@ -120,3 +120,22 @@ def test_stats_route(tmp_path) -> None:
     assert r.status_code == 403 and "budget exhausted" in r.json()["error"]
     queries = AuditLog.for_gallery(store.path).rows(action="dp-query")
     assert len(queries) == 1 and queries[0]["who"].startswith("service ")
+
+
+def test_stats_route_is_registered_in_the_service(tmp_path) -> None:
+    pytest.importorskip("fastapi")
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from emolens.serve.app import ServeConfig, create_app
+
+    g = tmp_path / "g.db"
+    store = SQLiteStore(g)
+    store.add_events([{"time": time.time(), "identity": f"p{i}", "emotion": "sad"} for i in range(100)])
+    store.close()
+    client = TestClient(create_app(ServeConfig(gallery=g, keys=tmp_path / "keys.db", require_keys=False)))
+    assert "/v1/stats" in client.get("/openapi.json").json()["paths"]
+    r = client.get("/v1/stats", params={"epsilon": 2, "max_per_person": 1})
+    assert r.status_code == 200 and abs(r.json()["counts"]["sad"] - 100) < 15
+    assert SQLiteStore(g).privacy_spent() == (pytest.approx(2.0), 1)
