@@ -116,6 +116,8 @@ def train(
                 overrides["augment"] = {**merged["augment"], **overrides["augment"]}
             cfg = TrainConfig.from_dict({**merged, **overrides})
         root = data or data_root()
+        if cfg.dp_epsilon > 0 and cfg.norm == "group" and "norm" not in _parse_sets(sets or []):
+            out.print("DP-SGD: batch norm replaced by GroupNorm (per-example clipping needs examples kept apart)")
         run = run_dir or Path("runs") / cfg.name
         resumed = (run / "last.pt").exists()
         out.print(
