@@ -119,18 +119,22 @@ class _Data:
 
 
 def _local_train(model, cfg, x, t, epochs: int, lr: float, gen: torch.Generator) -> float:
-    """``epochs`` passes of SGD (the config's momentum and weight decay) over one client's rows; mean loss."""
+    """``epochs`` passes over one client's rows with the config's optimiser (AdamW, or SGD with Nesterov momentum),
+    its state new each round as usual in federated training; returns the mean loss."""
     from emolens.train.augment import augment, mix
     from emolens.train.loop import _loss
 
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr,
-        momentum=0.9,
-        nesterov=True,
-    )
+    if cfg.optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=lr,
+            momentum=0.9,
+            nesterov=True,
+        )
     model.train()
     total, seen = 0.0, 0
     for _ in range(epochs):
