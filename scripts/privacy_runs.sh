@@ -33,6 +33,10 @@ arm() {
     prune-*)
       $E prune emotion-fer2013 --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
         --out $R/pruned --run-dir $R/$1 ;;
+    # The same, fine-tuned for 2 epochs over the whole Training split.
+    prunelong-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --out $R/pruned --run-dir $R/$1 ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
@@ -42,7 +46,7 @@ arm() {
 
 arms=("$@")
 [[ ${#arms[@]} -eq 0 ]] && arms=(central dp-eps8 dp-eps2 dp-eps0.5 prune-3 federated-fedavg pretrained-dp-eps0.5
-  federated-fedmedian prune-5)
+  federated-fedmedian prune-5 prunelong-3 prunelong-5)
 for a in "${arms[@]}"; do
   echo "== $a $(date -u +%FT%TZ)"
   arm "$a" > "$R/$a.log" 2>&1 || echo "!! $a failed (see $R/$a.log)"
