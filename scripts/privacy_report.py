@@ -1,7 +1,8 @@
 """The accuracy-ε table and plot, and the federated-against-centralised figures, from the runs of
 scripts/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accuracy of each arm.
 
-    python scripts/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] [--plot docs/privacy-dp.png]
+    python scripts/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] \
+        [--plot docs/privacy-dp.png]
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ def main() -> None:
     args = ap.parse_args()
     R = args.runs  # noqa: N806
     arms = []
-    for name in ("central", "dp-eps8", "dp-eps2", "dp-eps0.5", "public-pretrain", "pretrained-dp-eps0.5",
-                 "federated-fedavg", "federated-fedmedian"):
+    for name in (
+        "central",
+        "dp-eps8",
+        "dp-eps2",
+        "dp-eps0.5",
+        "public-pretrain",
+        "pretrained-dp-eps0.5",
+        "federated-fedavg",
+        "federated-fedmedian",
+    ):
         last = _last(R / name)
         if last is None:
             continue
@@ -41,8 +50,11 @@ def main() -> None:
                 "epochs_or_rounds": last.get("epoch", last.get("round", 0) - 1) + 1,
                 "train": cfg["train"],
                 "train_rows": cfg["limit_train"] or "all",
-                **({k: dp[k] for k in ("epsilon_spent", "delta", "noise_multiplier", "sample_rate", "steps")} if dp
-                   else {}),
+                **(
+                    {k: dp[k] for k in ("epsilon_spent", "delta", "noise_multiplier", "sample_rate", "steps")}
+                    if dp
+                    else {}
+                ),
             }
         )
     out = {"runs": str(R), "arms": arms}
@@ -55,6 +67,7 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     by = {a["arm"]: a for a in arms}
     eps = [e for e in (0.5, 2, 8) if f"dp-eps{e}" in by]
@@ -62,13 +75,27 @@ def main() -> None:
     if eps:
         ax.plot(eps, [100 * by[f"dp-eps{e}"]["private_test_accuracy"] for e in eps], "o-", label="DP-SGD from scratch")
     if "pretrained-dp-eps0.5" in by:
-        ax.plot([0.5], [100 * by["pretrained-dp-eps0.5"]["private_test_accuracy"]], "s", color="C2",
-                label="public pre-training + DP-SGD")
+        ax.plot(
+            [0.5],
+            [100 * by["pretrained-dp-eps0.5"]["private_test_accuracy"]],
+            "s",
+            color="C2",
+            label="public pre-training + DP-SGD",
+        )
+    if "public-pretrain" in by:
+        ax.axhline(
+            100 * by["public-pretrain"]["private_test_accuracy"],
+            color="C2",
+            ls=":",
+            lw=1,
+            label="public pre-training alone",
+        )
     if "central" in by:
         ax.axhline(100 * by["central"]["private_test_accuracy"], color="C1", ls="--", label="no DP (same network)")
     ax.axhline(24.5, color="grey", ls=":", label="majority class (happy)")
     ax.set_xscale("log")
     ax.set_xticks([0.5, 2, 8], ["0.5", "2", "8"])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("ε (δ = 1e-5)")
     ax.set_ylabel("FER2013 PrivateTest accuracy (%)")
     ax.set_title("DP-SGD, 92k-parameter cnn, 3 epochs of 10,000 faces", fontsize=9)
