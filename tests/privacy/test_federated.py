@@ -100,3 +100,11 @@ def test_server_and_client_processes_on_loopback(tmp_path, data_dir) -> None:
                 p.kill()
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["round"] for r in rows] == [1] and "round   1/1" in out
+
+
+def test_krum_keeps_the_updates_closest_to_their_neighbours(tmp_path, data_dir) -> None:
+    from emolens.train.config import preset
+
+    cfg = preset("small-test", norm="group", threads=1, limit_train=128)
+    reports = list(train_federated(cfg, FederatedConfig(clients=4, rounds=1, strategy="krum"), tmp_path, data_dir))
+    assert [r["round"] for r in reports] == [1] and 0 <= reports[0]["val_accuracy"] <= 1
