@@ -49,3 +49,7 @@ class TextError(EmolensError):
 
 class GalleryError(EmolensError):
     """The identity gallery cannot be opened or changed: a corrupt database, an unknown person, a bad embedding."""
+
+
+class PrivacyBudgetError(EmolensError):
+    """A differentially private query would spend more of a gallery's privacy budget than is left."""

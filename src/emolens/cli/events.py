@@ -45,10 +45,24 @@ def events(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
     ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(help="Release only a differentially private histogram (--by) spending this ε of the budget."),
+    ] = None,
+    by: Annotated[str, typer.Option(help="With --dp-epsilon: the histogram's bins: emotion, hour or weekday.")] = (
+        "emotion"
+    ),
+    max_per_person: Annotated[
+        int, typer.Option(help="With --dp-epsilon: rows counted per person at most (the sensitivity).")
+    ] = 10,
 ) -> None:
     """Events (time, source, track, identity, emotion, scores) or alerts from the gallery's log."""
     from emolens.identity import Gallery
     from emolens.identity.store import EventQuery
+
+    if dp_epsilon is not None:
+        _private(gallery, since, until, dp_epsilon, by, max_per_person)
+        return
 
     if limit is not None and limit < 1:
         err.print("[red]error:[/red] --limit must be at least 1")
@@ -75,8 +89,31 @@ def events(
     try:
         with RecordWriter(fmt, output, simple_table(cols)) as w:
             w.write(*rows)
+        if output:
+            g = Gallery(gallery)
+            if hasattr(g.store, "audit"):
+                g.store.audit("export", f"{len(rows)} {'alerts' if alerts else 'events'} to {output}")
     except EmolensError as e:
         raise fail(e) from None
+
+
+def _private(gallery, since: str | None, until: str | None, epsilon: float, by: str, max_per_person: int) -> None:
+    """Print an ε-DP histogram of the events, charged to the gallery's privacy budget."""
+    import json
+
+    from emolens.identity import Gallery
+    from emolens.identity.store import EventQuery
+    from emolens.privacy.release import private_histogram
+
+    try:
+        store = Gallery(gallery).store
+        rows = store.events(
+            EventQuery(since=parse_time(since) if since else None, until=parse_time(until) if until else None)
+        )
+        release = private_histogram(rows, by, epsilon, max_per_person, charge=lambda e, q: store.charge_privacy(e, q))
+    except EmolensError as e:
+        raise fail(e) from None
+    typer.echo(json.dumps(release.to_dict()))
 
 
 def register(app: typer.Typer) -> None:

@@ -53,6 +53,8 @@ def _register() -> None:
         fuse,
         identity,
         models,
+        privacy,
+        prune,
         report,
         serve,
         text,
@@ -61,7 +63,23 @@ def _register() -> None:
         voice,
     )
 
-    for module in (analyze, bench, evaluate, models, train, video, identity, events, voice, text, fuse, serve, batch):
+    for module in (
+        analyze,
+        bench,
+        evaluate,
+        models,
+        train,
+        video,
+        identity,
+        events,
+        voice,
+        text,
+        fuse,
+        serve,
+        batch,
+        prune,
+        privacy,
+    ):
         module.register(app)
     report.register(app)
 

@@ -78,6 +78,10 @@ def serve(
             "without a break; WHO is any (default), unknown, known or a name."
         ),
     ] = None,
+    retain: Annotated[
+        str | None,
+        typer.Option(help="Delete events and alerts older than this age (30d, 12h) at start and every hour."),
+    ] = None,
 ) -> None:
     """Run the REST/WebSocket service (needs the serve extra: `pip install 'emolens\\[serve]'`)."""
     from emolens.serve.keys import default_keys_path
@@ -115,6 +119,15 @@ def serve(
                 AlertRule.parse(rule)
             open_source(source).close()
         app = create_app(cfg)
+        if retain is not None:  # a second connection to the gallery file; WAL lets it delete while the app reads
+            from emolens.identity.gallery import default_gallery_path
+            from emolens.identity.store import SQLiteStore
+            from emolens.privacy.retention import Retention, parse_age
+
+            gone = Retention(SQLiteStore(gallery or default_gallery_path()), parse_age(retain)).start()
+            err.print(
+                f"retention {retain}: deleted {gone['events']} events and {gone['alerts']} alerts", highlight=False
+            )
     except ImportError as e:
         from emolens.errors import MissingExtraError
 

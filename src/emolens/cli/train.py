@@ -54,6 +54,35 @@ def train(
     sets: Annotated[list[str] | None, typer.Option("--set", help="Override a config field: key=value (JSON).")] = None,
     list_configs: Annotated[bool, typer.Option("--list", help="List the named configs and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (the epoch lines stay).")] = False,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(help="DP-SGD (Opacus) spending this ε over the planned epochs; batch norm becomes GroupNorm."),
+    ] = None,
+    dp_delta: Annotated[float | None, typer.Option(help="δ of the DP guarantee (default 1e-5).")] = None,
+    dp_max_grad_norm: Annotated[
+        float | None, typer.Option(help="Per-example gradient clipping norm C for DP-SGD (default 1.0).")
+    ] = None,
+    federated: Annotated[
+        bool, typer.Option(help="Federated training with Flower: see --clients, --strategy and docs/privacy.md.")
+    ] = False,
+    clients: Annotated[int, typer.Option(help="Federated: number of clients, each with its own split.")] = 10,
+    rounds: Annotated[int | None, typer.Option(help="Federated: rounds (default: the config's epochs).")] = None,
+    strategy: Annotated[str, typer.Option(help="Federated: fedavg, fedmedian or krum.")] = "fedavg",
+    alpha: Annotated[
+        float, typer.Option(help="Federated: Dirichlet α of the label skew across clients (0 = IID).")
+    ] = 0.5,
+    client_dp_noise: Annotated[
+        float, typer.Option(help="Federated: Gaussian noise multiplier on clipped client updates (0 = off).")
+    ] = 0.0,
+    client_clip: Annotated[float, typer.Option(help="Federated: L2 clipping norm of each client's update.")] = 1.0,
+    role: Annotated[
+        str,
+        typer.Option(help="Federated: 'simulation' (all clients in this process), 'server' or 'client' (processes)."),
+    ] = "simulation",
+    address: Annotated[str, typer.Option(help="Federated server address HOST:PORT (server and client roles).")] = (
+        "127.0.0.1:8080"
+    ),
+    cid: Annotated[int, typer.Option(help="Federated client role: this client's number, 0 to clients-1.")] = 0,
 ) -> None:
     """Train an emotion model; rerun the same command to resume from the last checkpoint."""
     _need_torch()
@@ -76,12 +105,19 @@ def train(
         else:
             cfg = preset(config)
         overrides = _parse_sets(sets or [])
+        for key, value in (("dp_epsilon", dp_epsilon), ("dp_delta", dp_delta), ("dp_max_grad_norm", dp_max_grad_norm)):
+            if value is not None:
+                overrides[key] = value
+        if (dp_epsilon or 0) > 0 or federated:
+            overrides.setdefault("norm", "group")  # Opacus cannot clip per example through batch norm
         if overrides:
             merged = cfg.to_dict()
             if isinstance(overrides.get("augment"), dict):  # --set augment={"crop": 44} changes only those keys
                 overrides["augment"] = {**merged["augment"], **overrides["augment"]}
             cfg = TrainConfig.from_dict({**merged, **overrides})
         root = data or data_root()
+        if cfg.dp_epsilon > 0 and cfg.norm == "group" and "norm" not in _parse_sets(sets or []):
+            out.print("DP-SGD: batch norm replaced by GroupNorm (per-example clipping needs examples kept apart)")
         run = run_dir or Path("runs") / cfg.name
         resumed = (run / "last.pt").exists()
         out.print(
@@ -99,6 +135,33 @@ def train(
                 soft_wrap=True,  # one line per epoch in a log file too
             )
 
+        if federated:
+            from emolens.train.federated import FederatedConfig, run_client, run_server, train_federated
+
+            fed = FederatedConfig(
+                clients=clients,
+                rounds=rounds or cfg.epochs,
+                strategy=strategy,
+                alpha=alpha,
+                dp_noise=client_dp_noise,
+                clip=client_clip,
+            )
+            if role not in ("simulation", "server", "client"):
+                raise EmolensError(f"--role must be simulation, server or client, not {role!r}")
+            if role == "client":
+                if not 0 <= cid < clients:
+                    raise EmolensError(f"--cid must be between 0 and {clients - 1}")
+                run_client(cfg, fed, cid, root, address)
+                raise typer.Exit(EXIT_OK)
+            reports = (
+                run_server(cfg, fed, run, root, address) if role == "server" else train_federated(cfg, fed, run, root)
+            )
+            for r in reports:
+                out.print(
+                    f"round {r['round']:3d}/{fed.rounds}  val acc {r['val_accuracy']:.4f}  {r['seconds']:.0f}s",
+                    highlight=False,
+                )
+            raise typer.Exit(EXIT_OK)
         with _epoch_bar(quiet) as step:
             Trainer(cfg, run, root).run(on_epoch=show, max_epochs=max_epochs, on_step=step)
     except (KeyError, TypeError) as e:

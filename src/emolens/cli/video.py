@@ -109,6 +109,10 @@ def video(
         ),
     ] = "camera",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    retain: Annotated[
+        str | None,
+        typer.Option(help="With --gallery: delete events and alerts older than this age (30d) now and every hour."),
+    ] = None,
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
 
@@ -157,6 +161,10 @@ def video(
         rules = [parse_rule(a) for a in alert or []]
         att = _attention_stage(attention, cone, target, threads) if attention else None
         analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        if retain is not None and analyzer.gallery is not None:
+            from emolens.privacy.retention import Retention, parse_age
+
+            Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
         if analyzer.gallery is not None and (log_events or rules):
             engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
             logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)

@@ -71,7 +71,77 @@ CREATE TABLE IF NOT EXISTS alerts (
     peak_score REAL
 );
 CREATE INDEX IF NOT EXISTS alerts_identity ON alerts(identity);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE TABLE IF NOT EXISTS privacy_ledger (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    who TEXT,
+    query TEXT NOT NULL,
+    epsilon REAL NOT NULL
+);
 """
+
+#: The privacy budget (total ε) of a gallery whose owner has not set one (``emolens gallery budget --set``).
+DEFAULT_PRIVACY_BUDGET = 10.0
+#: Where the key of an encrypted gallery comes from: the key itself, or a file whose first line is the key.
+KEY_ENV, KEY_FILE_ENV = "EMOLENS_GALLERY_KEY", "EMOLENS_GALLERY_KEY_FILE"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def key_from_env() -> str | None:
+    """The gallery key from ``EMOLENS_GALLERY_KEY``, or the first line of the file ``EMOLENS_GALLERY_KEY_FILE``
+    names; ``None`` when neither is set (the gallery is not encrypted)."""
+    key = os.environ.get(KEY_ENV)
+    if key:
+        return key
+    file = os.environ.get(KEY_FILE_ENV)
+    if file:
+        try:
+            lines = Path(file).read_text().splitlines()
+        except OSError as e:
+            raise GalleryError(f"cannot read the key file ({e.strerror})", file) from None
+        if not lines or not lines[0].strip():
+            raise GalleryError("the key file is empty", file)
+        return lines[0].strip()
+    return None
+
+
+def _sqlcipher():
+    try:
+        from sqlcipher3 import dbapi2
+    except ImportError:
+        from emolens.errors import MissingExtraError
+
+        raise MissingExtraError("sqlcipher3-binary", "privacy") from None
+    return dbapi2
+
+
+def connect(path: str, key: str | None, **kw: Any) -> sqlite3.Connection:
+    """A connection to ``path``: plain SQLite, or SQLCipher (AES-256 pages, key stretched by its PBKDF2) when a
+    ``key`` is given. A wrong key or a missing one raises ``GalleryError`` with one line."""
+    if key is None:
+        if path != ":memory:" and Path(path).is_file() and Path(path).stat().st_size >= 16:
+            with open(path, "rb") as f:
+                if f.read(16) != _SQLITE_HEADER:
+                    raise GalleryError(f"encrypted or not a gallery: give its key in {KEY_ENV} or {KEY_FILE_ENV}", path)
+        return sqlite3.connect(path, **kw)
+    db = _sqlcipher().connect(path, **kw)
+    db.execute("PRAGMA key = '{}'".format(key.replace("'", "''")))
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except _sqlcipher().DatabaseError:
+        db.close()
+        raise GalleryError(f"wrong key for this encrypted gallery ({KEY_ENV} / {KEY_FILE_ENV})", path) from None
+    return db
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    try:
+        from sqlcipher3 import dbapi2
+    except ImportError:
+        return (sqlite3.DatabaseError,)
+    return (sqlite3.DatabaseError, dbapi2.DatabaseError)
+
 
 EVENT_COLUMNS = (
     "time",
@@ -163,13 +233,19 @@ class SQLiteStore:
         The file is not an emolens gallery, is corrupt, or comes from a newer emolens.
     """
 
-    def __init__(self, path: str | os.PathLike[str], check: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], check: bool = True, key: str | None = None, audit: bool = True
+    ) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
+        self.key = key if key is not None else key_from_env()
+        self.encrypted = self.key is not None
+        #: Who the audit log names for the changes made through this store (a service sets it per request).
+        self.actor = _default_actor()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db = connect(self.path, self.key, timeout=30.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA busy_timeout = 30000")
             if check:
@@ -192,7 +268,7 @@ class SQLiteStore:
                 # added column (emolens.attention): head pose, eyes, mouth and attention of an event, as JSON
                 if "attention" not in {r[1] for r in self._db.execute("PRAGMA table_info(events)")}:
                     self._db.execute("ALTER TABLE events ADD COLUMN attention TEXT")
-        except sqlite3.DatabaseError as e:
+        except _db_errors() as e:
             raise GalleryError(
                 f"not a readable emolens gallery ({e}); `emolens gallery recover {self.path}` copies what can be "
                 "read into a new file and keeps the damaged one beside it",
@@ -242,9 +318,11 @@ class SQLiteStore:
                     [(pid, model, np.asarray(r.vector, np.float32).tobytes(), r.source, r.image, now) for r in records],
                 )
                 self._bump(db)
-                return int(db.execute("SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (pid,)).fetchone()[0])
-        except sqlite3.DatabaseError as e:
+                total = int(db.execute("SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (pid,)).fetchone()[0])
+        except _db_errors() as e:
             raise GalleryError(f"cannot enrol {name!r} ({e})", self.path) from None
+        self.audit("enrol", f"{name}: {len(records)} embedding(s){' (replacing the old ones)' if replace else ''}")
+        return total
 
     def remove(self, name: str) -> bool:
         """Delete a person, their embeddings, and their events and alerts. Returns whether they existed."""
@@ -253,7 +331,11 @@ class SQLiteStore:
             db.execute("DELETE FROM events WHERE identity = ?", (name,))
             db.execute("DELETE FROM alerts WHERE identity = ?", (name,))
             self._bump(db)
-            return cur.rowcount > 0
+            existed = cur.rowcount > 0
+        self.audit(
+            "delete", f"person {name}, their embeddings, events and alerts" + ("" if existed else " (not found)")
+        )
+        return existed
 
     def persons(self) -> list[Person]:
         rows = self._db.execute(
@@ -346,8 +428,92 @@ class SQLiteStore:
             out.append(d)
         return out
 
+    # --- retention, the privacy ledger and the audit log ---------------------------------------------------
+
+    def purge_before(self, before: float, people: bool = False, reason: str = "purge") -> dict[str, int]:
+        """Delete the events and alerts older than ``before`` (Unix time), and with ``people`` the persons enrolled
+        before it with their embeddings, events and alerts. Returns the rows deleted per table."""
+        with self._transaction() as db:
+            gone = {}
+            if people:
+                names = [r[0] for r in db.execute("SELECT name FROM persons WHERE created < ?", (before,))]
+                for n in names:
+                    db.execute("DELETE FROM events WHERE identity = ?", (n,))
+                    db.execute("DELETE FROM alerts WHERE identity = ?", (n,))
+                gone["persons"] = db.execute("DELETE FROM persons WHERE created < ?", (before,)).rowcount
+            gone["events"] = db.execute("DELETE FROM events WHERE time < ?", (before,)).rowcount
+            gone["alerts"] = db.execute("DELETE FROM alerts WHERE time < ?", (before,)).rowcount
+            self._bump(db)
+        if any(gone.values()) or reason == "purge":
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(before))
+            self.audit(reason, f"rows before {stamp}: " + ", ".join(f"{v} {k}" for k, v in gone.items()))
+        return gone
+
+    def privacy_budget(self) -> float:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'privacy_budget'").fetchone()
+        return float(row[0]) if row else DEFAULT_PRIVACY_BUDGET
+
+    def set_privacy_budget(self, epsilon: float) -> None:
+        if not epsilon >= 0:
+            raise GalleryError("a privacy budget is an ε ≥ 0", self.path)
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('privacy_budget', ?)", (repr(float(epsilon)),))
+        self.audit("budget", f"privacy budget set to ε = {epsilon:g}")
+
+    def privacy_spent(self) -> tuple[float, int]:
+        """The ε spent by all releases from this gallery so far (their sum: basic composition) and their number."""
+        total, n = self._db.execute("SELECT COALESCE(SUM(epsilon), 0), COUNT(*) FROM privacy_ledger").fetchone()
+        return float(total), int(n)
+
+    def charge_privacy(self, epsilon: float, query: str, who: str | None = None) -> float:
+        """Record a release of ``epsilon`` in the ledger and return the budget left, or raise
+        ``PrivacyBudgetError`` (nothing recorded) when it would go over the gallery's budget."""
+        from emolens.errors import PrivacyBudgetError
+
+        with self._transaction() as db:
+            budget = self.privacy_budget()
+            spent = float(db.execute("SELECT COALESCE(SUM(epsilon), 0) FROM privacy_ledger").fetchone()[0])
+            if spent + epsilon > budget + 1e-9:
+                raise PrivacyBudgetError(
+                    f"privacy budget exhausted: this query needs ε = {epsilon:g}, {max(0.0, budget - spent):.4g} of "
+                    f"ε = {budget:g} is left; refused",
+                    self.path,
+                )
+            db.execute(
+                "INSERT INTO privacy_ledger(time, who, query, epsilon) VALUES (?, ?, ?, ?)",
+                (time.time(), who or self.actor, query, epsilon),
+            )
+        self.audit("dp-query", f"{query}; ε = {epsilon:g}", who)
+        return budget - spent - epsilon
+
+    def ledger(self) -> list[dict[str, Any]]:
+        cols = ("id", "time", "who", "query", "epsilon")
+        return [
+            dict(zip(cols, r, strict=True)) for r in self._db.execute(f"SELECT {', '.join(cols)} FROM privacy_ledger")
+        ]
+
+    def audit(self, action: str, what: str, who: str | None = None) -> None:
+        """Append a line to the audit log (beside the gallery, apart from its event log); a gallery in memory keeps
+        none."""
+        if self.path == ":memory:":
+            return
+        from emolens.privacy.audit import AuditLog
+
+        AuditLog.for_gallery(self.path, self.key).record(action, what, who or self.actor)
+
     def close(self) -> None:
         self._db.close()
+
+
+def _default_actor() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return f"{user}@{socket.gethostname()}"
 
 
 @dataclass

@@ -8,6 +8,7 @@ cannot do, never a traceback and never a server path):
 - ``POST /v1/identify`` (``image``): every face with its identity and emotions
 - ``GET /v1/people``, ``POST /v1/people`` (``name`` + ``images``), ``DELETE /v1/people/{name}``
 - ``GET /v1/events`` (``identity``, ``emotion``, ``since``, ``until``, ``limit``, ``alerts``, ``order``)
+- ``GET /v1/stats`` (``by``, ``epsilon``, ``max_per_person``, ``since``, ``until``): DP histograms (serve/stats.py)
 - ``WS /v1/stream``: the client sends JPEG/PNG frames as binary messages; each analysed frame comes back as JSON
   (``FrameResult.to_dict()``: track ids, raw and smoothed emotions); frames the server cannot keep up with are
   dropped (oldest first) and counted
@@ -354,6 +355,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             since=since, until=until, identity=identity, emotion=emotion, limit=limit, newest_first=order == "newest"
         )
         return gallery().events(q, alerts=alerts)
+
+    from emolens.serve.stats import stats_router  # GET /v1/stats: DP histograms charged to the gallery's budget
+
+    app.include_router(stats_router(gallery, lambda r: guard.client_address(r.scope)))
 
     async def accept_ws(ws: WebSocket) -> bool:
         """Check host, Origin, key (header, or ``?key=``) and rate; accept the socket, or refuse the handshake

@@ -67,6 +67,15 @@ class TrainConfig:
     # For 7-class FER2013 labels from an npz that also has FER+ votes: the target is this share of the votes'
     # distribution over the seven emotions (contempt dropped) and the rest the FER2013 label.
     ferplus_soft: float = 0.0
+    # Normalisation layers: "batch" (BatchNorm) or "group" (each BatchNorm2d becomes a GroupNorm): what DP-SGD
+    # needs, since batch norm mixes the examples of a batch, and what federated training uses on skewed clients.
+    norm: str = "batch"
+    # DP-SGD through Opacus (train/dp.py): the target ε over the planned epochs (0 = off), δ, the per-example
+    # gradient clipping norm and the accountant ("rdp" or "prv"). batch_size is the expected Poisson batch.
+    dp_epsilon: float = 0.0
+    dp_delta: float = 1e-5
+    dp_max_grad_norm: float = 1.0
+    dp_accountant: str = "rdp"
 
     def __post_init__(self) -> None:
         choices = {
@@ -74,6 +83,7 @@ class TrainConfig:
             "schedule": ("cosine", "onecycle"),
             "loss": ("ce", "focal", "kl"),
             "labels": ("fer2013", "ferplus"),
+            "norm": ("batch", "group"),
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:

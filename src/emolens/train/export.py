@@ -293,6 +293,7 @@ def _manifest(
             **({"teachers": list(cfg.teacher), "distill_weight": cfg.distill_weight} if cfg.teacher else {}),
             **({"teacher_sha256": _teacher_digests(run_dir)} if cfg.teacher else {}),
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
+            **({"privacy": dp} if (dp := _dp_record(run_dir)) else {}),
         },
         "licence": "Apache-2.0 (weights); data: research use",
         "data_note": DATA_NOTE,
@@ -303,6 +304,13 @@ def _init_digest(run_dir: Path) -> str:
     """The sha256 of the ONNX model the run started from, as it recorded it (empty for a checkpoint start)."""
     record = run_dir / "init.json"
     return json.loads(record.read_text()).get("sha256", "") if record.exists() else ""
+
+
+def _dp_record(run_dir: Path) -> dict:
+    """A DP-SGD run's guarantee (ε, δ, accountant, sampling) as it recorded it in dp.json; empty for other runs."""
+    from emolens.train.dp import read_record
+
+    return read_record(run_dir)
 
 
 def _teacher_digests(run_dir: Path) -> list[str]:

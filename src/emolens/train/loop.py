@@ -70,7 +70,12 @@ def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
     if cfg.arch in architectures.PRETRAINED:
         # A pretrained start must know how the inputs are normalised to feed its first layer what it saw.
         kw = {"mean": cfg.mean, "std": cfg.std, "pretrained": pretrained, **kw}
-    return architectures.build(cfg.arch, cfg.num_classes, **kw)
+    model = architectures.build(cfg.arch, cfg.num_classes, **kw)
+    if cfg.norm == "group":
+        from emolens.train.dp import group_norm
+
+        model = group_norm(model)
+    return model
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
@@ -210,6 +215,13 @@ class Trainer:
             )
         # The average's first update copies the weights, so it can be made before they are loaded.
         ema = _averaged(model, cfg.ema_decay)
+        private = None
+        if cfg.dp_epsilon > 0:  # DP-SGD: Opacus' per-example clipping, noise and Poisson batches (train/dp.py)
+            from emolens.train.dp import PrivateTraining
+
+            private = PrivateTraining(cfg, len(xtr))
+            model, opt = private.attach(model, opt)
+        plain = model if private is None else model._module
         gen = torch.Generator().manual_seed(cfg.seed)
         start_epoch, best_acc = 0, -1.0
         if last.exists():
@@ -219,13 +231,15 @@ class Trainer:
             if ema is not None and "ema" in state:
                 ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["optimizer"])
+            if private is not None:
+                private.load_state_dict(state["dp"])
             gen.set_state(state["generator"])
             start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
         elif cfg.init_from:
             init: dict = {"init_from": cfg.init_from}
             if _is_checkpoint(cfg.init_from):
                 start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"]
-                init["left_at_initialisation"] = load_matching(model, start)
+                init["left_at_initialisation"] = load_matching(plain, start)
             else:  # an exported ONNX file or a shipped model's name
                 path, init["sha256"] = resolve_teacher(cfg.init_from, field="init_from")
                 check_preprocessing(path, cfg.augment.crop, cfg.mean, cfg.std)
@@ -234,7 +248,7 @@ class Trainer:
             (self.run_dir / "init.json").write_text(json.dumps(init, indent=2) + "\n")
 
         epoch_rows = cfg.epoch_size or len(xtr)
-        steps_per_epoch = math.ceil(epoch_rows / cfg.batch_size)
+        steps_per_epoch = math.ceil(epoch_rows / cfg.batch_size) if private is None else private.steps_per_epoch
         total = steps_per_epoch * cfg.epochs
         reports: list[EpochReport] = []
         end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
@@ -246,8 +260,8 @@ class Trainer:
             else:
                 perm = torch.randperm(len(xtr), generator=gen)
             loss_sum, seen = 0.0, 0
-            for b in range(steps_per_epoch):
-                idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            batches = (perm[b * cfg.batch_size : (b + 1) * cfg.batch_size] for b in range(steps_per_epoch))
+            for b, idx in enumerate(batches if private is None else private.batches()):
                 step = epoch * steps_per_epoch + b
                 lr = _lr_at(cfg, step, total, steps_per_epoch)
                 for g in opt.param_groups:
@@ -283,7 +297,7 @@ class Trainer:
                     on_step(epoch, b + 1, steps_per_epoch)
             crop = cfg.augment.crop
             raw_acc = None if ema is None else _accuracy(evaluate_logits(model, xva, crop, cfg.mean, cfg.std), yva)
-            selected = model if ema is None else ema.module
+            selected = plain if ema is None else ema.module
             logits = evaluate_logits(selected, xva, crop, cfg.mean, cfg.std)
             val_loss = float(F.cross_entropy(logits, yva))
             acc = _accuracy(logits, yva)
@@ -306,6 +320,9 @@ class Trainer:
             }
             if ema is not None:
                 state["ema"] = ema.state_dict()
+            if private is not None:
+                state["dp"] = private.state_dict()
+                private.write(self.run_dir)
             torch.save(state, self.run_dir / "last.tmp")
             (self.run_dir / "last.tmp").replace(last)
             if is_best:
