@@ -51,7 +51,9 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allow browser calls from this origin (repeatable).")
     ] = None,
-    threads: Annotated[int, typer.Option(min=0, help="Threads per model.")] = 2,
+    threads: Annotated[
+        int, typer.Option(min=0, help="ONNX Runtime threads per model (1: concurrent requests share the cores).")
+    ] = 1,
     detector: Annotated[
         str, typer.Option(help="Default detector of /v1/analyze and /v1/identify: yunet, retinaface or blazeface.")
     ] = "yunet",

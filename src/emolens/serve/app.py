@@ -74,7 +74,7 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     rate_per_minute: int = 600
     cors_origins: list[str] = field(default_factory=list)
-    threads: int = 2
+    threads: int = 1  # one ONNX Runtime thread per model: requests run side by side (docs/benchmarks.md)
     detector: str = "yunet"
     detector_options: dict[str, Any] = field(default_factory=dict)  # the library's defaults unless set
     stream_detector: str = "blazeface"
