@@ -140,11 +140,13 @@ def analyze(
     except EmolensError as e:
         raise fail(e) from None
     if not quiet:
-        rest = f"; first {first:.2f} s (models loaded)"
-        if n_images > 1:
-            rest += f", then {(n_images - 1) / max(dt - first, 1e-9):.1f} image(s)/s"
+        rest = ""
+        if n_images + n_errors > 1:  # the first input's time (models loaded) apart from the rate of the rest
+            rest = f"; first {first:.2f} s (models loaded)"
+            if n_images > 1:
+                rest += f", then {(n_images - 1) / max(dt - first, 1e-9):.1f} image(s)/s"
         err.print(
-            f"{n_images} image(s), {n_faces} face(s), {n_errors} error(s) in {dt:.1f} s{rest}"
+            f"{n_images} image(s), {n_faces} face(s), {n_errors} error(s) in {dt:.2f} s{rest}"
             + (f" → {output}" if output and output != "-" else ""),
             highlight=False,
         )
