@@ -110,7 +110,7 @@ def test_class_folders_of_photos_are_detected_and_aligned_as_analyze_does(tmp_pa
     data = load_dataset(tmp_path, detector="retinaface")
     assert data.x.shape == (1, 48, 48) and data.y.tolist() == [FER2013.index("happy")]
     # The training crop is the face `emolens analyze` classifies: the same model gives the same probabilities.
-    face = emolens.Analyzer().analyze(photo).faces[0]
+    face = emolens.Analyzer("retinaface").analyze(photo).faces[0]  # the detector the data set used
     probs = EmotionModel("emotion-fer2013").predict(data.x)[0]
     expected = [face.emotions[label] for label in FER2013]
     np.testing.assert_allclose(probs, expected, atol=2e-3)
