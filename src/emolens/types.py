@@ -271,8 +271,34 @@ class Face:
         return d
 
 
+class _FaceArrays:
+    """NumPy views of a result's faces, one row per face, as supervision and other detection tools name them."""
+
+    faces: tuple[Face, ...]
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        """Face boxes ``[n, 4]`` float32: ``x1, y1, x2, y2`` in pixels."""
+        return _xyxy(self.faces)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Detector scores ``[n]`` float32."""
+        return np.array([f.score for f in self.faces], dtype=np.float32)
+
+    @property
+    def class_id(self) -> np.ndarray:
+        """Index of each face's top (raw) emotion in its label set (``face.emotions.labels``), ``[n]`` int64."""
+        return _class_id(self.faces)
+
+    @property
+    def emotion_probs(self) -> np.ndarray:
+        """Raw emotion probabilities ``[n, len(labels)]`` float32 (faces share one label set)."""
+        return _probs(self.faces)
+
+
 @dataclass(frozen=True)
-class ImageResult:
+class ImageResult(_FaceArrays):
     """All faces found in one image, or the error that stopped it."""
 
     source: str
@@ -293,27 +319,6 @@ class ImageResult:
 
     def __getitem__(self, i: int) -> Face:
         return self.faces[i]
-
-    # numpy views (one row per face), as supervision and other detection tools name them
-    @property
-    def xyxy(self) -> np.ndarray:
-        """Face boxes ``[n, 4]`` float32: ``x1, y1, x2, y2`` in pixels."""
-        return _xyxy(self.faces)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """Detector scores ``[n]`` float32."""
-        return np.array([f.score for f in self.faces], dtype=np.float32)
-
-    @property
-    def class_id(self) -> np.ndarray:
-        """Index of each face's top emotion in its label set (``face.emotions.labels``), ``[n]`` int64."""
-        return _class_id(self.faces)
-
-    @property
-    def emotion_probs(self) -> np.ndarray:
-        """Emotion probabilities ``[n, len(labels)]`` float32 (faces share one label set)."""
-        return _probs(self.faces)
 
     def to_pandas(self):
         """The faces as a pandas DataFrame, one row per face (one row with empty face columns when there is none).
@@ -351,7 +356,7 @@ class ImageResult:
 
 
 @dataclass(frozen=True)
-class FrameResult:
+class FrameResult(_FaceArrays):
     """The tracked faces of one analysed video frame.
 
     Attributes
@@ -383,29 +388,9 @@ class FrameResult:
         return self.faces[i]
 
     @property
-    def xyxy(self) -> np.ndarray:
-        """Face boxes ``[n, 4]`` float32: ``x1, y1, x2, y2`` in pixels."""
-        return _xyxy(self.faces)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """Detector scores ``[n]`` float32."""
-        return np.array([f.score for f in self.faces], dtype=np.float32)
-
-    @property
-    def class_id(self) -> np.ndarray:
-        """Index of each face's top raw emotion in its label set, ``[n]`` int64."""
-        return _class_id(self.faces)
-
-    @property
     def tracker_id(self) -> np.ndarray:
         """Track ids ``[n]`` int64 (-1 for a face without one)."""
         return np.array([-1 if f.track_id is None else f.track_id for f in self.faces], dtype=np.int64)
-
-    @property
-    def emotion_probs(self) -> np.ndarray:
-        """Raw emotion probabilities ``[n, len(labels)]`` float32."""
-        return _probs(self.faces)
 
     def to_pandas(self):
         """The frame's faces as a pandas DataFrame, one row per face (the columns of ``frames.csv``).
