@@ -51,7 +51,7 @@ def landmark_correspondences(landmarks: Landmarks, template: np.ndarray) -> tupl
     """
     template = np.asarray(template, dtype=np.float64)
     src = np.asarray(landmarks.points, dtype=np.float64)
-    ok = np.isfinite(src).all(axis=1)
+    ok = np.asarray(np.isfinite(src).all(axis=1))  # a row mask (numpy types .all(axis=...) as scalar or array)
     s, d = src[ok], template[ok]
     mouth = getattr(landmarks, "mouth_center", None)
     if mouth is not None and not ok[3:5].any():
