@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emolens.evaluate.metrics import classification_report, expected_calibration_error, fit_temperature, mcnemar
+from emolens.metrics import classification_report, expected_calibration_error, fit_temperature, mcnemar
 from emolens.labels import FER2013
 
 
