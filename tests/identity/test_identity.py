@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from emolens import Analyzer
 from emolens.cli.main import app
 from emolens.errors import ConfigError, GalleryError, ImageError
+from emolens.events import AlertEngine, AlertRule, EventLogger
 from emolens.identity import EventQuery, FaceEmbedder, Gallery, SQLiteStore
 from emolens.identity.evaluation import (
     MISSING_SCORE,
@@ -36,8 +37,8 @@ from emolens.identity.evaluation import (
     score_pairs,
     tar_at_far,
 )
-from emolens.identity.events import AlertEngine, AlertRule, EventLogger
-from emolens.identity.store import EmbeddingRecord, recover
+from emolens.identity.recovery import recover
+from emolens.identity.store import EmbeddingRecord
 from emolens.types import Box, EmotionScores, Face, FrameResult, ImageResult
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

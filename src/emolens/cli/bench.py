@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.console import EXIT_OK, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, fail
 from emolens.errors import EmolensError
 
 out = Console()

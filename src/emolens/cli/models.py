@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emolens.cli.main import fail
+from emolens.cli.console import fail
 from emolens.errors import EmolensError
 
 out = Console()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emolens.cli.main import EXIT_OK, fail
+from emolens.cli.console import EXIT_OK, fail
 from emolens.cli.progress import stage_bar
 from emolens.errors import EmolensError, MissingExtraError
 

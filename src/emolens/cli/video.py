@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLandmarksOpt
 from emolens.errors import EmolensError, VideoError
 
 
@@ -72,14 +73,9 @@ def video(
         typer.Option(help="Alert rule EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]], e.g. angry,fear:3:unknown (repeatable)."),
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
-    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated.mp4.")] = False,
-    landmarks: Annotated[
-        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated.mp4.")
-    ] = True,
-    label_size: Annotated[
-        float | None,
-        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated.mp4 [default: scaled]."),
-    ] = None,
+    blur_unknown: VideoBlurUnknownOpt = False,
+    landmarks: VideoLandmarksOpt = True,
+    label_size: VideoLabelSizeOpt = None,
     audio: Annotated[
         bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
     ] = False,
@@ -120,7 +116,7 @@ def video(
     --annotate, annotated.mp4 (H.264) to --out.
     """
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import AlertEngine, EventLogger
+    from emolens.events import AlertEngine, EventLogger
     from emolens.video.writers import VideoOutputWriter
 
     use_device(device)
@@ -139,7 +135,7 @@ def video(
             plots = False
             notes.append("timeline plots skipped: pip install 'emolens[plot]'")
 
-    from emolens.attention.alerts import KINDS
+    from emolens.events import KINDS
 
     kinds = [a.split(":")[0].strip() for a in alert or []]
     if not attention and any(k in KINDS for k in kinds):
@@ -156,7 +152,7 @@ def video(
     engine = None
     t0 = time.perf_counter()
     try:
-        from emolens.attention.alerts import parse_rule
+        from emolens.events import parse_rule
 
         rules = [parse_rule(a) for a in alert or []]
         att = _attention_stage(attention, cone, target, threads) if attention else None

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from emolens.errors import DataError, EmolensError
+from emolens.metrics import calibration_error
 
 MISSING_SCORE = -2.0  # below any cosine similarity
 
@@ -314,11 +315,4 @@ def same_probability(scores: np.ndarray, a: float, b: float) -> np.ndarray:
 
 def expected_calibration_error(prob: np.ndarray, same: np.ndarray, bins: int = 10) -> float:
     """ECE of a same-person probability: |mean probability - share same| per equal-width bin, weighted by size."""
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(prob, edges[1:-1]), 0, bins - 1)
-    ece = 0.0
-    for k in range(bins):
-        m = idx == k
-        if m.any():
-            ece += m.mean() * abs(prob[m].mean() - same[m].mean())
-    return float(ece)
+    return calibration_error(prob, same, bins)

@@ -408,7 +408,7 @@ async def _run_stream(
 ) -> None:
     """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
     ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
-    from emolens.identity.events import EventLogger
+    from emolens.events import EventLogger
     from emolens.io.images import load_image
     from emolens.video.sources import PushSource
 

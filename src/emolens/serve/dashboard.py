@@ -221,7 +221,7 @@ class SourceHub:
             return list(self._viewers)
 
     def _work(self) -> None:
-        from emolens.identity.events import AlertEngine, AlertRule, EventLogger
+        from emolens.events import AlertEngine, AlertRule, EventLogger
 
         final: dict[str, Any] = {"end": "the source ended"}
         run = logger = None
