@@ -168,3 +168,17 @@ def test_loaders_build_models_from_typed_manifests():
     assert text.language == "en" and text.head == "softmax"
     mesh = registry.load_face_mesh(iris=False, threads=1)
     assert mesh.info.manifest.task == "landmarks"
+
+
+def test_the_models_command_lists_from_the_registry():
+    from typer.testing import CliRunner
+
+    from emolens.cli.main import app
+
+    r = CliRunner().invoke(app, ["models", "--kind", "landmarks", "--no-verify"])
+    assert r.exit_code == 0, r.output
+    assert "facemesh" in r.output and "iris" in r.output and "yunet" not in r.output
+    r = CliRunner().invoke(app, ["models", "--kind", "detect"])
+    assert r.exit_code == 0 and "detectors: blazeface, retinaface, yunet (default yunet)" in r.output
+    r = CliRunner().invoke(app, ["models", "--kind", "faces"])
+    assert r.exit_code != 0 and "unknown model kind 'faces'" in r.output

@@ -49,6 +49,7 @@ __all__ = [
     "load_face_mesh",
     "load_text_model",
     "load_voice_model",
+    "manifest",
     "model_names",
     "models_dir",
     "models_table",
