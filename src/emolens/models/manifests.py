@@ -301,7 +301,8 @@ def _build(cls: type[M], data: dict[str, Any], src: str, prefix: str) -> M:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            raise ModelError(f"unknown key {prefix + str(key)!r} for {_noun(cls, data)}", src)
+            where = "" if prefix else f" for {_noun(cls)}"
+            raise ModelError(f"unknown key {prefix + str(key)!r}{where}", src)
     values = {}
     for name, f in fields.items():
         if name not in data:
@@ -396,11 +397,9 @@ def _kind(value: Any) -> str:
     }.get(type(value), "null" if value is None else type(value).__name__)
 
 
-def _noun(cls: type, data: dict[str, Any]) -> str:
-    for task, t in MANIFEST_TYPES.items():
-        if t is cls:
-            return f"{TASK_NOUNS[task]}'s manifest"
-    return "this section"
+def _noun(cls: type) -> str:
+    task = next(t for t, kind in MANIFEST_TYPES.items() if kind is cls)
+    return f"{TASK_NOUNS[task]}'s manifest"
 
 
 # --- writing ------------------------------------------------------------------------------------------------
