@@ -113,7 +113,7 @@ def main() -> None:
             assert virus_tfidf is not None
             p_old, old_name = virus_tfidf.probabilities(fc.texts), "TF-IDF (SMP recipe) on virus train"
         lang = CORPORA[src][0]
-        hp = get_model(MULTI[lang].name).manifest["hyperparameters"]
+        hp = get_model(MULTI[lang].name).manifest.hyperparameters
         fit = fit_multi(MULTI[lang], (src,), data, log)
         fit.weight = float(hp["embedding_weight"])
         z = fit.face_logits(fc.texts, emb)

@@ -14,7 +14,7 @@ import argparse
 import cv2
 import numpy as np
 
-from emolens import detect
+from emolens import registry
 from emolens.datasets import data_root
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     args = ap.parse_args()
     d = np.load(data_root() / "fer2013" / "train.npz")
     x = d["x"][np.random.default_rng(0).choice(len(d["x"]), args.n, replace=False)]
-    det = detect.create("retinaface", max_size=512)
+    det = registry.build_detector("retinaface", max_size=512)
     scale, pad = 4, 96
     points = []
     for img in x:

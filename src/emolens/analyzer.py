@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from emolens import detect
+from emolens import detect, registry
 from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel, crops_from
 from emolens.errors import ConfigError, EmolensError, ImageError
 from emolens.io.images import load_image
@@ -41,7 +41,7 @@ class Analyzer:
     Parameters
     ----------
     detector:
-        Name of a registered detector backend (``emolens.detect.available()``).
+        Name of a detector backend (``emolens.registry.detector_names()``).
     model:
         Name of a shipped emotion model, or the path of a manifest.
     min_face:
@@ -97,8 +97,7 @@ class Analyzer:
         self._detector: detect.Detector | None = None
         self._emotion: EmotionModel | None = None
         self._low_detectors: dict[float, detect.Detector] = {}
-        if detector not in detect.available():
-            detect.create(detector)  # raises ConfigError naming the available backends
+        registry.check_detector(detector)  # raises ConfigError naming the available backends
         self.gallery = _gallery(identity, self)
         self.attention = _attention(attention, threads)
 
@@ -107,7 +106,9 @@ class Analyzer:
         if self._detector is None:
             with self._load_lock:  # pipeline threads may ask at once; the model loads once
                 if self._detector is None:
-                    self._detector = detect.create(self.detector_name, threads=self.threads, **self.detector_options)
+                    self._detector = registry.build_detector(
+                        self.detector_name, threads=self.threads, **self.detector_options
+                    )
         return self._detector
 
     @property
@@ -407,7 +408,9 @@ class Analyzer:
             return self.detector
         if low_score not in self._low_detectors:
             options = {**self.detector_options, "score_threshold": low_score}
-            self._low_detectors[low_score] = detect.create(self.detector_name, threads=self.threads, **options)
+            self._low_detectors[low_score] = registry.build_detector(
+                self.detector_name, threads=self.threads, **options
+            )
         return self._low_detectors[low_score]
 
     def classify_crops(self, crops: np.ndarray) -> np.ndarray:

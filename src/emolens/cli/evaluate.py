@@ -292,12 +292,12 @@ def _finish(reports: list, right: list, json_path: Path | None) -> None:
 def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
     from emolens.datasets import data_root as default_root
     from emolens.evaluate.suite import find_sets, run_suite
-    from emolens.registry import list_models
+    from emolens.registry import model_names
 
     try:
         root = data_root or default_root()
         # Each shipped model before its INT8 copy.
-        names = model or sorted(list_models("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
+        names = model or sorted(model_names("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
         sets = find_sets(root)
         if not sets:
             raise DataError("no labelled sets found", str(root))

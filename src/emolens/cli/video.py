@@ -18,12 +18,6 @@ from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLan
 from emolens.errors import EmolensError, VideoError
 
 
-class Detector(StrEnum):
-    yunet = "yunet"
-    blazeface = "blazeface"
-    retinaface = "retinaface"
-
-
 class Smoothing(StrEnum):
     ema = "ema"
     hysteresis = "hysteresis"
@@ -41,8 +35,8 @@ def video(
         float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
     ] = None,
     detector: Annotated[
-        Detector, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
-    ] = Detector.yunet,
+        str, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
+    ] = "yunet",
     smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")
@@ -117,10 +111,15 @@ def video(
     """
     from emolens.analyzer import Analyzer
     from emolens.events import AlertEngine, EventLogger
+    from emolens.registry import check_detector
     from emolens.video.writers import VideoOutputWriter
 
     use_device(device)
-    options = {"max_size": 640} if detector is Detector.retinaface else {}
+    try:
+        check_detector(detector)
+    except EmolensError as e:
+        raise fail(e) from None
+    options = {"max_size": 640} if detector == "retinaface" else {}
     tables, notes = ["csv"], []
     try:
         import pyarrow  # noqa: F401
@@ -156,7 +155,7 @@ def video(
 
         rules = [parse_rule(a) for a in alert or []]
         att = _attention_stage(attention, cone, target, threads) if attention else None
-        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        analyzer = Analyzer(detector, model, threads=threads, detector_options=options, identity=gallery)
         if retain is not None and analyzer.gallery is not None:
             from emolens.privacy.retention import Retention, parse_age
 
@@ -228,7 +227,7 @@ def video(
                 frames_dropped=run.stats.frames_dropped,
                 fps=src.fps,
                 live=src.live,
-                detector=detector.value,
+                detector=detector,
                 model=model,
                 smoothing=smoothing.value,
                 complete=error is None and not interrupted,

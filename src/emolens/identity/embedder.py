@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align
-from emolens.registry import ModelInfo, get_model, onnx_session
+from emolens.models import EmbedderManifest, ModelInfo, find_model, onnx_session
 from emolens.types import Detection
 
 DEFAULT_EMBEDDER = "sface"
@@ -45,12 +45,12 @@ class FaceEmbedder:
     """
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, threads: int = 0, batch_size: int = 32) -> None:
-        self.info: ModelInfo = get_model(name, task="embed")
+        self.info: ModelInfo[EmbedderManifest] = find_model(name, EmbedderManifest)
         m = self.info.manifest
-        self.size = int(m["input_size"])
-        self.dim = int(m["embedding_dim"])
-        self.template = tuple(tuple(p) for p in m.get("template", ARCFACE_TEMPLATE))
-        self.colour = str(m.get("preprocessing", {}).get("colour", "BGR")).upper()
+        self.size = m.input_size
+        self.dim = m.embedding_dim
+        self.template = m.template or ARCFACE_TEMPLATE
+        self.colour = m.preprocessing.colour.upper()
         self.batch_size = batch_size
         self._session = onnx_session(self.info, threads)
         self._input = self._session.get_inputs()[0].name
@@ -63,12 +63,12 @@ class FaceEmbedder:
         """Same-person probabilities of cosine similarities: the manifest's logistic ``sigmoid(a * score + b)``,
         fitted on pooled verification pairs (``same_person_probability``); ``None`` when the manifest has none.
         Scores below -1 (pairs with a failed image) get 0."""
-        fit = self.info.manifest.get("same_person_probability")
-        if not fit:
+        fit = self.info.manifest.same_person_probability
+        if fit is None:
             return None
         from emolens.identity.evaluation import same_probability
 
-        return same_probability(scores, float(fit["a"]), float(fit["b"]))
+        return same_probability(scores, fit.a, fit.b)
 
     def same_probability(self, score: float) -> float | None:
         """The same-person probability of one cosine similarity (see :meth:`same_probabilities`)."""

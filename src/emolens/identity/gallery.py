@@ -157,7 +157,7 @@ class Gallery:
     def threshold(self) -> float:
         if self._threshold is not None:
             return self._threshold
-        return float(self.embedder.info.manifest.get("threshold", 0.3))
+        return self.embedder.info.manifest.threshold
 
     @property
     def model(self) -> str:

@@ -88,7 +88,6 @@ class HttpError(Exception):
 
 
 _IMAGE_TYPES = ("image/", "application/octet-stream")
-DETECTORS = ("yunet", "retinaface", "blazeface")
 log = logging.getLogger("emolens.serve")
 
 #: What a client is told when the server cannot do its part (the server's log has the details).
@@ -121,13 +120,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from emolens.identity import Gallery
     from emolens.identity.gallery import Verification
     from emolens.identity.names import check_name
+    from emolens.registry import check_detector
     from emolens.serve.guard import Guard, RefusedError, SecurityHeaders, is_loopback, parse_proxies
     from emolens.serve.keys import KeyStore
 
     cfg = config or ServeConfig()
     for name in (cfg.detector, cfg.stream_detector):
-        if name not in DETECTORS:
-            raise ConfigError(f"unknown detector {name!r}; use one of {', '.join(DETECTORS)}")
+        check_detector(name)
     try:
         parse_proxies(cfg.trusted_proxies)
     except ValueError as e:
@@ -179,8 +178,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     def analyzer(detector: str | None = None) -> Analyzer:
         name = detector or cfg.detector
-        if name not in DETECTORS:
-            raise HttpError(400, f"unknown detector {name!r}; use one of {', '.join(DETECTORS)}")
+        try:
+            check_detector(name)
+        except ConfigError as e:
+            raise HttpError(400, e.message) from None
 
         def make() -> Analyzer:
             options = cfg.detector_options if name == cfg.detector else {}

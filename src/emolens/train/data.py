@@ -109,9 +109,9 @@ def _face_aligner(detector: str, size: int) -> Callable[[Path], np.ndarray | Non
     """``path -> aligned grey face`` (the largest face in the photo), or None when it has no face or is
     unreadable."""
     from emolens.align import FER2013_TEMPLATE, align
-    from emolens.detect import create
     from emolens.errors import EmolensError
     from emolens.io.images import load_image
+    from emolens.registry import build_detector as create
 
     det = create(detector)
 

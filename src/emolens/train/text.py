@@ -32,7 +32,7 @@ import numpy as np
 
 from emolens.evaluate.metrics import fit_temperature
 from emolens.labels import DAIR_EMOTION, DAIR_TO_FACE, FER2013, SMP2020, SMP2020_TO_FACE
-from emolens.registry import models_dir, sha256_file
+from emolens.models import TextManifest, models_dir, sha256_file
 from emolens.text.data import SPLITS, goemotions_face_targets, load_dair, load_goemotions, load_smp
 from emolens.text.evaluate import evaluate_text_model, multilabel_f1
 from emolens.text.features import normalize_text
@@ -354,35 +354,35 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
     test = evaluate_text_model(model, dataset, "test")
     val = evaluate_text_model(model, dataset, s_val)
     command = f"python -m emolens.train.text --dataset {dataset}"
-    manifest = {
-        "name": spec.name,
-        "version": datetime.date.today().isoformat().replace("-", "."),
-        "task": "text",
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "language": spec.language,
-        "classes": list(FER2013),
-        "source_classes": list(spec.classes),
-        "to_face": spec.to_face,
-        "head": spec.head,
-        "architecture": f"TF-IDF {fname} + {CLASSIFIER_NAMES[kind]}",
-        "hyperparameters": {
+    manifest = TextManifest(
+        name=spec.name,
+        version=datetime.date.today().isoformat().replace("-", "."),
+        task="text",
+        file=path.name,
+        sha256=sha256_file(path),
+        language=spec.language,
+        classes=FER2013,
+        source_classes=tuple(spec.classes),
+        to_face=spec.to_face,
+        head=spec.head,
+        architecture=f"TF-IDF {fname} + {CLASSIFIER_NAMES[kind]}",
+        hyperparameters={
             "features": blocks,
             "classifier": kind,
             "C": c,
             "class_weight": "balanced",
             "nb_alpha": alpha,
         },
-        "temperature": round(temperature, 5),
-        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "features": int(model.n_features),
-        "metrics": _headline(dataset, test),
-        "training": command,
-        "evaluation": f"emolens text --evaluate {dataset}",
-        "licence": f"weights: {spec.data_licence}",
-        "data_licence": spec.data_licence,
-    }
-    (out_dir / f"{spec.name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        temperature=round(temperature, 5),
+        thresholds=None if thresholds is None else tuple(float(t) for t in thresholds),
+        features=int(model.n_features),
+        metrics=_headline(dataset, test),
+        training=command,
+        evaluation=f"emolens text --evaluate {dataset}",
+        licence=f"weights: {spec.data_licence}",
+        data_licence=spec.data_licence,
+    )
+    manifest.write(out_dir / f"{spec.name}.json")
     result = {
         "model": spec.name,
         "dataset": dataset,
@@ -401,7 +401,7 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"text_{dataset}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    log(f"[{dataset}] test: {json.dumps(manifest['metrics'])}; {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    log(f"[{dataset}] test: {json.dumps(manifest.metrics)}; {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return result
 
 
@@ -677,41 +677,41 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
         probs, scores = model.probabilities(fc.texts, emb)
         tests[k] = corpus_figures(k, probs, scores, fc, model.thresholds)
     command = f"python -m emolens.train.text --multi {language}"
-    manifest = {
-        "name": spec.name,
-        "version": datetime.date.today().isoformat().replace("-", "."),
-        "task": "text",
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "language": spec.language,
-        "classes": list(FER2013),
-        "source_classes": list(spec.classes),
-        "to_face": {c: c for c in spec.classes},
-        "head": spec.head,
-        "architecture": (
+    manifest = TextManifest(
+        name=spec.name,
+        version=datetime.date.today().isoformat().replace("-", "."),
+        task="text",
+        file=path.name,
+        sha256=sha256_file(path),
+        language=spec.language,
+        classes=FER2013,
+        source_classes=tuple(spec.classes),
+        to_face={c: c for c in spec.classes},
+        head=spec.head,
+        architecture=(
             f"TF-IDF {'+'.join(b['analyzer'] + str(b['ngram_range']) for b in spec.blocks)} and the "
             "multilingual Universal Sentence Encoder v3 embedding: one-vs-rest logistic regression on each, "
             f"logits summed (embedding head x{fit.weight})"
         ),
-        "trained_on": [f"{k} train" for k in spec.corpora],
-        "hyperparameters": {
+        trained_on=tuple(f"{k} train" for k in spec.corpora),
+        hyperparameters={
             "features": spec.blocks,
             "C_tfidf": MULTI_C["tfidf"],
             "C_embedding": MULTI_C["embedding"],
             "embedding_weight": fit.weight,
             "class_weight": "balanced",
         },
-        "temperature": round(temperature, 5),
-        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "encoder": model.encoder,
-        "features": int(model.n_features),
-        "metrics": {f"{k}_{m}": v for k, f in tests.items() for m, v in _multi_headline(k, f).items()},
-        "training": command,
-        "evaluation": "python scripts/bench_text_crosscorpus.py",
-        "licence": f"weights: {spec.data_licence}; encoder (not in this file): Apache-2.0",
-        "data_licence": spec.data_licence,
-    }
-    (out_dir / f"{spec.name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        temperature=round(temperature, 5),
+        thresholds=None if thresholds is None else tuple(float(t) for t in thresholds),
+        encoder=model.encoder,
+        features=int(model.n_features),
+        metrics={f"{k}_{m}": v for k, f in tests.items() for m, v in _multi_headline(k, f).items()},
+        training=command,
+        evaluation="python scripts/bench_text_crosscorpus.py",
+        licence=f"weights: {spec.data_licence}; encoder (not in this file): Apache-2.0",
+        data_licence=spec.data_licence,
+    )
+    manifest.write(out_dir / f"{spec.name}.json")
     result = {
         "model": spec.name,
         "command": command,
@@ -727,7 +727,7 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{spec.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    log(f"[{spec.name}] test: {json.dumps(manifest['metrics'])}")
+    log(f"[{spec.name}] test: {json.dumps(manifest.metrics)}")
     return result
 
 

@@ -435,7 +435,7 @@ def export(
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
 
-    from emolens.registry import sha256_file
+    from emolens.models import VoiceInput, VoiceManifest, sha256_file
 
     model, cfg, _ = load_final(run_dir)
     onnx_path = out_dir / f"{name}.onnx"
@@ -486,23 +486,23 @@ def export(
     else:
         train_cmd = f"python -m emolens.train.voice --folds{flags} && python -m emolens.train.voice --full{flags}"
     n_params = int(sum(p.numel() for p in model.parameters()))
-    manifest = {
-        "name": name,
-        "version": time.strftime("%Y.%m.%d"),
-        "task": "voice",
-        "file": onnx_path.name,
-        "sha256": sha256_file(onnx_path),
-        "classes": list(RAVDESS),
-        "architecture": f"VoiceCNN channels={list(cfg.channels)}",
-        "parameters": n_params,
-        "input": {"name": "logmel", "shape": ["batch", 1, fe.n_mels, "frames"], "min_frames": 16},
-        "sample_rate": fe.sample_rate,
-        "frontend": fe.to_dict(),
-        "frontend_notes": "emolens.voice.frontend: periodic Hann, HTK mel, natural log, per-segment (x - mean) / "
+    manifest = VoiceManifest(
+        name=name,
+        version=time.strftime("%Y.%m.%d"),
+        task="voice",
+        file=onnx_path.name,
+        sha256=sha256_file(onnx_path),
+        classes=tuple(RAVDESS),
+        architecture=f"VoiceCNN channels={list(cfg.channels)}",
+        parameters=n_params,
+        input=VoiceInput(name="logmel", shape=("batch", 1, fe.n_mels, "frames"), min_frames=16),
+        sample_rate=fe.sample_rate,
+        frontend=fe.to_dict(),
+        frontend_notes="emolens.voice.frontend: periodic Hann, HTK mel, natural log, per-segment (x - mean) / "
         "(std + 1e-5); input = the VAD speech span (emolens.voice.vad)",
-        "temperature": round(temperature, 4),
-        "metrics": metrics,
-        "training": {
+        temperature=round(temperature, 4),
+        metrics=metrics,
+        training={
             "data": "RAVDESS speech, 16 kHz mono copy (datasets/audio/ravdess); the actors below",
             "actors": result["train_actors"],
             "epochs": cfg.epochs,
@@ -512,10 +512,10 @@ def export(
             + f" && python -m emolens.train.voice --export {run_dir} --folds-dir {folds_dir} --runs {run_dir.parent}"
             + (f" --results {results_json}" if results_json else ""),
         },
-        "licence": "CC BY-NC-SA 4.0 (weights, inherited from the training data)",
-        "data_note": LICENCE,
-    }
-    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        licence="CC BY-NC-SA 4.0 (weights, inherited from the training data)",
+        data_note=LICENCE,
+    )
+    manifest.write(out_dir / f"{name}.json")
     return {"onnx": str(onnx_path), "parity": parity, "size_mb": round(onnx_path.stat().st_size / 1e6, 3), **metrics}
 
 
