@@ -112,7 +112,8 @@ class Detection:
 
 @dataclass(frozen=True)
 class EmotionScores:
-    """Probabilities over a label set (they sum to 1)."""
+    """Probabilities over a label set (they sum to 1), in the order of ``labels``; ``top`` is the most likely
+    label and ``scores["happy"]`` one label's probability."""
 
     labels: tuple[str, ...]
     probs: tuple[float, ...]
