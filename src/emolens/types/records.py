@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from emolens.errors import ConfigError
-from emolens.types.faces import EmotionScores, Face, _r
+from emolens.types.faces import LANDMARK_NAMES, EmotionScores, Face, _r
 
 __all__ = [
     "ATTENTION_COLUMNS",
@@ -76,8 +76,8 @@ _BOX = columns(
     """
 )
 _LANDMARKS = tuple(
-    Column(name, "float64", "landmark, pixels (empty where the detector does not locate the point)")
-    for name in LANDMARK_COLUMNS
+    Column(column, "float64", f"{point.replace('_', ' ')} {column[-1]}, pixels (empty where not located)")
+    for column, point in zip(LANDMARK_COLUMNS, [p for p in LANDMARK_NAMES for _ in "xy"], strict=True)
 )
 _IDENTITY = columns(
     """
