@@ -27,7 +27,7 @@ from emolens.batch.store import BatchStore
 from emolens.batch.work import ChunkResult, ItemOutcome, WorkerOptions
 from emolens.emotion.classifier import DEFAULT_MODEL
 from emolens.errors import ConfigError
-from emolens.io.writers import utf8_text
+from emolens.types.records import utf8_text
 
 __all__ = ["BatchProgress", "BatchSummary", "Failure", "run_batch"]
 

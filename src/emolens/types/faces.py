@@ -1,9 +1,12 @@
-"""Result types: frozen dataclasses with ``to_dict()``; coordinates are pixels of the input image."""
+"""The face types: a box, landmarks, emotion scores, attention measures and the :class:`Face` that holds them.
+
+Frozen dataclasses with ``to_dict()``; coordinates are pixels of the input image.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -109,7 +112,8 @@ class Detection:
 
 @dataclass(frozen=True)
 class EmotionScores:
-    """Probabilities over a label set (they sum to 1)."""
+    """Probabilities over a label set (they sum to 1), in the order of ``labels``; ``top`` is the most likely
+    label and ``scores["happy"]`` one label's probability."""
 
     labels: tuple[str, ...]
     probs: tuple[float, ...]
@@ -269,169 +273,3 @@ class Face:
             if value is not None:
                 d[key] = value.to_dict()
         return d
-
-
-class _FaceArrays:
-    """NumPy views of a result's faces, one row per face, as supervision and other detection tools name them."""
-
-    faces: tuple[Face, ...]
-
-    @property
-    def xyxy(self) -> np.ndarray:
-        """Face boxes ``[n, 4]`` float32: ``x1, y1, x2, y2`` in pixels."""
-        return _xyxy(self.faces)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """Detector scores ``[n]`` float32."""
-        return np.array([f.score for f in self.faces], dtype=np.float32)
-
-    @property
-    def class_id(self) -> np.ndarray:
-        """Index of each face's top (raw) emotion in its label set (``face.emotions.labels``), ``[n]`` int64."""
-        return _class_id(self.faces)
-
-    @property
-    def emotion_probs(self) -> np.ndarray:
-        """Raw emotion probabilities ``[n, len(labels)]`` float32 (faces share one label set)."""
-        return _probs(self.faces)
-
-
-@dataclass(frozen=True)
-class ImageResult(_FaceArrays):
-    """All faces found in one image, or the error that stopped it."""
-
-    source: str
-    width: int
-    height: int
-    faces: tuple[Face, ...] = field(default_factory=tuple)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def __len__(self) -> int:
-        return len(self.faces)
-
-    def __iter__(self):
-        return iter(self.faces)
-
-    def __getitem__(self, i: int) -> Face:
-        return self.faces[i]
-
-    def to_pandas(self):
-        """The faces as a pandas DataFrame, one row per face (one row with empty face columns when there is none).
-
-        Columns as ``emolens analyze --format csv`` writes them (:func:`emolens.io.writers.record_columns`);
-        ``width``, ``height`` and ``face`` are nullable integers. Needs pandas (``emolens[pandas]``).
-        """
-        from emolens.io.writers import results_to_dataframe
-
-        return results_to_dataframe([self])
-
-    def to_supervision(self):
-        """The faces as ``supervision.Detections`` (:func:`emolens.interop.to_detections`)."""
-        from emolens.interop import to_detections
-
-        return to_detections(self)
-
-    @classmethod
-    def from_supervision(cls, detections, source: str = "", width: int = 0, height: int = 0) -> ImageResult:
-        """An ImageResult from ``supervision.Detections`` made by :meth:`to_supervision` (:mod:`emolens.interop`)."""
-        from emolens.interop import from_detections
-
-        return ImageResult(source, width, height, from_detections(detections))
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "file": self.source,
-            "width": self.width,
-            "height": self.height,
-            "faces": [f.to_dict() for f in self.faces],
-        }
-        if self.error is not None:
-            d["error"] = self.error
-        return d
-
-
-@dataclass(frozen=True)
-class FrameResult(_FaceArrays):
-    """The tracked faces of one analysed video frame.
-
-    Attributes
-    ----------
-    index : int
-        0-based frame number in decode order (frames skipped by sampling keep their numbers).
-    timestamp : float
-        Seconds from the start of the video (for a live source: from the first frame captured).
-    faces : tuple of Face
-        Faces of confirmed tracks seen in this frame, each with ``track_id``, ``smoothed`` and
-        ``smoothed_label`` set.
-    width, height : int
-        Frame size in pixels.
-    """
-
-    index: int
-    timestamp: float
-    faces: tuple[Face, ...] = field(default_factory=tuple)
-    width: int = 0
-    height: int = 0
-
-    def __len__(self) -> int:
-        return len(self.faces)
-
-    def __iter__(self):
-        return iter(self.faces)
-
-    def __getitem__(self, i: int) -> Face:
-        return self.faces[i]
-
-    @property
-    def tracker_id(self) -> np.ndarray:
-        """Track ids ``[n]`` int64 (-1 for a face without one)."""
-        return np.array([-1 if f.track_id is None else f.track_id for f in self.faces], dtype=np.int64)
-
-    def to_pandas(self):
-        """The frame's faces as a pandas DataFrame, one row per face (the columns of ``frames.csv``).
-
-        Needs pandas (``emolens[pandas]``). For a whole video use
-        :func:`emolens.video.writers.frames_to_dataframe` on the results.
-        """
-        from emolens.video.writers import frames_to_dataframe
-
-        return frames_to_dataframe([self])
-
-    def to_supervision(self):
-        """The faces as ``supervision.Detections``, with ``tracker_id`` (:func:`emolens.interop.to_detections`)."""
-        from emolens.interop import to_detections
-
-        return to_detections(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "frame": self.index,
-            "timestamp": round(self.timestamp, 4),
-            "width": self.width,
-            "height": self.height,
-            "faces": [f.to_dict() for f in self.faces],
-        }
-
-
-def _xyxy(faces: tuple[Face, ...]) -> np.ndarray:
-    return np.array([[f.box.x1, f.box.y1, f.box.x2, f.box.y2] for f in faces], dtype=np.float32).reshape(-1, 4)
-
-
-def _class_id(faces: tuple[Face, ...]) -> np.ndarray:
-    return np.array([f.emotions.labels.index(f.label) for f in faces], dtype=np.int64)
-
-
-def _probs(faces: tuple[Face, ...]) -> np.ndarray:
-    if not faces:
-        return np.zeros((0, 0), dtype=np.float32)
-    labels = faces[0].emotions.labels
-    if any(f.emotions.labels != labels for f in faces):
-        from emolens.errors import ConfigError
-
-        raise ConfigError("the faces have different emotion label sets")
-    return np.array([f.emotions.probs for f in faces], dtype=np.float32)
