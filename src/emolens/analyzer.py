@@ -5,30 +5,43 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Generic, Literal, TypedDict, TypeVar, Unpack, overload
 
 import numpy as np
 
 from emolens import detect
+from emolens.attention import AttentionAnalyzer
 from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel
 from emolens.errors import ConfigError
 from emolens.identity.gallery import Gallery
 from emolens.identity.tracks import TrackIdentities
-from emolens.stages import DEFAULT_DETECTOR, AttentionOption, ImageInput, PhotoRun, Stages
+from emolens.stages import DEFAULT_DETECTOR, ImageInput, PhotoRun, StageOptions, Stages
 from emolens.types import Detection, ImageResult
-from emolens.video.pipeline import VideoRun
-from emolens.video.smoothing import SmoothingConfig
+from emolens.video.pipeline import VideoOptions, VideoRun
 from emolens.video.sources import VideoSource
 from emolens.video.tracker import TrackerConfig
-
-if TYPE_CHECKING:
-    from emolens.attention import AttentionAnalyzer
 
 __all__ = ["DEFAULT_DETECTOR", "Analyzer", "IdentityOption", "ImageInput", "analyze"]
 
 #: How identity is asked for: a :class:`~emolens.identity.Gallery`, the path of a gallery database, ``True``
 #: (the default gallery), or ``None``/``False`` for none.
 IdentityOption = Gallery | str | os.PathLike[str] | bool | None
+_T = TypeVar("_T")
+
+
+class _Batching(TypedDict, total=False):
+    batch_size: int
+    color_order: str | None
+
+
+class _FromStages(Generic[_T]):
+    """A read-only attribute of the analyzer that is its stages' attribute of the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, analyzer: Analyzer, owner: type | None = None) -> _T:
+        return getattr(analyzer.stages, self.name)
 
 
 class Analyzer:
@@ -70,26 +83,11 @@ class Analyzer:
         detector: str = DEFAULT_DETECTOR,
         model: str = DEFAULT_MODEL,
         *,
-        min_face: float = 0,
-        max_faces: int | None = None,
-        threads: int = 0,
-        tta: bool = False,
-        detector_options: dict[str, Any] | None = None,
         identity: IdentityOption = None,
         workers: int = 1,
-        attention: AttentionOption = None,
+        **options: Unpack[StageOptions],
     ) -> None:
-        stages = Stages(
-            detector,
-            model,
-            min_face=min_face,
-            max_faces=max_faces,
-            threads=threads,
-            tta=tta,
-            detector_options=detector_options,
-            attention=attention,
-        )
-        self._setup(stages, identity, workers)
+        self._setup(Stages(detector, model, **options), identity, workers)
 
     @classmethod
     def from_stages(cls, stages: Stages, *, identity: IdentityOption = None, workers: int = 1) -> Analyzer:
@@ -117,45 +115,16 @@ class Analyzer:
         """The identity gallery faces are matched against, or None."""
         return self._gallery
 
-    @property
-    def detector(self) -> detect.Detector:
-        return self.stages.detector
-
-    @property
-    def emotion(self) -> EmotionModel:
-        return self.stages.emotion
-
-    @property
-    def attention(self) -> AttentionAnalyzer | None:
-        return self.stages.attention
-
-    @property
-    def detector_name(self) -> str:
-        return self.stages.detector_name
-
-    @property
-    def model_name(self) -> str:
-        return self.stages.model_name
-
-    @property
-    def min_face(self) -> float:
-        return self.stages.min_face
-
-    @property
-    def max_faces(self) -> int | None:
-        return self.stages.max_faces
-
-    @property
-    def threads(self) -> int:
-        return self.stages.threads
-
-    @property
-    def tta(self) -> bool:
-        return self.stages.tta
-
-    @property
-    def detector_options(self) -> dict[str, Any]:
-        return self.stages.detector_options
+    detector = _FromStages[detect.Detector]()
+    emotion = _FromStages[EmotionModel]()
+    attention = _FromStages[AttentionAnalyzer | None]()
+    detector_name = _FromStages[str]()
+    model_name = _FromStages[str]()
+    min_face = _FromStages[float]()
+    max_faces = _FromStages[int | None]()
+    threads = _FromStages[int]()
+    tta = _FromStages[bool]()
+    detector_options = _FromStages[dict[str, Any]]()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Detected faces in an RGB image after the ``min_face`` and ``max_faces`` filters, largest first."""
@@ -186,31 +155,21 @@ class Analyzer:
 
     @overload
     def iter_analyze(
-        self,
-        images: Iterable[ImageInput],
-        *,
-        batch_size: int = ...,
-        color_order: str | None = ...,
-        with_images: Literal[False] = ...,
+        self, images: Iterable[ImageInput], *, with_images: Literal[False] = ..., **options: Unpack[_Batching]
     ) -> Iterator[ImageResult]: ...
 
     @overload
     def iter_analyze(
-        self,
-        images: Iterable[ImageInput],
-        *,
-        batch_size: int = ...,
-        color_order: str | None = ...,
-        with_images: Literal[True],
+        self, images: Iterable[ImageInput], *, with_images: Literal[True], **options: Unpack[_Batching]
     ) -> Iterator[tuple[ImageResult, np.ndarray | None]]: ...
 
     def iter_analyze(
         self,
         images: Iterable[ImageInput],
         *,
+        with_images: bool = False,
         batch_size: int = 8,
         color_order: str | None = None,
-        with_images: bool = False,
     ) -> Iterator[ImageResult] | Iterator[tuple[ImageResult, np.ndarray | None]]:
         """Stream results for many images, batching the emotion model over ``batch_size`` images at a time.
 
@@ -232,21 +191,7 @@ class Analyzer:
     # --- video and identity --------------------------------------------------------------------------------
 
     def analyze_video(
-        self,
-        source: VideoSource | str | int | os.PathLike[str],
-        *,
-        every_n_frames: int = 1,
-        target_fps: float | None = None,
-        max_frames: int | None = None,
-        smoothing: str = "ema",
-        smoothing_options: SmoothingConfig | dict[str, Any] | None = None,
-        tracking: TrackerConfig | dict[str, Any] | None = None,
-        live: bool | None = None,
-        with_frames: bool = False,
-        batch_frames: int = 8,
-        buffer_frames: int = 2,
-        sequence_fps: float = 25.0,
-        attention: AttentionOption = None,
+        self, source: VideoSource | str | int | os.PathLike[str], **options: Unpack[VideoOptions]
     ) -> VideoRun:
         """Analyse a video, camera or stream: tracked faces with raw and smoothed emotions, frame by frame.
 
@@ -313,23 +258,8 @@ class Analyzer:
         ...         for face in frame:
         ...             print(frame.index, face.track_id, face.smoothed_label)
         """
-        return VideoRun(
-            self.stages,
-            source,
-            every_n_frames=every_n_frames,
-            target_fps=target_fps,
-            max_frames=max_frames,
-            smoothing=smoothing,
-            smoothing_options=smoothing_options,
-            tracking=_tracking_config(tracking, self.stages.score_threshold),
-            live=live,
-            with_frames=with_frames,
-            batch_frames=batch_frames,
-            buffer_frames=buffer_frames,
-            sequence_fps=sequence_fps,
-            attention=attention,
-            identities=self.track_identities(),
-        )
+        options["tracking"] = _tracking_config(options.get("tracking"), self.stages.score_threshold)
+        return VideoRun(self.stages, source, identities=self.track_identities(), **options)
 
     def with_identity(self, identity: IdentityOption) -> Analyzer:
         """A copy that also recognises people (``identity`` as in the constructor), sharing the loaded models."""

@@ -92,7 +92,7 @@ class FaceEmbedder:
             if self.colour == "BGR":
                 x = x[..., ::-1]
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-            out[i : i + len(x)] = self._session.run(None, {self._input: x})[0]
+            out[i : i + len(x)] = np.asarray(self._session.run(None, {self._input: x})[0])
         return normalise(out)
 
     def embed(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:

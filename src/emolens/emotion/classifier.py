@@ -114,4 +114,4 @@ class EmotionModel:
         return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input: x})[0]
+        return np.asarray(self._session.run(None, {self._input: x})[0])

@@ -5,7 +5,15 @@ video pipeline and the identity gallery stand on it. :class:`PhotoRun` runs phot
 batches); :mod:`emolens.stages.seams` types what the layers above plug in (a gallery, a track identifier).
 """
 
-from emolens.stages.bundle import DEFAULT_DETECTOR, AttentionOption, Prepared, Stages, attention_stage, make_face
+from emolens.stages.bundle import (
+    DEFAULT_DETECTOR,
+    AttentionOption,
+    Prepared,
+    StageOptions,
+    Stages,
+    attention_stage,
+    make_face,
+)
 from emolens.stages.photos import ImageInput, PhotoRun
 from emolens.stages.seams import FaceFinder, Identifier, IdentityMatch, TrackIdentifier
 
@@ -18,6 +26,7 @@ __all__ = [
     "ImageInput",
     "PhotoRun",
     "Prepared",
+    "StageOptions",
     "Stages",
     "TrackIdentifier",
     "attention_stage",

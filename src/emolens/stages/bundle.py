@@ -15,7 +15,7 @@ import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel
 from emolens.stages.seams import Identifier, IdentityMatch
 from emolens.types import Detection, EmotionScores, Face
 
-__all__ = ["DEFAULT_DETECTOR", "AttentionOption", "Prepared", "Stages", "attention_stage", "make_face"]
+__all__ = ["DEFAULT_DETECTOR", "AttentionOption", "Prepared", "StageOptions", "Stages", "attention_stage", "make_face"]
 
 #: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
 #: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
@@ -34,6 +34,17 @@ DEFAULT_DETECTOR = "yunet"
 #: How attention is asked for: ``True``, a dict of :class:`~emolens.attention.AttentionConfig` fields, a config,
 #: or a ready :class:`~emolens.attention.AttentionAnalyzer`; ``None``/``False`` for none.
 AttentionOption = bool | dict[str, Any] | AttentionConfig | AttentionAnalyzer | None
+
+
+class StageOptions(TypedDict, total=False):
+    """The keyword options of :class:`Stages` (and of :class:`emolens.Analyzer`, which passes them on)."""
+
+    min_face: float
+    max_faces: int | None
+    threads: int
+    tta: bool
+    detector_options: dict[str, Any] | None
+    attention: AttentionOption
 
 
 @dataclass
@@ -48,26 +59,9 @@ class Prepared:
 class Stages:
     """Detector, aligner and emotion model (optionally an identity gallery and attention), loaded lazily.
 
-    Parameters
-    ----------
-    detector:
-        Name of a registered detector backend (``emolens.detect.available()``).
-    model:
-        Name of a shipped emotion model, or the path of a manifest.
-    min_face:
-        Ignore faces whose box side is smaller than this, in pixels.
-    max_faces:
-        Keep at most this many faces per image (the largest); ``None`` keeps all.
-    threads:
-        ONNX Runtime threads per model (0: ONNX Runtime's default).
-    tta:
-        Test-time augmentation for the emotion model.
-    detector_options:
-        Extra keyword options for the detector backend (e.g. ``score_threshold``, ``max_size``).
-    identity:
-        An :class:`Identifier` (a gallery): photo faces then carry ``identity`` and ``identity_score``.
-    attention:
-        Photo faces then carry ``pose``, ``eyes``, ``mouth`` and ``attention`` (see :data:`AttentionOption`).
+    ``detector``, ``model`` and the :class:`StageOptions` are those documented on :class:`emolens.Analyzer`.
+    ``identity`` is an :class:`~emolens.stages.seams.Identifier` (a gallery): photo faces then carry
+    ``identity`` and ``identity_score``.
     """
 
     def __init__(

@@ -70,7 +70,7 @@ class PhotoRun:
         self, pairs: Iterable[SourcedImage], color_order: str | None, raise_errors: bool, batch_size: int
     ) -> Iterator[tuple[ImageResult, np.ndarray | None]]:
         """Producer/consumer: ``workers`` threads load, detect and crop; this thread classifies, in input order."""
-        self.stages.detector, self.stages.emotion  # noqa: B018 - load once, here, before the threads start
+        _ = (self.stages.detector, self.stages.emotion)  # load once, here, before the threads start
         ahead = 2 * self.workers  # photos being prepared beyond the batch being filled: bounds memory
         pending: deque[Future[_Photo]] = deque()
         source = iter(pairs)
@@ -119,10 +119,11 @@ def load(
 ) -> tuple[str, np.ndarray | None, str | None]:
     """``(source, RGB pixels, None)`` of a photo, or ``(source, None, error)`` when it cannot be read."""
     if isinstance(img, InputItem):
-        if img.error is not None:
+        if img.error is not None or img.path is None:
+            error = img.error or "nothing to read"
             if raise_errors:
-                raise ImageError(img.error, img.source)
-            return (img.source, None, img.error)
+                raise ImageError(error, img.source)
+            return (img.source, None, error)
         src, img = img.source, img.path
     try:
         li = load_image(img, color_order=color_order if isinstance(img, np.ndarray) else None, source=src)

@@ -23,18 +23,17 @@ ONNX Runtime and OpenCV release the GIL while they compute, so the stages overla
 
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from emolens.errors import ConfigError
 from emolens.stages import AttentionOption, Prepared, Stages, TrackIdentifier, attention_stage, make_face
 from emolens.types import FrameResult
+from emolens.video.queues import Closed, End, Ring, VideoStats
 from emolens.video.smoothing import SmoothingConfig, TrackSmoother
 from emolens.video.sources import Frame, VideoSource, open_source
 from emolens.video.tracker import TrackedDetection, Tracker, TrackerConfig
@@ -42,40 +41,26 @@ from emolens.video.tracker import TrackedDetection, Tracker, TrackerConfig
 if TYPE_CHECKING:
     import os
 
-__all__ = ["VideoRun", "VideoStats"]
+__all__ = ["VideoOptions", "VideoRun", "VideoStats"]
 
 _POLL = 0.05  # seconds between checks of the stop flags while waiting on a queue
 
 
-@dataclass
-class VideoStats:
-    """Counters of a run, updated as it goes (read them during or after the iteration)."""
+class VideoOptions(TypedDict, total=False):
+    """The options of a video run (documented on :meth:`emolens.Analyzer.analyze_video`)."""
 
-    #: Frames decoded from the source.
-    frames_read: int = 0
-    #: Frames kept by ``every_n_frames`` / ``target_fps`` and sent to detection.
-    frames_sampled: int = 0
-    #: Sampled frames dropped by the live ring buffer because the analysis could not keep up.
-    frames_dropped: int = 0
-    #: Results yielded.
-    frames_analysed: int = 0
-    #: Faces in the yielded results.
-    faces: int = 0
-    #: Track ids given.
-    tracks: int = 0
-    #: Emotion-model calls (each may hold the faces of several frames).
-    model_calls: int = 0
-    #: Most faces sent to the emotion model in one call.
-    max_batch_faces: int = 0
-
-
-class _End:
-    """The last item a stage sends; ``error`` is the exception that ended the stream, if any."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
+    every_n_frames: int
+    target_fps: float | None
+    max_frames: int | None
+    smoothing: str
+    smoothing_options: SmoothingConfig | dict[str, Any] | None
+    tracking: TrackerConfig | dict[str, Any] | None
+    live: bool | None
+    with_frames: bool
+    batch_frames: int
+    buffer_frames: int
+    sequence_fps: float
+    attention: AttentionOption
 
 
 @dataclass
@@ -85,36 +70,6 @@ class _Detected:
     prepared: Prepared  # the tracked faces' detections and crops
     removed: list[int]
     forget: list[int] = field(default_factory=list)  # ids to forget before this frame (the source restarted)
-
-
-class _Closed(Exception):  # noqa: N818  (a control-flow signal, not an error)
-    """Raised inside a stage when it must stop (the caller closed the run, or a later stage failed)."""
-
-
-class _Ring:
-    """A bounded buffer that drops its oldest frame when full (end markers are never dropped)."""
-
-    def __init__(self, size: int, stats: VideoStats) -> None:
-        self._items: collections.deque[Any] = collections.deque()
-        self._size = size
-        self._cond = threading.Condition()
-        self._stats = stats
-
-    def put(self, item: Any, timeout: float) -> None:
-        with self._cond:
-            while len(self._items) >= self._size and not isinstance(self._items[0], _End):
-                self._items.popleft()
-                self._stats.frames_dropped += 1
-            self._items.append(item)
-            self._cond.notify()
-
-    def get(self, timeout: float) -> Any:
-        with self._cond:
-            if not self._items and not self._cond.wait(timeout):
-                raise queue.Empty
-            if not self._items:
-                raise queue.Empty
-            return self._items.popleft()
 
 
 class VideoRun:
@@ -184,14 +139,14 @@ class VideoRun:
         self.labels: tuple[str, ...] = stages.labels
         self.source: VideoSource = open_source(source, live=live, sequence_fps=sequence_fps)
         live_now = self.source.live
-        self._q1: Any = _Ring(buffer_frames, self.stats) if live_now else queue.Queue(queue_frames)
+        self._q1: Any = Ring(buffer_frames, self.stats) if live_now else queue.Queue(queue_frames)
         self._q2: queue.Queue[Any] = queue.Queue(max(queue_frames, batch_frames))
         self._q3: queue.Queue[Any] = queue.Queue(queue_frames)
         self._closed = threading.Event()
         self._failed_at = -1  # index of the latest stage that failed; the stages before it stop
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._gen: Iterator[Any] | None = None
+        self._gen: Generator[Any, None, None] | None = None
         self._done = False
 
     # ---------------------------------------------------------------------------------------- iterator protocol
@@ -222,9 +177,7 @@ class VideoRun:
     def __enter__(self) -> VideoRun:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------------------------------------ stages
@@ -235,11 +188,11 @@ class VideoRun:
             self._threads.append(t)
             t.start()
 
-    def _results(self) -> Iterator[Any]:
+    def _results(self) -> Generator[Any, None, None]:
         try:
             while True:
                 item = self._get(self._q3, stage=3)
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     if item.error is not None:
                         raise item.error
                     return
@@ -247,7 +200,7 @@ class VideoRun:
                 self.stats.frames_analysed += 1
                 self.stats.faces += len(result.faces)
                 yield (result, frame) if self.with_frames else result
-        except _Closed:
+        except Closed:
             return
         finally:
             self._done = True
@@ -263,7 +216,7 @@ class VideoRun:
     def _put(self, q: Any, item: Any, stage: int) -> None:
         while True:
             if self._stopping(stage):
-                raise _Closed
+                raise Closed
             try:
                 q.put(item, timeout=_POLL)
                 return
@@ -273,7 +226,7 @@ class VideoRun:
     def _get(self, q: Any, stage: int) -> Any:
         while True:
             if self._stopping(stage):
-                raise _Closed
+                raise Closed
             try:
                 return q.get(timeout=_POLL)
             except queue.Empty:
@@ -283,15 +236,15 @@ class VideoRun:
         """Run a stage body; send its end marker (with the error, if it failed) down ``out``."""
         try:
             body()
-            end = _End()
-        except _Closed:
+            end = End()
+        except Closed:
             return
         except BaseException as e:  # handed to the caller's thread, which re-raises it
             self._fail(stage)
-            end = _End(e)
+            end = End(e)
         try:
             self._put(out, end, stage)
-        except _Closed:
+        except Closed:
             pass
 
     def _decode(self) -> None:
@@ -316,7 +269,7 @@ class VideoRun:
             self.stats.frames_sampled += 1
             self._put(self._q1, frame, 0)
             if self._stopping(0):
-                raise _Closed
+                raise Closed
 
     def _detect(self) -> None:
         self._run_stage(1, self._detect_body, self._q2)
@@ -327,7 +280,7 @@ class VideoRun:
         loop = 0
         while True:
             item = self._get(self._q1, 1)
-            if isinstance(item, _End):
+            if isinstance(item, End):
                 if item.error is not None:
                     raise item.error
                 return
@@ -356,10 +309,10 @@ class VideoRun:
         wait_for_batch = not self.source.live
         while True:
             batch: list[_Detected] = []
-            end: _End | None = None
+            end: End | None = None
             item = self._get(self._q2, 2)
             while True:
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     end = item
                     break
                 batch.append(item)
