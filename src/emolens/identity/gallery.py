@@ -155,6 +155,11 @@ class Gallery:
         return self._finder
 
     @property
+    def analyzer(self) -> FaceFinder:
+        """The older name of :attr:`stages`."""
+        return self.stages
+
+    @property
     def threshold(self) -> float:
         if self._threshold is not None:
             return self._threshold
