@@ -35,13 +35,16 @@ class _Batching(TypedDict, total=False):
 
 
 class _FromStages(Generic[_T]):
-    """A read-only attribute of the analyzer that is its stages' attribute of the same name."""
+    """An attribute of the analyzer that is its stages' attribute of the same name (read and set there)."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     def __get__(self, analyzer: Analyzer, owner: type | None = None) -> _T:
         return getattr(analyzer.stages, self.name)
+
+    def __set__(self, analyzer: Analyzer, value: _T) -> None:
+        setattr(analyzer.stages, self.name, value)
 
 
 class Analyzer:
