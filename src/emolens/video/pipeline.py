@@ -26,7 +26,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -232,7 +232,7 @@ class VideoRun:
             except queue.Empty:
                 continue
 
-    def _run_stage(self, stage: int, body: Any, out: Any) -> None:
+    def _run_stage(self, stage: int, body: Callable[[], None], out: Any) -> None:
         """Run a stage body; send its end marker (with the error, if it failed) down ``out``."""
         try:
             body()
