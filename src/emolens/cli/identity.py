@@ -213,6 +213,7 @@ def identify(
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
     use_device(device)
+    from emolens.analyzer import Analyzer
     from emolens.cli.analyze import _unique_name
     from emolens.draw import annotate as draw_faces
     from emolens.draw import pixelate, save_image
@@ -225,7 +226,7 @@ def identify(
         g = _open(gallery, threshold)
         if len(g) == 0 and not quiet:
             err.print("[yellow]the gallery is empty: every face will be unknown[/yellow]")
-        analyzer = g.analyzer.with_identity(g)  # one set of models for finding and for recognising faces
+        analyzer = Analyzer(threads=g.threads, identity=g)  # finds faces; the gallery's embedder recognises
         logger = EventLogger(g.store) if log_events else None
         items = list(expand_inputs(paths))
         if annotate is not None:

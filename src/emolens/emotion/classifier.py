@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emolens.align import align
+from emolens.align import align, align_all
 from emolens.models import EmotionManifest, ModelInfo, find_model, onnx_session
 from emolens.probability import softmax
 from emolens.types import Detection, EmotionScores
@@ -58,6 +58,10 @@ class EmotionModel:
     def crop(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         """The aligned crop (``align_size`` square, grey or RGB as the model wants) for one detection."""
         return align(image, detection.landmarks, detection.box, self.template, self.align_size, self.grey)
+
+    def crops(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """The aligned crops of every detection in one image, stacked (``[0, S, S]`` without detections)."""
+        return align_all(image, detections, self.template, self.align_size, self.grey)
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
         """Raw network outputs for aligned crops ``[N, S, S]`` uint8 (S = ``align_size``), in batches.
@@ -109,11 +113,4 @@ class EmotionModel:
         return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input: x})[0]
-
-
-def crops_from(image: np.ndarray, detections: Sequence[Detection], model: EmotionModel) -> np.ndarray:
-    """Aligned crops of every detection in one image, stacked."""
-    if not detections:
-        return np.zeros((0, model.align_size, model.align_size), dtype=np.uint8)
-    return np.stack([model.crop(image, d) for d in detections])
+        return np.asarray(self._session.run(None, {self._input: x})[0])

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from emolens.embed import same_probability as same_probability  # re-exported: the evaluation scripts use it
 from emolens.errors import DataError, EmolensError
 from emolens.metrics import calibration_error
 
@@ -305,12 +306,6 @@ def fit_same_probability(sets: list[PairScores], iters: int = 50) -> tuple[float
         if np.abs(step).max() < 1e-10:
             break
     return float(beta[0]), float(beta[1])
-
-
-def same_probability(scores: np.ndarray, a: float, b: float) -> np.ndarray:
-    """``sigmoid(a * score + b)``; 0 for pairs with a failed image (score below -1)."""
-    s = np.asarray(scores, np.float64)
-    return np.where(s < -1.0, 0.0, 1 / (1 + np.exp(-(a * s + b))))
 
 
 def expected_calibration_error(prob: np.ndarray, same: np.ndarray, bins: int = 10) -> float:

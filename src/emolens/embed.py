@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emolens.align import align
+from emolens.align import align, align_all
 from emolens.models import EmbedderManifest, ModelInfo, find_model, onnx_session
 from emolens.types import Detection
 
@@ -66,8 +66,6 @@ class FaceEmbedder:
         fit = self.info.manifest.same_person_probability
         if fit is None:
             return None
-        from emolens.identity.evaluation import same_probability
-
         return same_probability(scores, fit.a, fit.b)
 
     def same_probability(self, score: float) -> float | None:
@@ -81,9 +79,7 @@ class FaceEmbedder:
 
     def crops(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """Aligned crops ``[N, size, size, 3]`` (RGB uint8) of several faces of one image."""
-        if not detections:
-            return np.zeros((0, self.size, self.size, 3), np.uint8)
-        return np.stack([self.crop(rgb, d) for d in detections])
+        return align_all(rgb, detections, self.template, self.size, grey=False)
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Embeddings ``[N, dim]`` (float32, unit length) of aligned RGB crops ``[N, size, size, 3]``."""
@@ -96,7 +92,7 @@ class FaceEmbedder:
             if self.colour == "BGR":
                 x = x[..., ::-1]
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-            out[i : i + len(x)] = self._session.run(None, {self._input: x})[0]
+            out[i : i + len(x)] = np.asarray(self._session.run(None, {self._input: x})[0])
         return normalise(out)
 
     def embed(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
@@ -109,3 +105,9 @@ def normalise(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float32)
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.maximum(n, 1e-12)
+
+
+def same_probability(scores: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``sigmoid(a * score + b)``; 0 for pairs with a failed image (score below -1)."""
+    s = np.asarray(scores, np.float64)
+    return np.where(s < -1.0, 0.0, 1 / (1 + np.exp(-(a * s + b))))
