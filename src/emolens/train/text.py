@@ -43,6 +43,10 @@ SEED = 0
 REPO = Path(__file__).resolve().parents[3]
 
 
+def _quiet(_message: str) -> None:
+    """The default progress log: none (the CLI passes one that prints)."""
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str  # shipped model name
@@ -321,7 +325,7 @@ def parity_check(path: Path, vec, w, b, texts: list[str]) -> float:
     return diff
 
 
-def train(dataset: str, out_dir: Path, results_dir: Path, log=print) -> dict[str, Any]:
+def train(dataset: str, out_dir: Path, results_dir: Path, log=_quiet) -> dict[str, Any]:
     spec = SPECS[dataset]
     np.random.seed(SEED)
     s_train, s_val, _ = SPLITS[dataset]

@@ -31,6 +31,7 @@ from emolens.train.text import (
     WORD12,
     _binary_lr,
     _json_bytes,
+    _quiet,
     _vectorizer,
     manifest_head,
     run_record,
@@ -76,7 +77,7 @@ MULTI_C = {"tfidf": 0.5, "embedding": 1.0}
 MULTI_WEIGHTS: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 
-def corpus_embeddings(fc, cache_dir: Path | None, log=print) -> np.ndarray:
+def corpus_embeddings(fc, cache_dir: Path | None, log=_quiet) -> np.ndarray:
     """Sentence embeddings of a corpus split's texts, cached by the texts' and the encoder's identity."""
     import hashlib
 
@@ -145,7 +146,7 @@ class MultiFit:
         return out
 
 
-def fit_multi(spec: MultiSpec, corpora: tuple[str, ...], data: dict, log=print) -> MultiFit:
+def fit_multi(spec: MultiSpec, corpora: tuple[str, ...], data: dict, log=_quiet) -> MultiFit:
     """Fit both heads on the train splits of ``corpora`` (``data[(corpus, 'train')] = (FaceCorpus, embeddings)``)."""
     t0 = time.perf_counter()
     texts = [normalize_text(t) for k in corpora for t in data[(k, "train")][0].texts]
@@ -197,7 +198,7 @@ def _softmax_rows(z: np.ndarray, t: float = 1.0) -> np.ndarray:
     return softmax(z, t)
 
 
-def load_multi_data(corpora: tuple[str, ...], cache_dir: Path | None, log=print) -> dict:
+def load_multi_data(corpora: tuple[str, ...], cache_dir: Path | None, log=_quiet) -> dict:
     from emolens.text.corpora import load_face_corpus
 
     data = {}
@@ -237,7 +238,7 @@ def export_multi(spec: MultiSpec, fit: MultiFit, temperature: float, thresholds,
     np.savez_compressed(path, **arrays)
 
 
-def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path | None, log=print) -> dict:
+def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path | None, log=_quiet) -> dict:
     """Select (embedding weight, C) on the pooled validation splits, calibrate, export, evaluate on every test split."""
     from emolens.text.corpora import corpus_figures
 

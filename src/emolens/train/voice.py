@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
+from emolens.errors import ModelError
 from emolens.labels import RAVDESS
-from emolens.train.voice_data import FOLDS, Augmenter, Clip, VoiceAugment, eval_input, load_clips
+from emolens.train.voice_data import FOLDS, Augmenter, Clip, VoiceAugment, _quiet, eval_input, load_clips
 from emolens.voice.frontend import FrontEnd, normalize
 
 LICENCE = (
@@ -293,7 +294,7 @@ def fold_report(folds_dir: Path, clips: list[Clip]) -> dict:
 
 
 def export(
-    run_dir: Path, out_dir: Path, name: str, folds_dir: Path | None, log=print, results_json: Path | None = None
+    run_dir: Path, out_dir: Path, name: str, folds_dir: Path | None, log=_quiet, results_json: Path | None = None
 ) -> dict:
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
@@ -324,7 +325,7 @@ def export(
             ref = model(x).numpy()
         parity = max(parity, float(np.abs(sess.run(None, {"logmel": x.numpy()})[0] - ref).max()))
     if parity > 1e-3:
-        raise RuntimeError(f"ONNX differs from torch by {parity:.2e}")
+        raise ModelError(f"ONNX differs from torch by {parity:.2e}", str(onnx_path))
     metrics: dict = {"onnx_torch_max_abs_diff": parity}
     temperature = 1.0
     if folds_dir is not None and any((folds_dir / f"fold{k}" / "final.pt").exists() for k in FOLDS):

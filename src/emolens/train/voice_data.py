@@ -27,6 +27,10 @@ SPEEDS = (0.9, 0.95, 1.0, 1.05, 1.1)
 FOLDS = {k: tuple(range(6 * (k - 1) + 1, 6 * k + 1)) for k in range(1, 5)}
 
 
+def _quiet(_message: str) -> None:
+    """The default progress log: none (the CLI passes one that prints)."""
+
+
 @dataclass
 class VoiceAugment:
     """What a training batch is made of: a crop length, and the chance and strength of each augmentation."""
@@ -70,7 +74,7 @@ def clip_features(x: np.ndarray, fe: FrontEnd, speed: float = 1.0) -> np.ndarray
     return log_mel(x, fe)
 
 
-def load_clips(cache: Path, fe: FrontEnd, log=print) -> list[Clip]:
+def load_clips(cache: Path, fe: FrontEnd, log=_quiet) -> list[Clip]:
     """All 1,440 clips with features at every speed; computed once and cached in ``cache`` (an .npz)."""
     from emolens.io.audio import load_audio
 
