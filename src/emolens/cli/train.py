@@ -237,7 +237,7 @@ def train_text(
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where the model files go (default: the package's).")
-    ] = (None),
+    ] = None,
     results: Annotated[Path | None, typer.Option(help="Where the figures go (default docs/results).")] = None,
 ) -> None:
     """Train the text models (TF-IDF + linear head; --multi adds a sentence embedding), select on validation,
@@ -281,9 +281,9 @@ def train_voice(
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
     mixup: Annotated[float | None, typer.Option(help="Mixup alpha (0: off, the default).")] = None,
     name: Annotated[str, typer.Option(help="Model name of --export.")] = "voice-ravdess",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where --export writes (default: the package's).")] = (
-        None
-    ),
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where --export writes (default: the package's).")
+    ] = None,
     folds_dir: Annotated[
         Path | None, typer.Option(help="Fold runs, for --export: cross-validation metrics and the temperature.")
     ] = None,
