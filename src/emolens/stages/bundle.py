@@ -99,7 +99,9 @@ class Stages:
         if self._detector is None:
             with self._load_lock:  # pipeline threads may ask at once; the model loads once
                 if self._detector is None:
-                    self._detector = registry.build_detector(self.detector_name, threads=self.threads, **self.detector_options)
+                    self._detector = registry.build_detector(
+                        self.detector_name, threads=self.threads, **self.detector_options
+                    )
         return self._detector
 
     @property
@@ -126,7 +128,9 @@ class Stages:
             return self.detector
         if low_score not in self._low_detectors:
             options = {**self.detector_options, "score_threshold": low_score}
-            self._low_detectors[low_score] = registry.build_detector(self.detector_name, threads=self.threads, **options)
+            self._low_detectors[low_score] = registry.build_detector(
+                self.detector_name, threads=self.threads, **options
+            )
         return self._low_detectors[low_score]
 
     def with_identity(self, identity: Identifier | None) -> Stages:

@@ -157,7 +157,7 @@ def load_dataset(
         if labels != "fer2013":
             raise DataError("a cached source's split has FER2013's seven labels only", str(spec))
         if not Path(head + ".npz").exists():
-            raise DataError("no such cached source (scripts/cache_faces_extra.py builds it)", head + ".npz")
+            raise DataError("no such cached source (research/cache_faces_extra.py builds it)", head + ".npz")
         x, y = load_split(head + ".npz", split)
         if not len(y):
             raise DataError(f"no faces in split {split!r}", head + ".npz")

@@ -23,6 +23,7 @@ from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
+from emolens.train.onnx_init import ort_logits
 
 DATA_NOTE = (
     "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
@@ -71,14 +72,6 @@ def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
         opset_version=17,
         dynamo=False,
     )
-
-
-def ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    """The logits of an `emolens export` graph (input named ``input``) on CPU, in batches."""
-    import onnxruntime as ort
-
-    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.concatenate([s.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
 
 
 def _crop_normalise(x: np.ndarray, size: int, crop: int, mean: float, std: float) -> np.ndarray:

@@ -4,7 +4,7 @@ Each 48x48 training face is upscaled x4, padded (so the detector sees a whole fa
 and its landmarks mapped back to fractions of the 48-px side. The median over the faces found is printed in
 the form of ``emolens.align.FER2013_TEMPLATE``.
 
-    python scripts/fit_template.py --n 2000
+    python research/fit_template.py --n 2000
 """
 
 from __future__ import annotations

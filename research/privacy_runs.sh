@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The training runs behind docs/privacy.md, scaled to a 2-core CPU shared with other jobs: one thread, one run at a
 # time, the first 10,000 rows of the FER2013 Training split and 3 epochs for every DP, federated and centralised
-# arm. Usage: bash scripts/privacy_runs.sh [ARM...] (default: all, in the order below); then
-# `python scripts/privacy_report.py` writes the tables and the plot. A run that is restarted resumes.
+# arm. Usage: bash research/privacy_runs.sh [ARM...] (default: all, in the order below); then
+# `python research/privacy_report.py` writes the tables and the plot. A run that is restarted resumes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 E=${EMOLENS_BIN:-.venv/bin/emolens}

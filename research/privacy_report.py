@@ -1,7 +1,7 @@
 """The accuracy-ε table and plot, and the federated-against-centralised figures, from the runs of
-scripts/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accuracy of each arm.
+research/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accuracy of each arm.
 
-    python scripts/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] \
+    python research/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] \
         [--plot docs/privacy-dp.png]
 """
 

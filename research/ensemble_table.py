@@ -1,6 +1,6 @@
 """Accuracy of emotion models alone and of every average of their probabilities, on one FER2013 split.
 
-    python scripts/ensemble_table.py --split public_test --labels ferplus emotion-ferplus path/to/other.json
+    python research/ensemble_table.py --split public_test --labels ferplus emotion-ferplus path/to/other.json
 
 Models are shipped names or manifest paths with the same classes. Use it on PublicTest to decide what to
 ship; PrivateTest is for the figures of what ships.

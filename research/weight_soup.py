@@ -1,6 +1,6 @@
 """Validation accuracy of training runs alone and of the uniform average of their weights (a "weight soup").
 
-    python scripts/weight_soup.py runs/ferplus-cnn-r3 runs/ferplus-cnn-r3-s3 --json docs/results/soup_ferplus.json
+    python research/weight_soup.py runs/ferplus-cnn-r3 runs/ferplus-cnn-r3-s3 --json docs/results/soup_ferplus.json
 
 The runs must share an architecture and should start from the same weights (a soup of unrelated runs is noise).
 Each run's ``best.pt`` is scored on its config's validation split (PublicTest for the presets; all rows, the

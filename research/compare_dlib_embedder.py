@@ -12,9 +12,9 @@ runs/dlib, or $DLIB_OUT):
 
 Usage:
   PY=/tmp/dlibenv/bin/python
-  $PY scripts/compare_dlib_embedder.py embed [N_PER_HALF]   # embed distinct images (cached, resumable)
-  $PY scripts/compare_dlib_embedder.py eval  [N_PER_HALF]   # threshold on DevTrain, acc/AUC on DevTest
-  $PY scripts/compare_dlib_embedder.py time                 # timing, median over 50 images
+  $PY research/compare_dlib_embedder.py embed [N_PER_HALF]   # embed distinct images (cached, resumable)
+  $PY research/compare_dlib_embedder.py eval  [N_PER_HALF]   # threshold on DevTrain, acc/AUC on DevTest
+  $PY research/compare_dlib_embedder.py time                 # timing, median over 50 images
 N_PER_HALF: use only the first N same and first N different pairs of each file (default: all).
 """
 

@@ -1,5 +1,5 @@
 """Detect and align every face of ``faces_extra`` (ExpW, SFEW, Taiwanese) once, as ``emolens evaluate --input photos``
-does, and cache the crops for training: ``python scripts/cache_faces_extra.py [--cache /work/cache/faces_extra]``."""
+does, and cache the crops for training: ``python research/cache_faces_extra.py [--cache /work/cache/faces_extra]``."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ schedule (10 epochs by default, bf16 autocast) on the full FER2013 training spli
 its last epoch (no checkpoint selection) on PublicTest with the FER2013 labels. An 8-class FER+ variant is scored
 on the 7 FER2013 classes (contempt dropped). Runs resume; a finished run is only re-scored.
 
-    python scripts/ablate.py --only base,no-aug,...     # train and score (one worker per core)
-    python scripts/ablate.py --table                    # collect docs/results/ablations.json, print markdown
+    python research/ablate.py --only base,no-aug,...     # train and score (one worker per core)
+    python research/ablate.py --table                    # collect docs/results/ablations.json, print markdown
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ open-mouthed classes first), neither of which is ever reported. Nothing of ``att
 photos or the expression grid is used. Prints the coefficients to paste into
 ``emolens/attention/estimate.py`` (``YAWN_MODEL``).
 
-Usage: ``python scripts/fit_yawn.py [--data DIR] [--expw 1500] [--json out.json]``
+Usage: ``python research/fit_yawn.py [--data DIR] [--expw 1500] [--json out.json]``
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reference row for docs/voice.md: eGeMAPSv02 functionals (openSMILE, 88 features a clip) + multinomial logistic
 regression, RAVDESS speech 8 classes, the same 4 folds by actor as the CNN. Needs ``pip install opensmile``.
 
-    python scripts/voice_egemaps_baseline.py --out docs/results/voice_egemaps.json
+    python research/voice_egemaps_baseline.py --out docs/results/voice_egemaps.json
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main() -> None:
         "per_class_recall": {RAVDESS[i]: round(float(cm[i, i] / cm[i].sum()), 4) for i in range(8)},
         "confusion": cm.tolist(),
         "feature_seconds": round(feat_s, 1),
-        "command": "python scripts/voice_egemaps_baseline.py --out " + str(a.out),
+        "command": "python research/voice_egemaps_baseline.py --out " + str(a.out),
         "predictions": preds,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)

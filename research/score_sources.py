@@ -1,8 +1,8 @@
 """Score emotion models on each source's held-out validation rows (the ``train``-side ``val`` cut of
-``faces_extra``, aligned once by ``scripts/cache_faces_extra.py``) and FER2013 PublicTest, and print the mean over
+``faces_extra``, aligned once by ``research/cache_faces_extra.py``) and FER2013 PublicTest, and print the mean over
 sources: the figure a cross-source model is chosen on.
 
-    python scripts/score_sources.py -m emotion-fer2013 -m runs/x/emotion-fer2013.json [--split val]
+    python research/score_sources.py -m emotion-fer2013 -m runs/x/emotion-fer2013.json [--split val]
 
 ``--split dev`` scores the cached dev faces instead: the faces ``emolens evaluate --input photos`` finds, so a
 quick check of the dev figures that ``emolens evaluate --suite`` reports (never select on them).

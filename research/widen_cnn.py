@@ -1,6 +1,6 @@
 """A wider `cnn` that starts exactly where a trained one ended (Net2WiderNet), as an ``init_from`` checkpoint.
 
-    python scripts/widen_cnn.py runs/fer2013-cnn-r4 --widths 40 80 160 320 --out runs/widen/fer2013-w40.pt
+    python research/widen_cnn.py runs/fer2013-cnn-r4 --widths 40 80 160 320 --out runs/widen/fer2013-w40.pt
     emolens train --config fer2013-cnn-r3 --set 'arch_kwargs={"widths": [40, 80, 160, 320]}' \\
         --set init_from=runs/widen/fer2013-w40.pt --run-dir runs/fer2013-cnn-w40
 

@@ -1,6 +1,6 @@
 """Single-face latency of the `cnn` for the input choices of a cross-source model (grey or colour, 40 or 56 px
 crops of a 48 or 64 px aligned face), fp32 on one ONNX Runtime thread, all measured in one process so that the
-ratios hold on a loaded machine: ``python scripts/bench_input_size.py``."""
+ratios hold on a loaded machine: ``python research/bench_input_size.py``."""
 
 from __future__ import annotations
 
