@@ -282,8 +282,9 @@ class Session:
         return summary
 
     def stop(self) -> None:
-        """End the iteration after the current frame (thread-safe). A source that waits for frames (a camera
-        with no frame, a push source nobody feeds) is also ended by :meth:`close` or its own ``end()``."""
+        """End the iteration after the current frame (thread-safe). An iteration that waits for a frame which
+        does not come (a push source nobody feeds) ends when the source does (``PushSource.end()``);
+        :meth:`close` ends a push source itself."""
         self._stop.set()
 
     # ------------------------------------------------------------------------------------------------ closing
@@ -301,6 +302,9 @@ class Session:
         self._stop.set()
         first_error: BaseException | None = None
         if self._run is not None:
+            end = getattr(self._run.source, "end", None)  # a push source waiting for frames: no more will come
+            if callable(end):
+                end()
             self._run.close()
         try:
             self._close_events()
