@@ -71,17 +71,12 @@ class SessionConfig:
 
     def video_options(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`emolens.Analyzer.analyze_video` (without ``with_frames``)."""
-        return {
-            "every_n_frames": self.every_n_frames,
-            "target_fps": self.target_fps,
-            "max_frames": self.max_frames,
-            "smoothing": self.smoothing,
-            "smoothing_options": {"min_confidence": self.min_confidence},
-            "live": self.live,
-            "batch_frames": self.batch_frames,
-            "buffer_frames": self.buffer_frames,
-            "attention": self.attention or None,
-        }
+        options = {k: getattr(self, k) for k in _VIDEO_KEYS}
+        options.update(smoothing_options={"min_confidence": self.min_confidence}, attention=self.attention or None)
+        return options
+
+
+_VIDEO_KEYS = ("every_n_frames", "target_fps", "max_frames", "smoothing", "live", "batch_frames", "buffer_frames")
 
 
 def parse_rules(specs: Sequence[Any]) -> list[Any]:
