@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# The alert rules, event log and alert engine move to ``emolens.events``; until then: here and runner.py.
+# The alert rules, the event log and the alert engine move to ``emolens.events``: the session imports them here only.
 from emolens.attention.alerts import KINDS as ATTENTION_KINDS
 from emolens.attention.alerts import parse_rule
 from emolens.errors import ConfigError
+from emolens.identity.events import Alert, AlertEngine, EventLogger
 
-__all__ = ["ATTENTION_KINDS", "SessionConfig", "attention_stage", "parse_rules"]
+__all__ = ["ATTENTION_KINDS", "Alert", "AlertEngine", "EventLogger", "SessionConfig", "attention_stage", "parse_rules"]
 
 
 @dataclass(frozen=True)

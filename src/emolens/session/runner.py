@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from emolens.errors import ConfigError
-from emolens.session.config import ATTENTION_KINDS, SessionConfig
+from emolens.session.config import ATTENTION_KINDS, Alert, AlertEngine, EventLogger, SessionConfig
 from emolens.types import FrameResult
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import Alert
     from emolens.video.pipeline import VideoRun, VideoStats
     from emolens.video.sources import Frame, VideoSource
 
@@ -206,8 +205,6 @@ class Session:
         return self._info
 
     def _make_events(self, rules: list[Any], store: Any) -> None:
-        from emolens.identity.events import AlertEngine, EventLogger
-
         cfg = self.config
         if rules:
             self._engine = AlertEngine(rules, store=store, webhook=cfg.webhook)
@@ -232,7 +229,7 @@ class Session:
 
     @property
     def engine(self) -> Any:
-        """The :class:`~emolens.identity.events.AlertEngine`, or ``None`` without alert rules."""
+        """The :class:`AlertEngine`, or ``None`` without alert rules."""
         return self._engine
 
     def __iter__(self) -> Session:
