@@ -16,6 +16,7 @@ from emolens.labels import FER2013
 from emolens.session import (
     AlertsJsonSink,
     CallbackSink,
+    FrameTableSink,
     FusionSink,
     Session,
     SessionConfig,
@@ -83,10 +84,16 @@ def test_stop_ends_the_iteration_after_the_current_frame(analyzer, clip):
     assert session.close() is summary  # idempotent
 
 
-def test_frames_kept_only_when_asked(analyzer, clip):
-    with Session(analyzer, clip, SessionConfig(max_frames=3)) as session:
+def test_frames_kept_only_when_asked_and_records_sink(analyzer, clip, tmp_path):
+    table = FrameTableSink(tmp_path / "t" / "frames.parquet")
+    with Session(analyzer, clip, SessionConfig(max_frames=3), [table]) as session:
         steps = list(session)
     assert len(steps) == 3 and all(s.frame is None and s.rgb is None for s in steps)
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(table.path).to_pylist()
+    assert rows and [r["frame"] for r in rows] == [s.result.index for s in steps for _ in s.result.faces]
+    assert session.close().files == [table.path]
 
 
 def test_fusion_sink_fuses_the_faces_in_memory_as_the_written_table_would(analyzer, clip, tmp_path):
