@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from emolens.errors import ConfigError
 from emolens.session.config import ATTENTION_KINDS, Alert, AlertEngine, EventLogger, SessionConfig
@@ -15,6 +16,7 @@ from emolens.types import FrameResult
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
+    from emolens.identity.store import GalleryStore
     from emolens.video.pipeline import VideoRun, VideoStats
     from emolens.video.sources import Frame, VideoSource
 
@@ -98,6 +100,9 @@ class Sink(Protocol):
     def close(self, summary: SessionSummary) -> list[Path]: ...
 
 
+SinkT = TypeVar("SinkT", bound=Sink)
+
+
 class Session:
     """One live or recorded video session: source → video pipeline → tracks (+ identities) → events/alerts → sinks.
 
@@ -146,25 +151,25 @@ class Session:
         analyzer: Analyzer,
         source: VideoSource | str | int | os.PathLike[str],
         config: SessionConfig | None = None,
-        sinks: list[Any] | tuple[Any, ...] = (),
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.analyzer = analyzer
         self.config = config or SessionConfig()
-        self.sinks: list[Any] = list(sinks)
+        self.sinks: list[Sink] = list(sinks)
         self._source = source
         self._run: VideoRun | None = None
         self._info: SessionInfo | None = None
-        self._engine: Any = None
-        self._logger: Any = None
+        self._engine: AlertEngine | None = None
+        self._logger: EventLogger | None = None
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._interrupted = False
         self._summary: SessionSummary | None = None
-        self._opened_sinks: list[Any] = []
+        self._opened_sinks: list[Sink] = []
 
     # ------------------------------------------------------------------------------------------------- set-up
 
-    def add_sink(self, sink: Any) -> Any:
+    def add_sink(self, sink: SinkT) -> SinkT:
         """Attach one more sink (before :meth:`open`); returns it."""
         if self._info is not None:
             raise ConfigError("sinks are attached before the session opens")
@@ -185,7 +190,7 @@ class Session:
         if cfg.log_events and store is None:
             raise ConfigError("logging events needs a gallery")
         self._make_events(rules, store)
-        with_frames = cfg.with_frames or any(getattr(s, "needs_frames", False) for s in self.sinks)
+        with_frames = cfg.with_frames or any(s.needs_frames for s in self.sinks)
         try:
             run = self.analyzer.analyze_video(self._source, with_frames=with_frames, **cfg.video_options())
         except BaseException:
@@ -204,7 +209,7 @@ class Session:
             raise
         return self._info
 
-    def _make_events(self, rules: list[Any], store: Any) -> None:
+    def _make_events(self, rules: list[Any], store: GalleryStore | None) -> None:
         cfg = self.config
         if rules:
             self._engine = AlertEngine(rules, store=store, webhook=cfg.webhook)
@@ -228,7 +233,7 @@ class Session:
         return self._run.stats
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> AlertEngine | None:
         """The :class:`AlertEngine`, or ``None`` without alert rules."""
         return self._engine
 
