@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from emolens.errors import ConfigError
-from emolens.session.config import ATTENTION_KINDS, Alert, AlertEngine, EventLogger, SessionConfig
+from emolens.session.config import ATTENTION_KINDS, Alert, AlertEngine, EventLogger, Rule, SessionConfig
 from emolens.types import FrameResult
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
+    from emolens.attention import AttentionAnalyzer
     from emolens.identity.store import GalleryStore
     from emolens.video.pipeline import VideoRun, VideoStats
     from emolens.video.sources import Frame, VideoSource
@@ -46,7 +47,7 @@ class SessionInfo:
     source: VideoSource
     labels: tuple[str, ...]
     config: SessionConfig
-    attention: Any = None
+    attention: AttentionAnalyzer | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class Session:
             raise
         return self._info
 
-    def _make_events(self, rules: list[Any], store: GalleryStore | None) -> None:
+    def _make_events(self, rules: list[Rule], store: GalleryStore | None) -> None:
         cfg = self.config
         if rules:
             self._engine = AlertEngine(rules, store=store, webhook=cfg.webhook)
