@@ -151,3 +151,17 @@ def test_push_source_as_a_websocket_feeds_it(analyzer, clip):
     assert 8 <= s.frames_read <= 12 and s.frames_analysed + s.frames_dropped == s.frames_sampled == s.frames_read
     assert len(sent) == s.frames_analysed >= 1
     assert all(len(r.faces) == 1 for r in sent) and [r.index for r in sent] == sorted(r.index for r in sent)
+
+
+def test_fusion_sink_with_a_voice(analyzer, clip, data_dir, tmp_path):
+    speech = data_dir / "audio" / "ravdess" / "Actor_16" / "03-01-05-02-01-01-16.ogg"  # an angry line, ~3.5 s
+    if not speech.is_file():
+        pytest.fail(f"RAVDESS clip not found: {speech}", pytrace=False)
+    fusion = FusionSink(tmp_path, audio=speech)
+    summary = Session(analyzer, clip, SessionConfig(max_frames=100), [fusion]).run()  # 4 s of her face
+    assert summary.files == [tmp_path / "voice.csv", tmp_path / "fused.csv"] and fusion.notes == []
+    voice = list(csv.DictReader((tmp_path / "voice.csv").open()))
+    assert voice and max(FER2013, key=lambda lab: float(voice[0][f"p_{lab}"])) == "angry"
+    rows = list(csv.DictReader((tmp_path / "fused.csv").open()))
+    assert len(rows) == 4 and {"face+voice"} <= {r["modalities"] for r in rows}
+    assert all(r["modalities"].startswith("face") for r in rows)
