@@ -165,3 +165,30 @@ def test_fusion_sink_with_a_voice(analyzer, clip, data_dir, tmp_path):
     rows = list(csv.DictReader((tmp_path / "fused.csv").open()))
     assert len(rows) == 4 and {"face+voice"} <= {r["modalities"] for r in rows}
     assert all(r["modalities"].startswith("face") for r in rows)
+
+
+def test_close_from_another_thread_while_it_waits_for_frames(analyzer):
+    import threading
+    import time
+
+    from emolens.video.sources import PushSource
+
+    session = Session(analyzer, PushSource("websocket"), SessionConfig(live=True))
+    session.open()
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for _ in session:  # nobody pushes: it waits inside the pipeline
+                pass
+        except BaseException as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    time.sleep(0.3)
+    t0 = time.perf_counter()
+    summary = session.close()  # as a WebSocket handler does when its client leaves
+    worker.join(5)
+    assert not worker.is_alive() and errors == [] and time.perf_counter() - t0 < 5
+    assert summary.complete and summary.stats.frames_read == 0 and session.close() is summary

@@ -163,6 +163,7 @@ class Session:
         self._engine: AlertEngine | None = None
         self._logger: EventLogger | None = None
         self._stop = threading.Event()
+        self._stepping = threading.RLock()  # held while a step is made: close() from another thread waits for it
         self._error: BaseException | None = None
         self._interrupted = False
         self._summary: SessionSummary | None = None
@@ -243,8 +244,11 @@ class Session:
 
     def __next__(self) -> SessionStep:
         self.open()
-        assert self._run is not None
-        if self._stop.is_set() or self._summary is not None:
+        with self._stepping:
+            return self._next()
+
+    def _next(self) -> SessionStep:
+        if self._stop.is_set() or self._summary is not None or self._run is None:
             raise StopIteration
         run = self._run
         try:
@@ -291,8 +295,11 @@ class Session:
 
     # ------------------------------------------------------------------------------------------------ closing
 
-    def close(self) -> SessionSummary:
-        """Stop the pipeline, flush the event log, drain the webhook, close the sinks. Idempotent.
+    def close(self, timeout: float = 10.0) -> SessionSummary:
+        """Stop the pipeline, flush the event log, drain the webhook, close the sinks. Idempotent, thread-safe.
+
+        Called from another thread while a step is being made, it ends a push source and waits (at most
+        ``timeout`` seconds) for that step to finish; a pipeline still stuck then is left to its daemon threads.
 
         Returns
         -------
@@ -302,11 +309,22 @@ class Session:
         if self._summary is not None:
             return self._summary
         self._stop.set()
-        first_error: BaseException | None = None
         if self._run is not None:
             end = getattr(self._run.source, "end", None)  # a push source waiting for frames: no more will come
             if callable(end):
                 end()
+        idle = self._stepping.acquire(timeout=timeout)
+        try:
+            return self._close(idle)
+        finally:
+            if idle:
+                self._stepping.release()
+
+    def _close(self, idle: bool) -> SessionSummary:
+        if self._summary is not None:  # closed meanwhile, by the thread that was stepping
+            return self._summary
+        first_error: BaseException | None = None
+        if self._run is not None and idle:
             self._run.close()
         try:
             self._close_events()
