@@ -64,7 +64,7 @@ def test_steps_alerts_and_sinks(analyzer, clip, tmp_path):
     fired = [(s.result.timestamp, a) for s in steps for a in s.alerts]
     assert len(fired) == 1 and summary.alerts == [fired[0][1]]
     t, alert = fired[0]
-    assert alert.rule == session.engine.rules[0].name and alert.duration_s >= 0.4
+    assert session.engine is not None and alert.rule == session.engine.rules[0].name and alert.duration_s >= 0.4
     assert t == pytest.approx(alert.started + alert.duration_s)
     assert json.loads((tmp_path / "alerts.json").read_text()) == [alert.to_dict()]
     assert summary.files == [tmp_path / "alerts.json"]

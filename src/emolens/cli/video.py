@@ -272,7 +272,7 @@ class _Progress:
         return self
 
     def update(self, frames_done: int, analysed: int) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             dt = time.perf_counter() - self._t0
             self._progress.update(self._task, completed=frames_done, fps=analysed / dt if dt > 0 else 0.0)
 

@@ -22,6 +22,7 @@ __all__ = [
     "ATTENTION_KINDS",
     "Alert",
     "AlertEngine",
+    "AttentionRule",
     "EventLogger",
     "Rule",
     "SessionConfig",
