@@ -18,8 +18,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from emolens.cli.main import app as cli
 from emolens.serve.app import ServeConfig, create_app
-from emolens.serve.dashboard import NO_SOURCE, NO_SOURCE_CODE, RealTimeSource, open_server_source
 from emolens.serve.keys import KeyStore
+from emolens.serve.routes.dashboard import NO_SOURCE, NO_SOURCE_CODE
+from emolens.serve.source import RealTimeSource, open_server_source
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = {"/dashboard": "text/html", "/dashboard/app.js": "text/javascript", "/dashboard/style.css": "text/css"}

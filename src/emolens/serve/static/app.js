@@ -229,15 +229,7 @@
     // names from the gallery, and one event per person per second into the log the feed shows
     const params = { identify: "true", events: "true" };
     if ($("attention") && $("attention").checked) params.attention = "true"; // head pose, eyes, attention per face
-    const ws = new WebSocket(wsUrl("/v1/stream", params));
-    ws.binaryType = "arraybuffer";
-    state.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      opened = true;
-      setStatus("live", "Live · browser camera");
-      sendFrame();
-    };
+    const ws = openSocket("/v1/stream", params, "arraybuffer", "Live · browser camera", sendFrame);
     ws.onmessage = (event) => {
       if (ws !== state.ws || typeof event.data !== "string") return;
       const msg = JSON.parse(event.data);
@@ -246,7 +238,21 @@
       state.inFlight = false;
       sendFrame();
     };
+  }
+
+  // The one live socket (state.ws): "live" in the status line once it opens, onClosed when it ends.
+  function openSocket(path, params, binaryType, liveText, onOpen) {
+    const ws = new WebSocket(wsUrl(path, params));
+    ws.binaryType = binaryType;
+    state.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      setStatus("live", liveText);
+      if (onOpen) onOpen();
+    };
     ws.onclose = (event) => onClosed(ws, event, opened);
+    return ws;
   }
 
   function captureCamera(maxWidth) {
@@ -286,14 +292,7 @@
 
   function startServer() {
     setStatus("busy", "Connecting to the server source…");
-    const ws = new WebSocket(wsUrl("/v1/source"));
-    ws.binaryType = "blob";
-    state.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      opened = true;
-      setStatus("live", "Live · server source");
-    };
+    const ws = openSocket("/v1/source", {}, "blob", "Live · server source", null);
     ws.onmessage = async (event) => {
       if (ws !== state.ws) return;
       if (typeof event.data === "string") {
@@ -323,7 +322,6 @@
       state.serverBlob = blob;
       if (result) onResult(result);
     };
-    ws.onclose = (event) => onClosed(ws, event, opened);
   }
 
   function onClosed(ws, event, opened) {

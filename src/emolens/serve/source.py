@@ -1,13 +1,4 @@
-"""The web dashboard of ``emolens serve``: its static page, and ``WS /v1/source`` for the server-side source.
-
-- ``GET /`` redirects to ``GET /dashboard``, a static page (``static/index.html``, ``app.js``, ``style.css``,
-  bundled in the package: no CDN, no external fonts, no inline script). The page needs no key; the API calls
-  it makes send the key the user typed (``X-API-Key``, or ``?key=`` on a WebSocket).
-- ``WS /v1/source`` sends what the server-side source shows: for each analysed frame, a JSON text message
-  (``FrameResult.to_dict()`` plus ``source``) followed by a binary message with the frame as JPEG. The source is
-  chosen by the operator at startup (``emolens serve --source PATH|INDEX|URL``); a client cannot name one, so
-  the server never opens a URL a client gave it. Without ``--source`` the socket is accepted, told
-  ``{"error": ...}`` and closed with code 4404 and the same line as reason.
+"""The server-side source of ``WS /v1/source``: the operator's ``--source``, shared by every viewer.
 
 The source is opened when the first viewer connects and closed when the last one leaves; every viewer sees the
 same run (one camera can only be opened once). A video file plays at its own frame rate, in a loop, so that it
@@ -22,55 +13,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import cv2
 import numpy as np
 
+from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, VideoError
+from emolens.identity.events import AlertEngine, AlertRule, EventLogger
 from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, VideoSource, open_source
 
-try:
-    from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-    from fastapi.responses import RedirectResponse, Response
-except ImportError as e:  # pragma: no cover - exercised only without the extra
-    from emolens.errors import MissingExtraError
+__all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
 
-    raise MissingExtraError(e.name or "fastapi", "serve") from None
-
-if TYPE_CHECKING:
-    from emolens.analyzer import Analyzer
-    from emolens.serve.app import ServeConfig
-
-__all__ = ["NO_SOURCE", "SourceHub", "mount_dashboard"]
-
-#: The line a ``/v1/source`` client gets when the server was started without ``--source``.
-NO_SOURCE = "no server source: the operator starts one with `emolens serve --source PATH|INDEX|URL`"
-NO_SOURCE_CODE = 4404
-
-_ASSETS = {
-    "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
-}
-# Same origin only: no CDN, no inline script or style, no eval, no framing by other sites.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 _FLUSH_S = 2.0  # how often the server source's events are written (the dashboard polls every few seconds)
-
-
-def asset(name: str) -> bytes:
-    """The bytes of one bundled dashboard file (``index.html``, ``app.js``, ``style.css``)."""
-    return resources.files("emolens.serve").joinpath("static", name).read_bytes()
 
 
 class RealTimeSource(VideoSource):
@@ -135,7 +91,7 @@ def open_server_source(spec: str) -> VideoSource:
     return src
 
 
-class _Viewer:
+class Viewer:
     """One WebSocket's mailbox: holds the newest item only (frames it could not send in time are skipped)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -200,11 +156,11 @@ class SourceHub:
         self.frames_sent = 0
         self._make_analyzer = analyzer
         self._lock = threading.Lock()
-        self._viewers: set[_Viewer] = set()
+        self._viewers: set[Viewer] = set()
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, loop: asyncio.AbstractEventLoop) -> _Viewer:
-        viewer = _Viewer(loop)
+    def subscribe(self, loop: asyncio.AbstractEventLoop) -> Viewer:
+        viewer = Viewer(loop)
         with self._lock:
             self._viewers.add(viewer)
             if self._thread is None:
@@ -212,17 +168,15 @@ class SourceHub:
                 self._thread.start()
         return viewer
 
-    def unsubscribe(self, viewer: _Viewer) -> None:
+    def unsubscribe(self, viewer: Viewer) -> None:
         with self._lock:
             self._viewers.discard(viewer)
 
-    def _viewing(self) -> list[_Viewer]:
+    def _viewing(self) -> list[Viewer]:
         with self._lock:
             return list(self._viewers)
 
     def _work(self) -> None:
-        from emolens.identity.events import AlertEngine, AlertRule, EventLogger
-
         final: dict[str, Any] = {"end": "the source ended"}
         run = logger = None
         try:
@@ -287,8 +241,6 @@ class SourceHub:
                     v.offer(final, final=True)
 
     def _jpeg(self, rgb: np.ndarray) -> bytes:
-        import cv2
-
         h, w = rgb.shape[:2]
         scale = self.max_side / max(h, w)
         bgr = np.ascontiguousarray(rgb[..., ::-1])
@@ -298,92 +250,3 @@ class SourceHub:
         if not ok:
             raise VideoError("cannot encode a frame as JPEG", self.spec)
         return buf.tobytes()
-
-
-def mount_dashboard(
-    app: FastAPI,
-    cfg: ServeConfig,
-    *,
-    accept_ws: Callable[[WebSocket], Awaitable[bool]],
-    analyzer: Callable[[], Analyzer],
-    counter: Any,
-    faces_counter: Any = None,
-) -> SourceHub | None:
-    """Add ``/``, ``/dashboard`` (and its assets) and ``WS /v1/source`` to ``app``; returns the source hub."""
-    from emolens.serve.app import HttpError
-
-    hub = (
-        SourceHub(cfg.source, analyzer, alerts=cfg.source_alerts, faces_counter=faces_counter)
-        if cfg.source is not None
-        else None
-    )
-    app.state.source_hub = hub
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/dashboard", status_code=307)
-
-    @app.get("/dashboard", include_in_schema=False)
-    def dashboard() -> Response:
-        return Response(asset("index.html"), media_type=_ASSETS["index.html"], headers=_HEADERS)
-
-    @app.get("/dashboard/{name}", include_in_schema=False)
-    def dashboard_asset(name: str) -> Response:
-        if name not in _ASSETS:
-            raise HttpError(404, f"no dashboard file named {name!r}")
-        return Response(asset(name), media_type=_ASSETS[name], headers=_HEADERS)
-
-    @app.websocket("/v1/source")
-    async def source(ws: WebSocket) -> None:
-        if not await accept_ws(ws):
-            return
-        if hub is None:
-            await ws.send_json({"error": NO_SOURCE})
-            await ws.close(code=NO_SOURCE_CODE, reason=NO_SOURCE)
-            return
-        await _watch(ws, hub, counter)
-
-    return hub
-
-
-async def _watch(ws: WebSocket, hub: SourceHub, counter: Any) -> None:
-    """Send the hub's frames to one viewer until either side ends (the client may send the text ``end``)."""
-    viewer = hub.subscribe(asyncio.get_running_loop())
-
-    async def client_gone() -> None:
-        try:
-            while True:
-                msg = await ws.receive()
-                if msg.get("type") == "websocket.disconnect" or (msg.get("text") or "").strip().lower() == "end":
-                    return
-        except (RuntimeError, WebSocketDisconnect, OSError):
-            return
-
-    gone = asyncio.create_task(client_gone())
-    code, reason = 1000, ""
-    try:
-        while True:
-            wait = asyncio.create_task(viewer.next())
-            await asyncio.wait({wait, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not wait.done():
-                wait.cancel()
-                return
-            item, final = wait.result()
-            if final:
-                await ws.send_json(item)
-                code, reason = (1011, item["error"]) if "error" in item else (1000, item.get("end", ""))
-                break
-            message, jpeg = item
-            await ws.send_json(message)
-            await ws.send_bytes(jpeg)
-            counter.labels("source-sent").inc()
-    except (RuntimeError, WebSocketDisconnect, OSError):  # the client has gone
-        return
-    finally:
-        hub.unsubscribe(viewer)
-        gone.cancel()
-        counter.labels("source-skipped").inc(viewer.skipped)
-    try:
-        await ws.close(code=code, reason=reason.encode()[:123].decode(errors="ignore"))  # the protocol's limit
-    except (RuntimeError, WebSocketDisconnect, OSError):  # the client went first
-        pass
