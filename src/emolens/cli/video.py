@@ -3,12 +3,10 @@ timeline plots and an annotated video."""
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -120,11 +118,104 @@ def video(
     --annotate, annotated.mp4 (H.264) to --out.
     """
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import AlertEngine, EventLogger
-    from emolens.video.writers import VideoOutputWriter
+    from emolens.session import ATTENTION_KINDS, Session, SessionConfig, VideoOutputSink, attention_stage
 
     use_device(device)
-    options = {"max_size": 640} if detector is Detector.retinaface else {}
+    tables, plots, notes = _extras(plots)
+    kinds = [a.split(":")[0].strip() for a in alert or []]
+    if not attention and any(k in ATTENTION_KINDS for k in kinds):
+        err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in ATTENTION_KINDS)} needs --attention")
+        raise typer.Exit(EXIT_USAGE)
+    state_rules_only = attention and all(k in ATTENTION_KINDS for k in kinds)
+    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
+        err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
+        raise typer.Exit(EXIT_USAGE)
+    window = _window(show)
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        config = SessionConfig(
+            every_n_frames=every,
+            target_fps=fps,
+            max_frames=max_frames,
+            smoothing=smoothing.value,
+            min_confidence=min_confidence,
+            live=live,
+            attention=attention_stage(cone, target, threads) if attention else None,
+            alerts=tuple(alert or ()),
+            log_events=log_events,
+            webhook=webhook,
+        )
+        config.rules()  # a bad rule is a usage error before any model loads
+        options = {"max_size": 640} if detector is Detector.retinaface else {}
+        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        if retain is not None and analyzer.gallery is not None:
+            from emolens.privacy.retention import Retention, parse_age
+
+            Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
+        facts = {"detector": detector.value, "model": model, "smoothing": smoothing.value}
+        outputs = VideoOutputSink(
+            out,
+            tables=tables,
+            plots=plots,
+            annotate=annotate,
+            blur_unknown=blur_unknown,
+            landmarks=landmarks,
+            label_size=label_size,
+            attention=attention,
+            facts=facts,
+        )
+        reports = _report_sinks(out, alert, log_events, attention, analyzer)
+        session = Session(analyzer, source, config, [outputs, *reports])
+        fusion = _fusion_sink(session, out, source, audio, transcript)
+        info = session.open()
+        if outputs.annotated_codec == "mp4v":
+            notes.append("annotated.mp4 is MPEG-4 Part 2, which browsers do not play: pip install 'emolens[av]'")
+        for note in notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        total = info.source.frame_count
+        if total is not None and max_frames is not None:
+            total = min(total, max_frames)
+        try:
+            with session, _Progress(total, quiet) as progress:
+                for step in session:
+                    for a in step.alerts:
+                        _print_alert(a)
+                    if window is not None and not window.show(step.result, step.rgb):
+                        break  # the user closed the window or pressed q / Esc
+                    progress.update(step.result.index + 1, session.stats.frames_analysed)
+        except VideoError:  # after the frames that could be read: keep them, report, exit 1
+            pass
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if window is not None:
+                window.close()
+        summary = session.close()  # closed on leaving the block: the summary of that
+    except EmolensError as e:
+        raise fail(e) from None
+    for msg in summary.webhook_errors:
+        err.print(f"[yellow]webhook:[/yellow] {msg}", highlight=False)
+    _print_fusion(fusion)
+    error = summary.error if isinstance(summary.error, VideoError) else None
+    if error is not None:
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    if not quiet:
+        s, dt = summary.stats, time.perf_counter() - t0
+        err.print(
+            f"{s.frames_analysed} frame(s) analysed of {s.frames_read} read"
+            + (f", {s.frames_dropped} dropped to keep up" if s.frames_dropped else "")
+            + f", {s.faces} face(s) in {s.tracks} track(s), {s.frames_analysed / dt if dt > 0 else 0:.1f} frames/s"
+            + f" → {out} ({len(summary.files)} files)",
+            highlight=False,
+        )
+    if interrupted:
+        raise KeyboardInterrupt
+    raise typer.Exit(EXIT_PARTIAL if error is not None else EXIT_OK)
+
+
+def _extras(plots: bool) -> tuple[list[str], bool, list[str]]:
+    """The frame-table formats and plots the installed extras allow, and notes on what is skipped."""
     tables, notes = ["csv"], []
     try:
         import pyarrow  # noqa: F401
@@ -138,164 +229,19 @@ def video(
         except ImportError:
             plots = False
             notes.append("timeline plots skipped: pip install 'emolens[plot]'")
-
-    from emolens.attention.alerts import KINDS
-
-    kinds = [a.split(":")[0].strip() for a in alert or []]
-    if not attention and any(k in KINDS for k in kinds):
-        err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in KINDS)} needs --attention")
-        raise typer.Exit(EXIT_USAGE)
-    state_rules_only = attention and all(k in KINDS for k in kinds)
-    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
-        err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
-        raise typer.Exit(EXIT_USAGE)
-    window = _window(show)
-    error: VideoError | None = None
-    interrupted = False
-    logger = None
-    engine = None
-    t0 = time.perf_counter()
-    try:
-        from emolens.attention.alerts import parse_rule
-
-        rules = [parse_rule(a) for a in alert or []]
-        att = _attention_stage(attention, cone, target, threads) if attention else None
-        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
-        if retain is not None and analyzer.gallery is not None:
-            from emolens.privacy.retention import Retention, parse_age
-
-            Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
-        if analyzer.gallery is not None and (log_events or rules):
-            engine = AlertEngine(rules, store=analyzer.gallery.store, webhook=webhook, callbacks=[_print_alert])
-            logger = EventLogger(analyzer.gallery.store, interval_s=1.0 if log_events else math.inf, engine=engine)
-        elif rules:  # attention rules without a gallery: alerts are printed and written to alerts.json
-            engine = AlertEngine(rules, webhook=webhook, callbacks=[_print_alert])
-        run = analyzer.analyze_video(
-            source,
-            every_n_frames=every,
-            target_fps=fps,
-            max_frames=max_frames,
-            smoothing=smoothing.value,
-            smoothing_options={"min_confidence": min_confidence},
-            live=live,
-            with_frames=True,  # thumbnails of each track's best face, annotated.mp4 and attention
-            attention=att,
-        )
-        src = run.source
-        annotate_fps = _output_fps(src.fps, every, fps) if annotate else None
-        outputs = VideoOutputWriter(
-            out,
-            run.labels,
-            source=src.name,
-            tables=tables,
-            plots=plots,
-            annotate_fps=annotate_fps,
-            blur_unknown=blur_unknown,
-            landmarks=landmarks,
-            label_size=label_size,
-            attention=attention,
-        )
-        if outputs.annotated is not None and outputs.annotated.codec == "mp4v":
-            notes.append("annotated.mp4 is MPEG-4 Part 2, which browsers do not play: pip install 'emolens[av]'")
-        for note in notes:
-            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-        total = src.frame_count
-        if total is not None and max_frames is not None:
-            total = min(total, max_frames)
-        try:
-            with run, _Progress(total, quiet) as progress:
-                try:
-                    for item in run:
-                        result, frame = item if run.with_frames else (item, None)
-                        outputs.write(result, frame.rgb if frame is not None else None)
-                        if logger is not None:
-                            logger.log_frame(src.name, result)
-                        elif engine is not None:
-                            for face in result.faces:
-                                engine.update(src.name, result.timestamp, face)
-                        if window is not None and frame is not None and not window.show(result, frame.rgb):
-                            break  # the user closed the window or pressed q / Esc
-                        progress.update(result.index + 1, run.stats.frames_analysed)
-                except VideoError as e:  # after the frames that could be read: keep them, report, exit 1
-                    error = e
-                except KeyboardInterrupt:
-                    interrupted = True
-        finally:
-            if logger is not None:
-                logger.close()
-                for msg in logger.engine.webhook_errors if logger.engine else []:
-                    err.print(f"[yellow]webhook:[/yellow] {msg}", highlight=False)
-            if window is not None:
-                window.close()
-            files = outputs.close(
-                frames_read=run.stats.frames_read,
-                frames_dropped=run.stats.frames_dropped,
-                fps=src.fps,
-                live=src.live,
-                detector=detector.value,
-                model=model,
-                smoothing=smoothing.value,
-                complete=error is None and not interrupted,
-                error=None if error is None else str(error),
-            )
-            if engine is not None:
-                if logger is None:
-                    engine.close()
-                (out / "alerts.json").write_text(json.dumps([a.to_dict() for a in engine.alerts], indent=2) + "\n")
-                files.append(out / "alerts.json")
-            if att is not None:
-                from emolens.attention.summary import write_attention_json
-
-                files.append(write_attention_json(out / "attention.json", att, src.name))
-    except EmolensError as e:
-        raise fail(e) from None
-    if (audio or transcript is not None) and error is None and not interrupted:
-        files += _fuse(source, out, audio, transcript, src.fps)
-    dt = time.perf_counter() - t0
-    if error is not None:
-        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-    if not quiet:
-        s = run.stats
-        err.print(
-            f"{s.frames_analysed} frame(s) analysed of {s.frames_read} read"
-            + (f", {s.frames_dropped} dropped to keep up" if s.frames_dropped else "")
-            + f", {s.faces} face(s) in {s.tracks} track(s), {s.frames_analysed / dt if dt > 0 else 0:.1f} frames/s"
-            + f" → {out} ({len(files)} files)",
-            highlight=False,
-        )
-    if interrupted:
-        raise KeyboardInterrupt
-    raise typer.Exit(EXIT_PARTIAL if error is not None else EXIT_OK)
+    return tables, plots, notes
 
 
-def _attention_stage(attention: bool, cone: float, target: str, threads: int):
-    """The run's attention stage from the CLI options (``--target camera | YAW,PITCH | calibrate:SECONDS``)."""
-    from emolens.attention import AttentionAnalyzer
-    from emolens.errors import ConfigError
+def _report_sinks(out: Path, alert: list[str] | None, log_events: bool, attention: bool, analyzer: Any) -> list[Any]:
+    """alerts.json where the run checks alert rules or logs events, attention.json with --attention."""
+    from emolens.session import AlertsJsonSink, AttentionJsonSink
 
-    options: dict = {"cone": cone}
-    calibrate = None
-    t = target.strip().lower()
-    if t.startswith("calibrate"):
-        _, _, secs = t.partition(":")
-        try:
-            calibrate = float(secs) if secs else 5.0
-        except ValueError:
-            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
-    elif t != "camera":
-        try:
-            yaw, pitch = (float(v) for v in t.split(","))
-        except ValueError:
-            raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
-        options.update(target_yaw=yaw, target_pitch=pitch)
-    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate)
-
-
-def _output_fps(source_fps: float | None, every: int, target_fps: float | None) -> float:
-    """Frame rate of the annotated video: the analysed frames per second of video time."""
-    base = source_fps if source_fps and math.isfinite(source_fps) else (target_fps or 25.0)
-    rate = base / every
-    return min(rate, target_fps) if target_fps else rate
+    sinks: list[Any] = []
+    if alert or (log_events and analyzer.gallery is not None):
+        sinks.append(AlertsJsonSink(out / "alerts.json"))
+    if attention:
+        sinks.append(AttentionJsonSink(out / "attention.json"))
+    return sinks
 
 
 class _Progress:
@@ -354,40 +300,22 @@ def _window(show: bool):
     return LiveWindow("emolens")
 
 
-def _fuse(source: str, out: Path, audio: bool, transcript: Path | None, fps: float | None) -> list[Path]:
-    """Voice and/or transcript beside the face table, and the fused per-second table; problems are notes."""
-    import csv
+def _fusion_sink(session: Any, out: Path, source: str, audio: bool, transcript: Path | None) -> Any:
+    """With --audio and/or --transcript: fuse them with the faces in memory (voice.csv, text.csv, fused.csv)."""
+    if not audio and transcript is None:
+        return None
+    from emolens.session import FusionSink
 
+    return session.add_sink(FusionSink(out, audio=source if audio else None, transcript=transcript, step=1.0))
+
+
+def _print_fusion(fusion: Any) -> None:
+    """The notes of the fusion (no voice, no speech), or why it was skipped."""
+    if fusion is None or fusion.skipped_incomplete:
+        return
     from rich.markup import escape
 
-    from emolens.errors import AudioError
-    from emolens.fusion.run import run_multimodal, write_rows
-    from emolens.labels import FER2013
-
-    run = None
-    for use_audio in (audio, False) if audio else (False,):
-        try:
-            run = run_multimodal(
-                frames_csv=out / "frames.csv", audio=source if use_audio else None, transcript=transcript, step=1.0
-            )
-            break
-        except AudioError as e:  # no or unreadable audio track: fuse what there is
-            err.print(f"[yellow]note:[/yellow] no voice: {escape(str(e))}", highlight=False)
-        except EmolensError as e:
-            err.print(f"[yellow]fusion skipped:[/yellow] {escape(str(e))}", highlight=False)
-            return []
-    if run is None:
-        return []
-    for note in run.notes:
-        err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-    files = []
-    for name in ("voice", "text"):
-        if name in run.streams:
-            with (out / f"{name}.csv").open("w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["start", "end", *(f"p_{lab}" for lab in FER2013)])
-                for seg in run.streams[name]:
-                    w.writerow([round(seg.start, 3), round(seg.end, 3), *(round(v, 4) for v in seg.probs)])
-            files.append(out / f"{name}.csv")
-    write_rows(run.rows, out / "fused.csv")
-    return [*files, out / "fused.csv"]
+    for note in fusion.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    if fusion.skipped is not None:
+        err.print(f"[yellow]fusion skipped:[/yellow] {escape(fusion.skipped)}", highlight=False)

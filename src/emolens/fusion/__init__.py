@@ -3,9 +3,11 @@
 from emolens.fusion.rules import RULES, LearnedFusion, fuse, reliability
 from emolens.fusion.timeline import (
     Cue,
+    FaceTimeline,
     Segment,
     align,
     face_segments,
+    frame_segments,
     fuse_timeline,
     read_transcript,
     text_segments,
@@ -15,10 +17,12 @@ from emolens.fusion.timeline import (
 __all__ = [
     "RULES",
     "Cue",
+    "FaceTimeline",
     "LearnedFusion",
     "Segment",
     "align",
     "face_segments",
+    "frame_segments",
     "fuse",
     "fuse_timeline",
     "read_transcript",

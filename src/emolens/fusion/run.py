@@ -1,14 +1,15 @@
 """Run the modalities a user has for one recording and write per-modality and fused per-step tables.
 
-Used by ``emolens fuse`` and ``emolens video --audio --transcript``: face segments come from a ``frames.csv``,
-voice from an audio or video file, text from a transcript; each modality is optional.
+Used by ``emolens fuse`` and ``emolens video --audio --transcript``: face segments come from the video results in
+memory (:class:`~emolens.fusion.timeline.FaceTimeline`, fed by the session's fusion sink) or from a
+``frames.csv``, voice from an audio or video file, text from a transcript; each modality is optional.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class MultimodalRun:
 
 def run_multimodal(
     *,
+    face: Sequence[Segment] | None = None,
     frames_csv: str | Path | None = None,
     audio: str | Path | None = None,
     transcript: str | Path | None = None,
@@ -47,9 +49,17 @@ def run_multimodal(
     model: str | Path | None = None,
     end: float | None = None,
 ) -> MultimodalRun:
-    """Segments per modality and fused rows every ``step`` seconds; see the module docstring."""
+    """Segments per modality and fused rows every ``step`` seconds; see the module docstring.
+
+    ``face`` holds face segments already made (:meth:`FaceTimeline.segments` or :func:`frame_segments`);
+    ``frames_csv`` reads them from a table instead (``face`` wins when both are given).
+    """
     run = MultimodalRun()
-    if frames_csv is not None:
+    if face is not None:
+        run.streams["face"] = list(face)
+        if not run.streams["face"]:
+            run.notes.append("no face in the video")
+    elif frames_csv is not None:
         try:
             with open(frames_csv, newline="") as f:
                 run.streams["face"] = face_segments(csv.DictReader(f))
@@ -70,7 +80,7 @@ def run_multimodal(
         raise ConfigError("nothing to fuse: give at least one of face frames, audio or a transcript")
     learned = LearnedFusion.load(model) if model is not None else None
     if rule == "learned" and learned is None:
-        raise ConfigError("--rule learned needs --model FILE (a LearnedFusion saved by scripts/bench_fusion.py)")
+        raise ConfigError("--rule learned needs --model FILE (a LearnedFusion saved with LearnedFusion.save)")
     run.rows = fuse_timeline(run.streams, step=step, rule=rule, weights=weights, gate=gate, model=learned, end=end)
     return run
 
@@ -95,6 +105,26 @@ def write_rows(rows: list[dict[str, Any]], path: str | Path) -> None:
                 if r.get(key):
                     out.update({f"{prefix}{lab}": v for lab, v in r[key].items()})
             w.writerow(out)
+
+
+def write_segments(segments: Sequence[Segment], path: str | Path) -> Path:
+    """One modality's segments as CSV: ``start, end, p_<label>`` (FER2013 labels), times to 1 ms."""
+    p = Path(path)
+    with p.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["start", "end", *(f"p_{lab}" for lab in FER2013)])
+        for seg in segments:
+            w.writerow([round(seg.start, 3), round(seg.end, 3), *(round(v, 4) for v in seg.probs)])
+    return p
+
+
+def write_run(run: MultimodalRun, out_dir: str | Path) -> list[Path]:
+    """``voice.csv`` and ``text.csv`` (the modalities there are) and ``fused.csv`` in ``out_dir``."""
+    out = Path(out_dir)
+    names = [name for name in ("voice", "text") if name in run.streams]
+    files = [write_segments(run.streams[name], out / f"{name}.csv") for name in names]
+    write_rows(run.rows, out / "fused.csv")
+    return [*files, out / "fused.csv"]
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:

@@ -23,6 +23,7 @@ import numpy as np
 from emolens.errors import ConfigError, DataError
 from emolens.fusion.rules import LearnedFusion, fuse
 from emolens.labels import FER2013
+from emolens.types import FrameResult
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def face_segments(frames: Iterable[Mapping[str, Any]], fps: float | None = None)
     A frame's probabilities are the smoothed ones (``s_<label>``, else raw ``p_<label>``) of its largest face;
     the frame covers the time up to the next analysed frame (or ``1/fps`` for the last one).
     """
-    best: dict[float, tuple[float, tuple[float, ...]]] = {}
+    faces = FaceTimeline()
     for r in frames:
         try:
             t = float(r["timestamp"])
@@ -172,14 +173,60 @@ def face_segments(frames: Iterable[Mapping[str, Any]], fps: float | None = None)
             probs = tuple(float(r[f"{key}{lab}"]) for lab in FER2013)
         except (KeyError, ValueError, TypeError):
             continue
-        if t not in best or area > best[t][0]:
-            best[t] = (area, probs)
-    times = sorted(best)
-    segs = []
-    for i, t in enumerate(times):
-        nxt = times[i + 1] if i + 1 < len(times) else t + (1.0 / fps if fps else (t - times[i - 1] if i else 0.04))
-        segs.append(Segment(t, min(nxt, t + 1.0), best[t][1]))
-    return segs
+        faces.add_face(t, area, probs)
+    return faces.segments(fps)
+
+
+def frame_segments(frames: Iterable[FrameResult], fps: float | None = None) -> list[Segment]:
+    """Face segments straight from video results (e.g. a :class:`~emolens.video.pipeline.VideoRun`), in memory.
+
+    The same segments as :func:`face_segments` gives for the ``frames.csv`` of those results.
+    """
+    faces = FaceTimeline()
+    for result in frames:
+        faces.add(result)
+    return faces.segments(fps)
+
+
+class FaceTimeline:
+    """Collects, frame by frame, the face stream of a video for fusion: one small entry per analysed frame.
+
+    :meth:`add` takes a :class:`~emolens.types.FrameResult`; its largest face's smoothed probabilities (else raw)
+    on the ``FER2013`` labels, rounded as ``frames.csv`` holds them, so that fusing in memory and fusing the
+    written table agree. Faces of models without those labels are left out, as in :func:`face_segments`.
+    """
+
+    def __init__(self) -> None:
+        self._best: dict[float, tuple[float, tuple[float, ...]]] = {}
+
+    def add(self, result: FrameResult) -> None:
+        """Add one analysed frame."""
+        t = round(float(result.timestamp), 4)
+        for face in result.faces:
+            x1, y1, x2, y2 = face.box.to_list()
+            scores = (face.smoothed or face.emotions).to_dict()
+            try:
+                probs = tuple(float(scores[lab]) for lab in FER2013)
+            except KeyError:
+                continue
+            self.add_face(t, (x2 - x1) * (y2 - y1), probs)
+
+    def add_face(self, t: float, area: float, probs: tuple[float, ...]) -> None:
+        """Add one face at time ``t``; the largest face of a time stands for it."""
+        if t not in self._best or area > self._best[t][0]:
+            self._best[t] = (area, probs)
+
+    def __len__(self) -> int:
+        return len(self._best)
+
+    def segments(self, fps: float | None = None) -> list[Segment]:
+        """Each frame's span runs to the next frame (at most 1 s; the last one ``1/fps`` or the frame step)."""
+        times = sorted(self._best)
+        segs = []
+        for i, t in enumerate(times):
+            nxt = times[i + 1] if i + 1 < len(times) else t + (1.0 / fps if fps else (t - times[i - 1] if i else 0.04))
+            segs.append(Segment(t, min(nxt, t + 1.0), self._best[t][1]))
+        return segs
 
 
 def voice_segments(result: Any) -> list[Segment]:

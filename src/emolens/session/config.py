@@ -1,0 +1,126 @@
+"""What a session does, as data: :class:`SessionConfig`, and the parsing of alert rules and attention targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# The alert rules, event log and alert engine move to ``emolens.events``; until then: here and runner.py.
+from emolens.attention.alerts import KINDS as ATTENTION_KINDS
+from emolens.attention.alerts import parse_rule
+from emolens.errors import ConfigError
+
+__all__ = ["ATTENTION_KINDS", "SessionConfig", "attention_stage", "parse_rules"]
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How one video session runs: the sampling of the source, smoothing, attention, events and alerts.
+
+    The models (detector, emotion model, gallery) are the :class:`~emolens.Analyzer`'s; the outputs are the
+    sinks given to :class:`~emolens.session.Session`. Every field has the default of ``emolens video``.
+
+    Attributes
+    ----------
+    every_n_frames, target_fps, max_frames, smoothing, live, batch_frames, buffer_frames:
+        As in :meth:`emolens.Analyzer.analyze_video`.
+    min_confidence:
+        Below this smoothed confidence a track's label is ``uncertain`` (``smoothing_options['min_confidence']``).
+    with_frames:
+        Keep each frame's pixels in :attr:`SessionStep.frame` (also on when a sink needs them).
+    attention:
+        ``None``/``False`` for none; ``True``, a dict of options or an
+        :class:`~emolens.attention.AttentionAnalyzer` (see :func:`attention_stage`).
+    alerts:
+        Alert rules: specs ``EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]]`` or ``distracted|drowsy|yawn[:SECONDS...]``, or
+        rule objects. Emotion rules are checked on every analysed frame; attention rules need ``attention``.
+    log_events:
+        Append one event row per track every ``event_interval_s`` seconds of video to the gallery's event log
+        (needs an analyzer with a gallery).
+    event_interval_s:
+        Seconds of video between two event rows of one track.
+    event_flush_s:
+        For live sources: write buffered events once the oldest has waited this long (``None``: in batches).
+    webhook:
+        POST each alert as JSON to this http(s) URL (from a background thread).
+    source_name:
+        The name events and alerts are logged under (default: the source's own name).
+    """
+
+    every_n_frames: int = 1
+    target_fps: float | None = None
+    max_frames: int | None = None
+    smoothing: str = "ema"
+    min_confidence: float = 0.0
+    live: bool | None = None
+    with_frames: bool = False
+    batch_frames: int = 8
+    buffer_frames: int = 2
+    attention: Any = None
+    alerts: Sequence[Any] = field(default_factory=tuple)
+    log_events: bool = False
+    event_interval_s: float = 1.0
+    event_flush_s: float | None = None
+    webhook: str | None = None
+    source_name: str | None = None
+
+    def rules(self) -> list[Any]:
+        """The alert rules, parsed (:func:`parse_rules`)."""
+        return parse_rules(self.alerts)
+
+    def video_options(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`emolens.Analyzer.analyze_video` (without ``with_frames``)."""
+        return {
+            "every_n_frames": self.every_n_frames,
+            "target_fps": self.target_fps,
+            "max_frames": self.max_frames,
+            "smoothing": self.smoothing,
+            "smoothing_options": {"min_confidence": self.min_confidence},
+            "live": self.live,
+            "batch_frames": self.batch_frames,
+            "buffer_frames": self.buffer_frames,
+            "attention": self.attention or None,
+        }
+
+
+def parse_rules(specs: Sequence[Any]) -> list[Any]:
+    """Alert rules from specs (``angry,fear:3:unknown``, ``drowsy:2``) or rule objects, in order.
+
+    Raises
+    ------
+    ConfigError
+        A spec cannot be parsed.
+    """
+    return [parse_rule(s) if isinstance(s, str) else s for s in specs]
+
+
+def attention_stage(cone: float = 25.0, target: str = "camera", threads: int = 0) -> Any:
+    """An :class:`~emolens.attention.AttentionAnalyzer` for a cone (degrees) around a target.
+
+    ``target`` is ``camera``, ``YAW,PITCH`` in degrees, or ``calibrate:SECONDS`` (the median head direction over
+    the first SECONDS of video; 5 s without a number).
+
+    Raises
+    ------
+    ConfigError
+        The target cannot be read.
+    """
+    from emolens.attention import AttentionAnalyzer
+
+    options: dict[str, Any] = {"cone": cone}
+    calibrate = None
+    t = target.strip().lower()
+    if t.startswith("calibrate"):
+        _, _, secs = t.partition(":")
+        try:
+            calibrate = float(secs) if secs else 5.0
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
+    elif t != "camera":
+        try:
+            yaw, pitch = (float(v) for v in t.split(","))
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
+        options.update(target_yaw=yaw, target_pitch=pitch)
+    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate)
