@@ -2,10 +2,10 @@
 
 The source is opened when the first viewer connects and closed when the last one leaves; every viewer sees the
 same run (one camera can only be opened once). A video file plays at its own frame rate, in a loop, so that it
-stands in for a camera. The frames go through the library's live video pipeline
-(:meth:`emolens.Analyzer.analyze_video` with ``live=True``), with the server's gallery for identities; events
-(one row per track per second) and alerts (``--alert`` rules) go to the gallery's event log, which the
-dashboard's feed shows. A viewer that reads slower than the source gets the newest frame, never a backlog.
+stands in for a camera. The frames go through one live :class:`emolens.session.Session` (the runner of
+``emolens video`` and ``WS /v1/stream``), with the server's gallery for identities; events (one row per track
+per second) and alerts (``--alert`` rules) go to the gallery's event log, which the dashboard's feed shows.
+A viewer that reads slower than the source gets the newest frame, never a backlog.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, VideoError
-from emolens.identity.events import AlertEngine, AlertRule, EventLogger
+from emolens.session import Session, SessionConfig
 from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, VideoSource, open_source
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
@@ -178,40 +178,30 @@ class SourceHub:
 
     def _work(self) -> None:
         final: dict[str, Any] = {"end": "the source ended"}
-        run = logger = None
+        session: Session | None = None
         try:
             analyzer = self._make_analyzer()
-            rules = [AlertRule.parse(a) for a in self.alerts]
-            shown_rules = [  # sent with each frame, so the page can say what each rule needs
-                {
-                    "name": r.name,
-                    "emotions": list(r.emotions),
-                    "seconds": r.min_seconds,
-                    "min_score": r.min_score,
-                    "who": r.who,
-                }
-                for r in rules
-            ]
-            if analyzer.gallery is not None:
-                store = analyzer.gallery.store
-                engine = AlertEngine(rules, store=store) if rules else None
-                logger = EventLogger(store, interval_s=1.0, engine=engine, flush_s=_FLUSH_S)
-            source = open_server_source(self.spec)
-            run = analyzer.analyze_video(source, live=True, with_frames=True)
-            name = source.name
-            for result, frame in run:
+            config = SessionConfig(
+                live=True,
+                with_frames=True,
+                alerts=tuple(self.alerts),
+                log_events=analyzer.gallery is not None,
+                event_flush_s=_FLUSH_S,
+            )
+            shown_rules = [_shown(r) for r in config.rules()]  # with each frame: the page says what each needs
+            session = Session(analyzer, open_server_source(self.spec), config)
+            name = session.open().name
+            for step in session:
                 if self.faces_counter is not None:
-                    self.faces_counter.inc(len(result.faces))
-                if logger is not None:
-                    logger.log_frame(name, result)
+                    self.faces_counter.inc(len(step.result.faces))
                 viewers = self._viewing()
                 if not viewers:
                     final = {}
                     break
-                message = {**result.to_dict(), "source": name}
+                message = {**step.result.to_dict(), "source": name}
                 if shown_rules:
                     message["alert_rules"] = shown_rules
-                jpeg = self._jpeg(frame.rgb)
+                jpeg = self._jpeg(step.rgb)
                 for v in viewers:
                     v.offer((message, jpeg))
                 self.frames_sent += 1
@@ -220,11 +210,9 @@ class SourceHub:
         except Exception as e:  # never a traceback to a client
             final = {"error": f"internal error in the server source ({type(e).__name__})"}
         finally:
-            if run is not None:
-                run.close()
-            if logger is not None:
+            if session is not None:
                 try:
-                    logger.close()
+                    session.close()  # flushes the events
                 except EmolensError:
                     pass
             with self._lock:
@@ -250,3 +238,14 @@ class SourceHub:
         if not ok:
             raise VideoError("cannot encode a frame as JPEG", self.spec)
         return buf.tobytes()
+
+
+def _shown(rule: Any) -> dict[str, Any]:
+    """An alert rule as the dashboard shows it."""
+    return {
+        "name": rule.name,
+        "emotions": list(getattr(rule, "emotions", ())),
+        "seconds": rule.min_seconds,
+        "min_score": getattr(rule, "min_score", None),
+        "who": rule.who,
+    }

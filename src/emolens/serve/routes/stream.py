@@ -17,10 +17,10 @@ from fastapi import APIRouter, WebSocket
 
 from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, ImageError
-from emolens.identity.events import EventLogger
 from emolens.io.images import load_image
 from emolens.serve.deps import GONE, accept_ws, get_state
 from emolens.serve.state import ServeState
+from emolens.session import Session, SessionConfig
 from emolens.video.sources import PushSource
 
 __all__ = ["router"]
@@ -40,27 +40,33 @@ async def stream(ws: WebSocket, identify: bool = False, events: bool = False, at
 async def _run_stream(
     ws: WebSocket, state: ServeState, analyzer: Analyzer, log_as: str | None, attention: bool
 ) -> None:
-    """One WebSocket: frames in, per-frame results out, through the library's live video pipeline; with
-    ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
+    """One WebSocket: frames in, per-frame results out, through one live :class:`~emolens.session.Session`;
+    with ``log_as``, each track's emotion once a second into the gallery's event log under that source name."""
     cfg, counter, faces = state.cfg, state.metrics.stream_frames, state.metrics.faces
-    logger = EventLogger(analyzer.gallery.store, interval_s=1.0, flush_s=2.0) if log_as and analyzer.gallery else None
     source = PushSource("websocket")
-    run = analyzer.analyze_video(source, live=True, attention=attention or None)
+    session = Session(
+        analyzer,
+        source,
+        SessionConfig(
+            live=True,
+            attention=attention or None,
+            log_events=log_as is not None,
+            event_flush_s=2.0,
+            source_name=log_as,
+        ),
+    )
     loop = asyncio.get_running_loop()
     outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     def consume() -> None:
         try:
-            for result in run:
-                faces.inc(len(result.faces))
-                if logger is not None:
-                    logger.log_frame(log_as, result)
-                loop.call_soon_threadsafe(outbox.put_nowait, result.to_dict())
+            with session:
+                for step in session:
+                    faces.inc(len(step.result.faces))
+                    loop.call_soon_threadsafe(outbox.put_nowait, step.result.to_dict())
         except EmolensError as e:
             loop.call_soon_threadsafe(outbox.put_nowait, {"error": e.message})
         finally:
-            if logger is not None:
-                logger.close()
             loop.call_soon_threadsafe(outbox.put_nowait, None)
 
     worker = threading.Thread(target=consume, name="emolens-ws", daemon=True)
@@ -118,9 +124,13 @@ async def _run_stream(
     finally:
         source.end()
         await asyncio.to_thread(worker.join, 10)
-        run.close()
+        try:
+            summary = session.close()  # the worker closed it (flushing the events) unless it is stuck
+        except EmolensError:  # said to the client by the worker already
+            summary = None
         await send_task
-        counter.labels("dropped").inc(run.stats.frames_dropped)
+        if summary is not None:
+            counter.labels("dropped").inc(summary.stats.frames_dropped)
     if not gone:
         try:
             await ws.close()
