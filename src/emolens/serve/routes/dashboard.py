@@ -1,7 +1,8 @@
 """The web dashboard: its static page, and ``WS /v1/source`` for the server-side source.
 
-- ``GET /`` redirects to ``GET /dashboard``, a static page (``static/index.html``, ``app.js``, ``style.css``,
-  bundled in the package: no CDN, no external fonts, no inline script). The page needs no key; the API calls
+- ``GET /`` redirects to ``GET /dashboard``, a static page (``static/index.html``, ``style.css`` and the
+  JavaScript modules ``app.js``, ``common.js``, ``draw.js``, ``gallery.js``, bundled in the package: no CDN, no
+  external fonts, no inline script). The page needs no key; the API calls
   it makes send the key the user typed (``X-API-Key``, or ``?key=`` on a WebSocket).
 - ``WS /v1/source`` sends what the server-side source shows (:class:`emolens.serve.source.SourceHub`): for each
   analysed frame, a JSON text message (``FrameResult.to_dict()`` plus ``source``) followed by a binary message
@@ -30,9 +31,13 @@ __all__ = ["NO_SOURCE", "NO_SOURCE_CODE", "asset", "router"]
 NO_SOURCE = "no server source: the operator starts one with `emolens serve --source PATH|INDEX|URL`"
 NO_SOURCE_CODE = 4404
 
+_JS = "text/javascript; charset=utf-8"
 _ASSETS = {
     "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
+    "app.js": _JS,  # the page's one script: a module that imports the three below
+    "common.js": _JS,
+    "draw.js": _JS,
+    "gallery.js": _JS,
     "style.css": "text/css; charset=utf-8",
 }
 # Same origin only: no CDN, no inline script or style, no eval, no framing by other sites.
@@ -51,7 +56,7 @@ router = APIRouter()
 
 
 def asset(name: str) -> bytes:
-    """The bytes of one bundled dashboard file (``index.html``, ``app.js``, ``style.css``)."""
+    """The bytes of one bundled dashboard file (``index.html``, ``app.js``, ``style.css``, ...)."""
     return resources.files("emolens.serve").joinpath("static", name).read_bytes()
 
 
