@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from prometheus_client import Counter
 
 from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, VideoError
@@ -25,6 +26,9 @@ from emolens.session import Session, SessionConfig
 from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, VideoSource, open_source
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
+
+#: What a viewer gets: a frame's JSON and JPEG, or (last) one ``{"end": ...}`` or ``{"error": ...}`` line.
+Item = tuple[dict[str, Any], bytes] | dict[str, Any]
 
 _FLUSH_S = 2.0  # how often the server source's events are written (the dashboard polls every few seconds)
 
@@ -97,18 +101,18 @@ class Viewer:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.skipped = 0
-        self._item: Any = None
+        self._item: Item | None = None
         self._final = False
         self._ready = asyncio.Event()
 
-    def offer(self, item: Any, final: bool = False) -> None:
+    def offer(self, item: Item, final: bool = False) -> None:
         """From the hub's thread."""
         try:
             self.loop.call_soon_threadsafe(self._put, item, final)
         except RuntimeError:  # the viewer's event loop has closed
             pass
 
-    def _put(self, item: Any, final: bool) -> None:
+    def _put(self, item: Item, final: bool) -> None:
         if self._final:
             return
         if self._item is not None:
@@ -116,7 +120,7 @@ class Viewer:
         self._item, self._final = item, final
         self._ready.set()
 
-    async def next(self) -> tuple[Any, bool]:
+    async def next(self) -> tuple[Item | None, bool]:
         await self._ready.wait()
         self._ready.clear()
         item, self._item = self._item, None
@@ -147,7 +151,7 @@ class SourceHub:
         alerts: list[str] | None = None,
         max_side: int = 960,
         quality: int = 80,
-        faces_counter: Any = None,
+        faces_counter: Counter | None = None,
     ) -> None:
         self.spec = spec
         self.faces_counter = faces_counter  # emolens_faces_total: every face the source's frames held
