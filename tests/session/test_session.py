@@ -16,6 +16,7 @@ from emolens.labels import FER2013
 from emolens.session import (
     AlertsJsonSink,
     CallbackSink,
+    FrameTableSink,
     FusionSink,
     Session,
     SessionConfig,
@@ -63,7 +64,7 @@ def test_steps_alerts_and_sinks(analyzer, clip, tmp_path):
     fired = [(s.result.timestamp, a) for s in steps for a in s.alerts]
     assert len(fired) == 1 and summary.alerts == [fired[0][1]]
     t, alert = fired[0]
-    assert alert.rule == session.engine.rules[0].name and alert.duration_s >= 0.4
+    assert session.engine is not None and alert.rule == session.engine.rules[0].name and alert.duration_s >= 0.4
     assert t == pytest.approx(alert.started + alert.duration_s)
     assert json.loads((tmp_path / "alerts.json").read_text()) == [alert.to_dict()]
     assert summary.files == [tmp_path / "alerts.json"]
@@ -83,10 +84,16 @@ def test_stop_ends_the_iteration_after_the_current_frame(analyzer, clip):
     assert session.close() is summary  # idempotent
 
 
-def test_frames_kept_only_when_asked(analyzer, clip):
-    with Session(analyzer, clip, SessionConfig(max_frames=3)) as session:
+def test_frames_kept_only_when_asked_and_records_sink(analyzer, clip, tmp_path):
+    table = FrameTableSink(tmp_path / "t" / "frames.parquet")
+    with Session(analyzer, clip, SessionConfig(max_frames=3), [table]) as session:
         steps = list(session)
     assert len(steps) == 3 and all(s.frame is None and s.rgb is None for s in steps)
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(table.path).to_pylist()
+    assert rows and [r["frame"] for r in rows] == [s.result.index for s in steps for _ in s.result.faces]
+    assert session.close().files == [table.path]
 
 
 def test_fusion_sink_fuses_the_faces_in_memory_as_the_written_table_would(analyzer, clip, tmp_path):
@@ -144,3 +151,44 @@ def test_push_source_as_a_websocket_feeds_it(analyzer, clip):
     assert 8 <= s.frames_read <= 12 and s.frames_analysed + s.frames_dropped == s.frames_sampled == s.frames_read
     assert len(sent) == s.frames_analysed >= 1
     assert all(len(r.faces) == 1 for r in sent) and [r.index for r in sent] == sorted(r.index for r in sent)
+
+
+def test_fusion_sink_with_a_voice(analyzer, clip, data_dir, tmp_path):
+    speech = data_dir / "audio" / "ravdess" / "Actor_16" / "03-01-05-02-01-01-16.ogg"  # an angry line, ~3.5 s
+    if not speech.is_file():
+        pytest.fail(f"RAVDESS clip not found: {speech}", pytrace=False)
+    fusion = FusionSink(tmp_path, audio=speech)
+    summary = Session(analyzer, clip, SessionConfig(max_frames=100), [fusion]).run()  # 4 s of her face
+    assert summary.files == [tmp_path / "voice.csv", tmp_path / "fused.csv"] and fusion.notes == []
+    voice = list(csv.DictReader((tmp_path / "voice.csv").open()))
+    assert voice and max(FER2013, key=lambda lab: float(voice[0][f"p_{lab}"])) == "angry"
+    rows = list(csv.DictReader((tmp_path / "fused.csv").open()))
+    assert len(rows) == 4 and {"face+voice"} <= {r["modalities"] for r in rows}
+    assert all(r["modalities"].startswith("face") for r in rows)
+
+
+def test_close_from_another_thread_while_it_waits_for_frames(analyzer):
+    import threading
+    import time
+
+    from emolens.video.sources import PushSource
+
+    session = Session(analyzer, PushSource("websocket"), SessionConfig(live=True))
+    session.open()
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for _ in session:  # nobody pushes: it waits inside the pipeline
+                pass
+        except BaseException as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    time.sleep(0.3)
+    t0 = time.perf_counter()
+    summary = session.close()  # as a WebSocket handler does when its client leaves
+    worker.join(5)
+    assert not worker.is_alive() and errors == [] and time.perf_counter() - t0 < 5
+    assert summary.complete and summary.stats.frames_read == 0 and session.close() is summary

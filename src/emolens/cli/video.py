@@ -6,13 +6,17 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.errors import EmolensError, VideoError
+
+if TYPE_CHECKING:
+    from emolens.analyzer import Analyzer
+    from emolens.session import FusionSink, Session, Sink
 
 
 class Detector(StrEnum):
@@ -232,11 +236,13 @@ def _extras(plots: bool) -> tuple[list[str], bool, list[str]]:
     return tables, plots, notes
 
 
-def _report_sinks(out: Path, alert: list[str] | None, log_events: bool, attention: bool, analyzer: Any) -> list[Any]:
+def _report_sinks(
+    out: Path, alert: list[str] | None, log_events: bool, attention: bool, analyzer: Analyzer
+) -> list[Sink]:
     """alerts.json where the run checks alert rules or logs events, attention.json with --attention."""
     from emolens.session import AlertsJsonSink, AttentionJsonSink
 
-    sinks: list[Any] = []
+    sinks: list[Sink] = []
     if alert or (log_events and analyzer.gallery is not None):
         sinks.append(AlertsJsonSink(out / "alerts.json"))
     if attention:
@@ -266,7 +272,7 @@ class _Progress:
         return self
 
     def update(self, frames_done: int, analysed: int) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             dt = time.perf_counter() - self._t0
             self._progress.update(self._task, completed=frames_done, fps=analysed / dt if dt > 0 else 0.0)
 
@@ -300,7 +306,7 @@ def _window(show: bool):
     return LiveWindow("emolens")
 
 
-def _fusion_sink(session: Any, out: Path, source: str, audio: bool, transcript: Path | None) -> Any:
+def _fusion_sink(session: Session, out: Path, source: str, audio: bool, transcript: Path | None) -> FusionSink | None:
     """With --audio and/or --transcript: fuse them with the faces in memory (voice.csv, text.csv, fused.csv)."""
     if not audio and transcript is None:
         return None
@@ -309,7 +315,7 @@ def _fusion_sink(session: Any, out: Path, source: str, audio: bool, transcript: 
     return session.add_sink(FusionSink(out, audio=source if audio else None, transcript=transcript, step=1.0))
 
 
-def _print_fusion(fusion: Any) -> None:
+def _print_fusion(fusion: FusionSink | None) -> None:
     """The notes of the fusion (no voice, no speech), or why it was skipped."""
     if fusion is None or fusion.skipped_incomplete:
         return

@@ -18,8 +18,9 @@ A session wires, once, what each of them needs::
   :class:`SessionSummary` (``stats``, ``complete``, ``error``, ``alerts``, ``events_written``, ``files``).
 - Sinks (:class:`Sink`: ``needs_frames``, ``open(info)``, ``write(step)``, ``close(summary) -> files``):
   :class:`VideoOutputSink` (frame tables, tracks.json, plots, summary sheet, annotated.mp4),
-  :class:`AlertsJsonSink`, :class:`AttentionJsonSink`, :class:`FusionSink` (voice/text fused with the faces in
-  memory), :class:`CallbackSink` (a function per step: WebSockets, dashboards, metrics).
+  :class:`FrameTableSink` (the frame records alone), :class:`AlertsJsonSink`, :class:`AttentionJsonSink`,
+  :class:`FusionSink` (voice/text fused with the faces in memory), :class:`CallbackSink` (a function per step:
+  WebSockets, dashboards, metrics).
 
 Example: a live consumer, in a worker thread, pushing each result to an asyncio queue::
 
@@ -33,13 +34,21 @@ Example: a live consumer, in a worker thread, pushing each result to an asyncio 
 from emolens.session.config import ATTENTION_KINDS, SessionConfig, attention_stage, parse_rules
 from emolens.session.fused import FusionSink
 from emolens.session.runner import Session, SessionInfo, SessionStep, SessionSummary, Sink
-from emolens.session.sinks import AlertsJsonSink, AttentionJsonSink, CallbackSink, VideoOutputSink, output_fps
+from emolens.session.sinks import (
+    AlertsJsonSink,
+    AttentionJsonSink,
+    CallbackSink,
+    FrameTableSink,
+    VideoOutputSink,
+    output_fps,
+)
 
 __all__ = [
     "ATTENTION_KINDS",
     "AlertsJsonSink",
     "AttentionJsonSink",
     "CallbackSink",
+    "FrameTableSink",
     "FusionSink",
     "Session",
     "SessionConfig",

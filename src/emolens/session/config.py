@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-# The alert rules, event log and alert engine move to ``emolens.events``; until then: here and runner.py.
+# The alert rules, the event log and the alert engine move to ``emolens.events``: the session imports them here only.
 from emolens.attention.alerts import KINDS as ATTENTION_KINDS
-from emolens.attention.alerts import parse_rule
+from emolens.attention.alerts import AttentionRule, parse_rule
 from emolens.errors import ConfigError
+from emolens.identity.events import Alert, AlertEngine, AlertRule, EventLogger
 
-__all__ = ["ATTENTION_KINDS", "SessionConfig", "attention_stage", "parse_rules"]
+if TYPE_CHECKING:
+    from emolens.attention import AttentionAnalyzer
+
+#: An alert rule: emotions shown for too long, or an attention state (distracted, drowsy, yawn).
+Rule: TypeAlias = AlertRule | AttentionRule
+
+__all__ = [
+    "ATTENTION_KINDS",
+    "Alert",
+    "AlertEngine",
+    "AttentionRule",
+    "EventLogger",
+    "Rule",
+    "SessionConfig",
+    "attention_stage",
+    "parse_rules",
+]
 
 
 @dataclass(frozen=True)
@@ -57,34 +74,29 @@ class SessionConfig:
     with_frames: bool = False
     batch_frames: int = 8
     buffer_frames: int = 2
-    attention: Any = None
-    alerts: Sequence[Any] = field(default_factory=tuple)
+    attention: bool | dict[str, Any] | AttentionAnalyzer | None = None
+    alerts: Sequence[str | Rule] = field(default_factory=tuple)
     log_events: bool = False
     event_interval_s: float = 1.0
     event_flush_s: float | None = None
     webhook: str | None = None
     source_name: str | None = None
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list[Rule]:
         """The alert rules, parsed (:func:`parse_rules`)."""
         return parse_rules(self.alerts)
 
     def video_options(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`emolens.Analyzer.analyze_video` (without ``with_frames``)."""
-        return {
-            "every_n_frames": self.every_n_frames,
-            "target_fps": self.target_fps,
-            "max_frames": self.max_frames,
-            "smoothing": self.smoothing,
-            "smoothing_options": {"min_confidence": self.min_confidence},
-            "live": self.live,
-            "batch_frames": self.batch_frames,
-            "buffer_frames": self.buffer_frames,
-            "attention": self.attention or None,
-        }
+        options = {k: getattr(self, k) for k in _VIDEO_KEYS}
+        options.update(smoothing_options={"min_confidence": self.min_confidence}, attention=self.attention or None)
+        return options
 
 
-def parse_rules(specs: Sequence[Any]) -> list[Any]:
+_VIDEO_KEYS = ("every_n_frames", "target_fps", "max_frames", "smoothing", "live", "batch_frames", "buffer_frames")
+
+
+def parse_rules(specs: Sequence[str | Rule]) -> list[Rule]:
     """Alert rules from specs (``angry,fear:3:unknown``, ``drowsy:2``) or rule objects, in order.
 
     Raises
@@ -95,7 +107,7 @@ def parse_rules(specs: Sequence[Any]) -> list[Any]:
     return [parse_rule(s) if isinstance(s, str) else s for s in specs]
 
 
-def attention_stage(cone: float = 25.0, target: str = "camera", threads: int = 0) -> Any:
+def attention_stage(cone: float = 25.0, target: str = "camera", threads: int = 0) -> AttentionAnalyzer:
     """An :class:`~emolens.attention.AttentionAnalyzer` for a cone (degrees) around a target.
 
     ``target`` is ``camera``, ``YAW,PITCH`` in degrees, or ``calibrate:SECONDS`` (the median head direction over

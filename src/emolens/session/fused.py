@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,9 @@ class FusionSink:
         The audio or video file whose sound to analyse, or ``None``.
     transcript:
         A timed transcript (SRT, VTT, CSV, JSONL), or ``None``.
-    step, rule, weights, gate, model:
-        As in :func:`emolens.fusion.run.run_multimodal`.
+    **options:
+        ``step`` (default 1 s), ``rule``, ``weights``, ``gate``, ``model``: as in
+        :func:`emolens.fusion.run.run_multimodal`.
     """
 
     needs_frames = False
@@ -44,16 +44,12 @@ class FusionSink:
         *,
         audio: str | Path | None = None,
         transcript: str | Path | None = None,
-        step: float = 1.0,
-        rule: str = "entropy",
-        weights: Mapping[str, float] | None = None,
-        gate: float = 0.5,
-        model: str | Path | None = None,
+        **options: Any,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.audio = audio
         self.transcript = transcript
-        self.options: dict[str, Any] = {"step": step, "rule": rule, "weights": weights, "gate": gate, "model": model}
+        self.options = options
         self.faces = FaceTimeline()
         self.notes: list[str] = []
         self.skipped: str | None = None

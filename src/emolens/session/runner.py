@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from emolens.errors import ConfigError
-from emolens.session.config import ATTENTION_KINDS, SessionConfig
+from emolens.session.config import Alert, AlertEngine, AttentionRule, EventLogger, Rule, SessionConfig
 from emolens.types import FrameResult
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
-    from emolens.identity.events import Alert
+    from emolens.attention import AttentionAnalyzer
+    from emolens.identity.store import GalleryStore
     from emolens.video.pipeline import VideoRun, VideoStats
     from emolens.video.sources import Frame, VideoSource
 
@@ -46,7 +47,7 @@ class SessionInfo:
     source: VideoSource
     labels: tuple[str, ...]
     config: SessionConfig
-    attention: Any = None
+    attention: AttentionAnalyzer | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class Sink(Protocol):
     def close(self, summary: SessionSummary) -> list[Path]: ...
 
 
+SinkT = TypeVar("SinkT", bound=Sink)
+
+
 class Session:
     """One live or recorded video session: source → video pipeline → tracks (+ identities) → events/alerts → sinks.
 
@@ -148,25 +152,26 @@ class Session:
         analyzer: Analyzer,
         source: VideoSource | str | int | os.PathLike[str],
         config: SessionConfig | None = None,
-        sinks: list[Any] | tuple[Any, ...] = (),
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.analyzer = analyzer
         self.config = config or SessionConfig()
-        self.sinks: list[Any] = list(sinks)
+        self.sinks: list[Sink] = list(sinks)
         self._source = source
         self._run: VideoRun | None = None
         self._info: SessionInfo | None = None
-        self._engine: Any = None
-        self._logger: Any = None
+        self._engine: AlertEngine | None = None
+        self._logger: EventLogger | None = None
         self._stop = threading.Event()
+        self._stepping = threading.RLock()  # held while a step is made: close() from another thread waits for it
         self._error: BaseException | None = None
         self._interrupted = False
         self._summary: SessionSummary | None = None
-        self._opened_sinks: list[Any] = []
+        self._opened_sinks: list[Sink] = []
 
     # ------------------------------------------------------------------------------------------------- set-up
 
-    def add_sink(self, sink: Any) -> Any:
+    def add_sink(self, sink: SinkT) -> SinkT:
         """Attach one more sink (before :meth:`open`); returns it."""
         if self._info is not None:
             raise ConfigError("sinks are attached before the session opens")
@@ -179,7 +184,7 @@ class Session:
             return self._info
         cfg = self.config
         rules = cfg.rules()
-        needs_attention = [r.kind for r in rules if getattr(r, "kind", None) in ATTENTION_KINDS]
+        needs_attention = [r.kind for r in rules if isinstance(r, AttentionRule)]
         if needs_attention and not cfg.attention:
             raise ConfigError(f"alert rule(s) {', '.join(needs_attention)} need attention")
         gallery = getattr(self.analyzer, "gallery", None)
@@ -187,7 +192,7 @@ class Session:
         if cfg.log_events and store is None:
             raise ConfigError("logging events needs a gallery")
         self._make_events(rules, store)
-        with_frames = cfg.with_frames or any(getattr(s, "needs_frames", False) for s in self.sinks)
+        with_frames = cfg.with_frames or any(s.needs_frames for s in self.sinks)
         try:
             run = self.analyzer.analyze_video(self._source, with_frames=with_frames, **cfg.video_options())
         except BaseException:
@@ -206,9 +211,7 @@ class Session:
             raise
         return self._info
 
-    def _make_events(self, rules: list[Any], store: Any) -> None:
-        from emolens.identity.events import AlertEngine, EventLogger
-
+    def _make_events(self, rules: list[Rule], store: GalleryStore | None) -> None:
         cfg = self.config
         if rules:
             self._engine = AlertEngine(rules, store=store, webhook=cfg.webhook)
@@ -232,8 +235,8 @@ class Session:
         return self._run.stats
 
     @property
-    def engine(self) -> Any:
-        """The :class:`~emolens.identity.events.AlertEngine`, or ``None`` without alert rules."""
+    def engine(self) -> AlertEngine | None:
+        """The :class:`AlertEngine`, or ``None`` without alert rules."""
         return self._engine
 
     def __iter__(self) -> Session:
@@ -241,8 +244,11 @@ class Session:
 
     def __next__(self) -> SessionStep:
         self.open()
-        assert self._run is not None
-        if self._stop.is_set() or self._summary is not None:
+        with self._stepping:
+            return self._next()
+
+    def _next(self) -> SessionStep:
+        if self._stop.is_set() or self._summary is not None or self._run is None:
             raise StopIteration
         run = self._run
         try:
@@ -289,8 +295,11 @@ class Session:
 
     # ------------------------------------------------------------------------------------------------ closing
 
-    def close(self) -> SessionSummary:
-        """Stop the pipeline, flush the event log, drain the webhook, close the sinks. Idempotent.
+    def close(self, timeout: float = 10.0) -> SessionSummary:
+        """Stop the pipeline, flush the event log, drain the webhook, close the sinks. Idempotent, thread-safe.
+
+        Called from another thread while a step is being made, it ends a push source and waits (at most
+        ``timeout`` seconds) for that step to finish; a pipeline still stuck then is left to its daemon threads.
 
         Returns
         -------
@@ -300,11 +309,22 @@ class Session:
         if self._summary is not None:
             return self._summary
         self._stop.set()
-        first_error: BaseException | None = None
         if self._run is not None:
             end = getattr(self._run.source, "end", None)  # a push source waiting for frames: no more will come
             if callable(end):
                 end()
+        idle = self._stepping.acquire(timeout=timeout)
+        try:
+            return self._close(idle)
+        finally:
+            if idle:
+                self._stepping.release()
+
+    def _close(self, idle: bool) -> SessionSummary:
+        if self._summary is not None:  # closed meanwhile, by the thread that was stepping
+            return self._summary
+        first_error: BaseException | None = None
+        if self._run is not None and idle:
             self._run.close()
         try:
             self._close_events()
@@ -339,9 +359,7 @@ class Session:
     def __enter__(self) -> Session:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is KeyboardInterrupt:
             self._interrupted = True
         elif exc is not None and self._error is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from emolens.session.runner import SessionInfo, SessionStep, SessionSummary
 
-__all__ = ["AlertsJsonSink", "AttentionJsonSink", "CallbackSink", "VideoOutputSink", "output_fps"]
+__all__ = ["AlertsJsonSink", "AttentionJsonSink", "CallbackSink", "FrameTableSink", "VideoOutputSink", "output_fps"]
 
 
 def output_fps(source_fps: float | None, every: int, target_fps: float | None) -> float:
@@ -108,6 +108,34 @@ class VideoOutputSink:
                 error=None if summary.error is None else str(summary.error),
             )
         )
+
+
+class FrameTableSink:
+    """The frame records alone (one row per face per analysed frame) as CSV or Parquet, written as they come
+    (:class:`~emolens.video.writers.FrameTableWriter`); the format follows the suffix (``.parquet`` or CSV)."""
+
+    needs_frames = False
+
+    def __init__(self, path: str | Path, *, attention: bool = False) -> None:
+        self.path = Path(path)
+        self.attention = attention
+        self.writer: Any = None
+
+    def open(self, info: SessionInfo) -> None:
+        from emolens.video.writers import FrameTableWriter
+
+        fmt = "parquet" if self.path.suffix.lower() == ".parquet" else "csv"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = FrameTableWriter(self.path, info.labels, fmt, attention=self.attention)
+
+    def write(self, step: SessionStep) -> None:
+        self.writer.write(step.result)
+
+    def close(self, summary: SessionSummary) -> list[Path]:
+        if self.writer is None:
+            return []
+        self.writer.close()
+        return [self.path]
 
 
 class AlertsJsonSink:
