@@ -18,11 +18,17 @@ from starlette.websockets import WebSocketDisconnect
 
 from emolens.cli.main import app as cli
 from emolens.serve.app import ServeConfig, create_app
-from emolens.serve.dashboard import NO_SOURCE, NO_SOURCE_CODE, RealTimeSource, open_server_source
 from emolens.serve.keys import KeyStore
+from emolens.serve.routes.dashboard import NO_SOURCE, NO_SOURCE_CODE
+from emolens.serve.source import RealTimeSource, open_server_source
 
 REPO = Path(__file__).resolve().parents[2]
-ASSETS = {"/dashboard": "text/html", "/dashboard/app.js": "text/javascript", "/dashboard/style.css": "text/css"}
+SCRIPTS = ("app.js", "common.js", "draw.js", "gallery.js")
+ASSETS = {
+    "/dashboard": "text/html",
+    **{f"/dashboard/{name}": "text/javascript" for name in SCRIPTS},
+    "/dashboard/style.css": "text/css",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +56,17 @@ def test_assets_are_served_with_their_types_and_a_strict_policy(plain):
 
 def test_assets_load_nothing_from_other_hosts(plain):
     html = plain.get("/dashboard").text
-    js = plain.get("/dashboard/app.js").text
+    scripts = {name: plain.get(f"/dashboard/{name}").text for name in SCRIPTS}
     css = plain.get("/dashboard/style.css").text
-    for name, text in (("index.html", html), ("app.js", js), ("style.css", css)):
+    for name, text in (("index.html", html), *scripts.items(), ("style.css", css)):
         assert not re.findall(r"https?://|wss?://|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), name  # no CDN, no fonts
         assert "@import" not in text and "url(" not in text.replace("URL.createObjectURL(", ""), name
-    assert not re.search(r"\beval\s*\(|new\s+Function\s*\(|setTimeout\(\s*[\"'`]", js)  # no string code
-    scripts = re.findall(r"<script\b[^>]*>", html)
-    assert scripts and all('src="/dashboard/' in s for s in scripts)  # no inline script
+    for name, js in scripts.items():
+        assert not re.search(r"\beval\s*\(|new\s+Function\s*\(|setTimeout\(\s*[\"'`]", js), name  # no string code
+        for module in re.findall(r'from\s+"([^"]+)"', js):  # the modules import each other, from here only
+            assert module.startswith("./") and module[2:] in SCRIPTS, (name, module)
+    tags = re.findall(r"<script\b[^>]*>", html)
+    assert tags and all('src="/dashboard/' in t for t in tags)  # no inline script
     assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S))
     assert not re.search(r"\son[a-z]+\s*=", html) and " style=" not in html  # no inline handlers or styles
     for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
@@ -69,7 +78,7 @@ def test_assets_ship_with_a_non_editable_install():
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "static/*" in data["emolens.serve"]
     static = REPO / "src" / "emolens" / "serve" / "static"
-    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css"}
+    assert {p.name for p in static.iterdir()} >= {"index.html", "style.css", *SCRIPTS}
 
 
 def test_source_route_without_a_source_says_so(plain):

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.exceptions import HTTPException
 
 if TYPE_CHECKING:
-    from emolens.serve.app import ServeConfig
+    from emolens.serve.config import ServeConfig
     from emolens.serve.keys import KeyStore
 
 Scope = MutableMapping[str, Any]
@@ -45,14 +45,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-__all__ = ["Guard", "RefusedError", "SecurityHeaders", "is_loopback", "parse_proxies"]
+__all__ = ["Guard", "GuardMiddleware", "RefusedError", "SecurityHeaders", "is_loopback", "parse_proxies"]
 
 #: Room for multipart headers and form fields beside the images a route takes.
 BODY_OVERHEAD = 64 * 1024
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: The policy of every response that sets none itself (the dashboard's files and /docs, /redoc set their own:
-#: ``emolens.serve.dashboard``, ``emolens.serve.docs``).
+#: ``emolens.serve.routes.dashboard``, ``emolens.serve.docs``).
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
@@ -198,11 +198,13 @@ class Guard:
 
     # --- ASGI ---------------------------------------------------------------------------------------------
 
-    def middleware(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> _GuardApp:
-        return _GuardApp(app, self)
+    def middleware(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> GuardMiddleware:
+        return GuardMiddleware(app, self)
 
 
-class _GuardApp:
+class GuardMiddleware:
+    """The guard as ASGI middleware: ``app.add_middleware(GuardMiddleware, guard=guard)``."""
+
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], guard: Guard) -> None:
         self.app, self.guard = app, guard
 

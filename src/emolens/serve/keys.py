@@ -14,7 +14,7 @@ import os
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,7 @@ class ApiKey:
     rate_per_minute: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "created": self.created,
-            "revoked": self.revoked,
-            "rate_per_minute": self.rate_per_minute,
-        }
+        return asdict(self)
 
 
 def default_keys_path() -> Path:

@@ -1,51 +1,5 @@
-"""``GET /v1/stats``: differentially private histograms of the gallery's event log.
+"""``GET /v1/stats`` lives in :mod:`emolens.serve.routes.stats`; this name stays importable."""
 
-``/v1/stats?by=emotion&epsilon=0.5&max_per_person=10[&since=&until=]`` returns noisy counts per bin (OpenDP's
-discrete Laplace, each person's contribution bounded), charged to the gallery's privacy budget; a query over
-the budget is refused with 403 and one line. Each query is written to the audit log with the client's address.
-Registered by the app with ``app.include_router(stats_router(gallery, client))``; the app's guard has checked
-the key, the rate and the Origin before a request reaches it, as for every ``/v1/`` route.
-"""
+from emolens.serve.routes.stats import stats_router
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
-
-from emolens.errors import ConfigError, MissingExtraError, PrivacyBudgetError
-
-
-def stats_router(gallery: Callable[[], Any], client: Callable[[Request], str]) -> APIRouter:
-    """The router; ``gallery()`` returns the server's loaded Gallery and ``client(request)`` names the caller for
-    the budget ledger (the address the guard believes)."""
-    router = APIRouter()
-
-    @router.get("/v1/stats")
-    def stats(
-        request: Request,
-        by: str = Query("emotion", pattern="^(emotion|hour|weekday)$"),
-        epsilon: float = Query(..., ge=0.001, le=10, description="ε this release spends from the gallery's budget"),
-        max_per_person: int = Query(10, ge=1, le=1000),
-        since: float | None = Query(None, description="Unix time"),
-        until: float | None = Query(None, description="Unix time"),
-    ) -> Any:
-        from emolens.identity import EventQuery
-        from emolens.privacy.release import private_histogram
-
-        store = gallery().store
-        who = f"service {client(request)}"
-        rows = store.events(EventQuery(since=since, until=until))
-        try:
-            release = private_histogram(
-                rows, by, epsilon, max_per_person, charge=lambda e, q: store.charge_privacy(e, f"/v1/stats {q}", who)
-            )
-        except PrivacyBudgetError as e:
-            return JSONResponse({"error": e.message}, status_code=403)
-        except (ConfigError, MissingExtraError) as e:
-            return JSONResponse({"error": e.message}, status_code=400)
-        return release.to_dict()
-
-    return router
+__all__ = ["stats_router"]

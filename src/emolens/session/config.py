@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from emolens.errors import ConfigError
 from emolens.events import KINDS as ATTENTION_KINDS
-from emolens.events import Alert, AlertEngine, AlertRule, AttentionRule, EventLogger, Rule, parse_rule
+from emolens.events import Alert, AlertEngine, AttentionRule, EventLogger, Rule, parse_rule
 
 if TYPE_CHECKING:
     from emolens.attention import AttentionAnalyzer
