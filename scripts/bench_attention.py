@@ -288,7 +288,7 @@ def video_bench(data: Path, runs: int, threads: int) -> dict:
             best = best_cpu = None
             for k in range(runs):
                 out = Path(tmp) / f"{name}{k}"
-                cmd = [exe, "video", str(padded), "--out", str(out), "--no-plots", "-q", "--threads", str(threads)]
+                cmd = [exe, "video", str(padded), "--output", str(out), "--no-plots", "-q", "--threads", str(threads)]
                 before = os.times()
                 t0 = time.perf_counter()
                 subprocess.run([*cmd, *extra], check=True)
@@ -303,7 +303,7 @@ def video_bench(data: Path, runs: int, threads: int) -> dict:
                 "cpu_s": round(best_cpu, 2),
                 "cpu_ms_per_frame": round(1000 * best_cpu / n, 2),
             }
-        res["command"] = "emolens video single_640x480.mp4 --out OUT --no-plots -q --threads N [--attention]"
+        res["command"] = "emolens video single_640x480.mp4 --output OUT --no-plots -q --threads N [--attention]"
     return res
 
 

@@ -29,7 +29,7 @@ PRIVATE_ROWS = 3589  # FER2013 PrivateTest as released; the copy here lacks a fe
 
 def evaluate(model: str, npz: Path, out: Path, *options: str) -> dict:
     emolens = Path(sys.executable).with_name("emolens")
-    cmd = [str(emolens), "evaluate", "--npz", str(npz), "-m", model, "--json", str(out), "-q", *options]
+    cmd = [str(emolens), "evaluate", "--npz", str(npz), "-m", model, "--output", str(out), "-q", *options]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 

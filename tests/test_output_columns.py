@@ -195,7 +195,7 @@ def test_analyze(tmp_path: Path, data_dir: Path):
 
 def test_video(tmp_path: Path, data_dir: Path):
     out = tmp_path / "v"
-    invoke("video", data_dir / "videos" / "single_face.mp4", "--out", out, "--max-frames", 8, "--no-plots", "-q")
+    invoke("video", data_dir / "videos" / "single_face.mp4", "--output", out, "--max-frames", 8, "--no-plots", "-q")
     labels = tuple(json.loads((out / "tracks.json").read_text())["labels"])
     assert csv_header(out / "frames.csv") == table_columns(labels)
     schema = pq.read_schema(out / "frames.parquet")
@@ -204,7 +204,7 @@ def test_video(tmp_path: Path, data_dir: Path):
 
 def test_batch(tmp_path: Path, data_dir: Path):
     out = tmp_path / "b"
-    invoke("batch", EXAMPLE, data_dir / "photos" / "couple.jpg", "--out", out, "-q")
+    invoke("batch", EXAMPLE, data_dir / "photos" / "couple.jpg", "--output", out, "-q")
     part = next((out / "faces" / "kind=photo").glob("*.parquet"))
     schema = pq.read_schema(part)
     labels = labels_of(schema.names)

@@ -71,9 +71,9 @@ def test_stream_with_attention(tmp_path, data_dir):
 
 def test_video_cli_option_errors(data_dir, tmp_path):
     clip = str(data_dir / "videos/stage_three.mp4")
-    r = CliRunner().invoke(app, ["video", clip, "--out", str(tmp_path / "a"), "--alert", "drowsy", "-q"])
+    r = CliRunner().invoke(app, ["video", clip, "--output", str(tmp_path / "a"), "--alert", "drowsy", "-q"])
     assert r.exit_code == 2 and "needs --attention" in r.output
-    r = CliRunner().invoke(app, ["video", clip, "--out", str(tmp_path / "b"), "--attention", "--target", "up", "-q"])
+    r = CliRunner().invoke(app, ["video", clip, "--output", str(tmp_path / "b"), "--attention", "--target", "up", "-q"])
     assert r.exit_code == 2 and "--target" in r.output
     r = CliRunner().invoke(app, ["report", str(tmp_path / "nothing-here")])
     assert r.exit_code != 0 and "frames.csv" in r.output

@@ -34,7 +34,7 @@ def run_dir(tmp_path_factory, data_dir) -> Path:
     r = CliRunner().invoke(
         app,
         [
-            "video", str(data_dir / "videos/stage_three.mp4"), "--out", str(out), "--attention", "--no-plots", "-q",
+            "video", str(data_dir / "videos/stage_three.mp4"), "--output", str(out), "--attention", "--no-plots", "-q",
             "--gallery", str(db), "--log-events", "--alert", "distracted:0.5", "--threads", "2",
         ],
     )  # fmt: skip

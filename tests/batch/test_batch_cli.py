@@ -23,7 +23,7 @@ def test_batch_end_to_end_with_a_list_a_failure_and_resume(tmp_path: Path, photo
     listing = tmp_path / "inputs.txt"
     listing.write_text("\n".join(str(p) for p in [*photos, clip, bad_inputs["text"]]) + "\n")
     out = tmp_path / "out"
-    common = ["--out", out, "--detector", "blazeface", "--video-stride", "5", "--workers", "2", "--chunk-size", "2"]
+    common = ["--output", out, "--detector", "blazeface", "--video-stride", "5", "--workers", "2", "--chunk-size", "2"]
     r = run("batch", listing, *common)
     assert r.returncode == EXIT_PARTIAL, r.stderr  # one input failed; the rest were done
     assert f"failed {bad_inputs['text']}: " in r.stderr
@@ -39,7 +39,7 @@ def test_batch_end_to_end_with_a_list_a_failure_and_resume(tmp_path: Path, photo
     assert "done 0, skipped 4, failed 1, faces 0" in r.stderr
     assert len(pd.read_parquet(out / "faces")) == 30
 
-    r = run("batch", *photos, "--out", out, "--detector", "blazeface", "--video-stride", "5", "--overwrite", "-q")
+    r = run("batch", *photos, "--output", out, "--detector", "blazeface", "--video-stride", "5", "--overwrite", "-q")
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     assert len(pd.read_parquet(out / "faces")) == 23
@@ -47,11 +47,11 @@ def test_batch_end_to_end_with_a_list_a_failure_and_resume(tmp_path: Path, photo
 
 def test_batch_typed_errors_and_exit_codes(tmp_path: Path, photos, monkeypatch) -> None:
     cli = CliRunner()
-    r = cli.invoke(app, ["batch", str(photos[0]), "--out", str(tmp_path / "a"), "--detector", "nope"])
+    r = cli.invoke(app, ["batch", str(photos[0]), "--output", str(tmp_path / "a"), "--detector", "nope"])
     assert r.exit_code == EXIT_USAGE and "error:" in r.output and "nope" in r.output
-    r = cli.invoke(app, ["batch", str(photos[0]), "--out", str(tmp_path / "b"), "--address", "127.0.0.1:1"])
+    r = cli.invoke(app, ["batch", str(photos[0]), "--output", str(tmp_path / "b"), "--address", "127.0.0.1:1"])
     assert r.exit_code == EXIT_USAGE and "--address needs --engine ray" in r.output
     monkeypatch.setitem(sys.modules, "ray", None)
-    r = cli.invoke(app, ["batch", str(photos[0]), "--out", str(tmp_path / "c"), "--engine", "ray"])
+    r = cli.invoke(app, ["batch", str(photos[0]), "--output", str(tmp_path / "c"), "--engine", "ray"])
     assert r.exit_code == EXIT_USAGE
     assert "pip install 'emolens[batch]'" in r.output

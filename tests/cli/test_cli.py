@@ -95,7 +95,7 @@ def test_bad_option_is_usage_error(data_dir):
 
 def test_evaluate_sample_writes_json_and_plot(data_dir, tmp_path):
     js, png = tmp_path / "r.json", tmp_path / "cm.png"
-    r = run("evaluate", "--npz", data_dir / "fer2013" / "sample_700_private.npz", "--json", js, "--plot", png)
+    r = run("evaluate", "--npz", data_dir / "fer2013" / "sample_700_private.npz", "-o", js, "--plot", png)
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert rep["n"] == 700
@@ -109,7 +109,7 @@ def test_evaluate_compares_models_on_the_same_rows(data_dir, tmp_path):
     js = tmp_path / "cmp.json"
     npz = data_dir / "fer2013" / "sample_700_private.npz"
     models = ["emotion-fer2013", "emotion-fer2013-int8", "emotion-ferplus"]
-    r = run("evaluate", "--npz", npz, "--limit", 300, "--json", js, "-q", *[a for m in models for a in ("-m", m)])
+    r = run("evaluate", "--npz", npz, "--limit", 300, "-o", js, "-q", *[a for m in models for a in ("-m", m)])
     assert r.returncode == 0, r.stderr
     first, int8, ferplus = json.loads(js.read_text())["models"]
     assert "vs_first" not in first
@@ -156,7 +156,7 @@ def test_bench_prints_and_writes_the_speed_table(tmp_path):
         "1",
         "--seconds",
         "0.2",
-        "--json",
+        "-o",
         js,
     )
     assert r.returncode == 0, r.stderr

@@ -32,7 +32,7 @@ def test_analyze_a_video_says_to_use_video_and_a_missing_folder_is_not_counted(d
 
 def test_video_of_a_photo_is_an_error_that_names_analyze(data_dir, tmp_path):
     photo = data_dir / "photos" / "couple.jpg"
-    r = _run("video", str(photo), "--out", str(tmp_path / "v"))
+    r = _run("video", str(photo), "--output", str(tmp_path / "v"))
     assert r.exit_code != 0, r.output
     assert "a photo, not a video: read photos with `emolens analyze`" in " ".join(r.output.split())
     assert not (tmp_path / "v" / "timeline.png").exists()

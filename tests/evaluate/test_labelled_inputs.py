@@ -48,7 +48,7 @@ def test_folder_and_csv_give_the_same_report(taiwanese_rows, tmp_path):
     reports = {}
     for name, data in (("folder", tree), ("csv", table)):
         js = tmp_path / f"{name}.json"
-        res = run("evaluate", "--data", data, "--input", "photos", "--json", js, "-q")
+        res = run("evaluate", "--data", data, "--input", "photos", "-o", js, "-q")
         assert res.returncode == 0, res.stderr
         reports[name] = json.loads(js.read_text())
     a, b = reports["folder"], reports["csv"]
@@ -101,7 +101,7 @@ def test_ferplus_model_on_plain_npz_names_the_fix(tmp_path, data_dir):
     r = run("evaluate", "--npz", tmp_path / "plain.npz", "-m", "emotion-ferplus")
     assert r.returncode != 0 and "--labels fer2013" in r.stderr and "Traceback" not in r.stderr
     js = tmp_path / "r.json"
-    r = run("evaluate", "--npz", tmp_path / "plain.npz", "-m", "emotion-ferplus", "--labels", "fer2013", "--json", js)
+    r = run("evaluate", "--npz", tmp_path / "plain.npz", "-m", "emotion-ferplus", "--labels", "fer2013", "-o", js)
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert len(rep["labels"]) == 8 and rep["label_source"] == "fer2013" and rep["n"] == 50

@@ -62,7 +62,7 @@ def test_suite_cli_prints_one_table_with_means(small_root, tmp_path):
             "--suite",
             "--data-root",
             str(small_root),
-            "--json",
+            "-o",
             str(js),
             "-q",
             *[a for m in models for a in ("-m", m)],

@@ -115,7 +115,7 @@ def test_cli_fuse_and_video_transcript(tmp_path, data_dir):
         [
             "video",
             str(clip),
-            "--out",
+            "--output",
             str(tmp_path / "v"),
             "--max-frames",
             "75",

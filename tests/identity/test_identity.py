@@ -381,7 +381,7 @@ def test_cli_enroll_identify_verify_events(tmp_path, data_dir, monkeypatch):
     assert r.exit_code == 1, r.output  # one bad file: reported, the rest enrolled
     r = run(app, ["enroll", "s6", str(orl(data_dir, 6, 1))])
     assert r.exit_code == 0, r.output
-    r = run(app, ["gallery", "list", "--json"])
+    r = run(app, ["gallery", "list", "-f", "json"])
     assert [p["name"] for p in json.loads(r.output)] == ["s4", "s5", "s6"]
     out = tmp_path / "who.json"
     r = run(
@@ -420,7 +420,7 @@ def test_cli_verify_pairs_protocol(tmp_path, data_dir):
     out = tmp_path / "v.json"
     r = CliRunner().invoke(
         app,
-        ["verify", "--pairs", str(tmp_path / "pairs.txt"), "--images", str(root / "images"), "--json", str(out), "-q"],
+        ["verify", "--pairs", str(tmp_path / "pairs.txt"), "--images", str(root / "images"), "-o", str(out), "-q"],
     )
     assert r.exit_code == 0, r.output
     f = json.loads(out.read_text())
@@ -429,7 +429,7 @@ def test_cli_verify_pairs_protocol(tmp_path, data_dir):
         app,
         [
             *("verify", "--pairs", str(tmp_path / "missing.txt"), "--images", str(root / "images")),
-            *("--json", str(out), "--threshold-pairs", str(tmp_path / "pairs.txt"), "-q"),
+            *("-o", str(out), "--threshold-pairs", str(tmp_path / "pairs.txt"), "-q"),
         ],
     )
     assert r.exit_code == 1  # images that could not be read are reported and counted as errors
@@ -447,7 +447,7 @@ def test_cli_verify_pairs_honours_threshold_with_folds_and_reads_csv(tmp_path, d
     # --threshold 1.01: no pair reaches it, so every same pair is wrong: 50% whatever the fold thresholds are
     r = CliRunner().invoke(
         app,
-        ["verify", "--pairs", str(tmp_path / "pairs.txt"), *images, "--threshold", "1.01", "--json", str(out), "-q"],
+        ["verify", "--pairs", str(tmp_path / "pairs.txt"), *images, "--threshold", "1.01", "-o", str(out), "-q"],
     )
     assert r.exit_code == 0, r.output
     f = json.loads(out.read_text())
@@ -461,7 +461,7 @@ def test_cli_verify_pairs_honours_threshold_with_folds_and_reads_csv(tmp_path, d
         a, i, b, j = (t[0], t[1], t[0], t[2]) if len(t) == 3 else t
         lines.append(f"{a}/{a}_{int(i):04d}.jpg,{b}/{b}_{int(j):04d}.jpg,{'1' if a == b else '0'}")
     (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
-    r = CliRunner().invoke(app, ["verify", "--pairs", str(tmp_path / "pairs.csv"), *images, "--json", str(out), "-q"])
+    r = CliRunner().invoke(app, ["verify", "--pairs", str(tmp_path / "pairs.csv"), *images, "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
     f = json.loads(out.read_text())
     assert f["pairs"] == 8 and f["same"] == 4 and f["accuracy"] >= 7 / 8 and f["protocol"] == "fixed threshold"
@@ -546,8 +546,9 @@ def test_cli_video_with_gallery_logs_events_alerts_and_blurs(tmp_path, data_dir,
     r = run(
         app,
         [
-            *("video", str(clip), "--out", str(tmp_path / "out"), "--max-frames", "40", "--no-plots", "-q"),
-            *("-g", str(db), "--log-events", "--alert", f"{every}:0.5:any:0", "--annotate", "--show"),
+            *("video", str(clip), "--output", str(tmp_path / "out"), "--max-frames", "40", "--no-plots", "-q"),
+            *("-g", str(db), "--log-events", "--alert", f"{every}:0.5:any:0", "--show"),
+            *("--annotate", str(tmp_path / "out")),
         ],
     )
     assert r.exit_code == 0, r.output
@@ -559,5 +560,5 @@ def test_cli_video_with_gallery_logs_events_alerts_and_blurs(tmp_path, data_dir,
     g = Gallery(db)
     assert len(g.events()) >= 1 and all(e["identity"] == "presenter" for e in g.events())
     assert len(g.events(alerts=True)) == 1
-    r = run(app, ["video", str(clip), "--out", str(tmp_path / "o2"), "--log-events", "-q"])
+    r = run(app, ["video", str(clip), "--output", str(tmp_path / "o2"), "--log-events", "-q"])
     assert r.exit_code == 2 and "need --gallery" in r.output

@@ -93,7 +93,7 @@ def test_encrypted_gallery_has_no_clear_embeddings(tmp_path, monkeypatch) -> Non
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 3 and len(lines) == 1 and "wrong key" in lines[0]
     keyfile.write_text("correct horse battery staple\n")
-    r = CliRunner().invoke(app, ["gallery", "list", "-g", str(path), "--json"])
+    r = CliRunner().invoke(app, ["gallery", "list", "-g", str(path), "-f", "json"])
     assert r.exit_code == 0 and "alice" in r.output
 
 

@@ -54,7 +54,7 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
             "--finetune",
             "0",
             "--no-int8",
-            "--out",
+            "--output",
             str(tmp_path),
             "--run-dir",
             str(tmp_path / "run"),

@@ -70,14 +70,14 @@ def test_bad_names_are_refused_by_the_cli(tmp_path, data_dir):
     for name in ("unknown", "a/b", "tab\there"):
         r = cli("enroll", name, photo, "--gallery", str(tmp_path / "g.db"))
         assert r.returncode != 0 and "error" in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
-    assert cli("gallery", "list", "--json", "--gallery", str(tmp_path / "g.db")).stdout.strip() in ("[]", "")
+    assert cli("gallery", "list", "-f", "json", "--gallery", str(tmp_path / "g.db")).stdout.strip() in ("[]", "")
     people = tmp_path / "people"  # from folders: a bad folder name is reported, the others are enrolled
     for folder in ("unknown", "Aaron Peirsol"):
         (people / folder).mkdir(parents=True)
         shutil.copy(photo, people / folder / "1.jpg")
     r = cli("enroll", "--from-folder", str(people), "--gallery", str(tmp_path / "g.db"))
     assert r.returncode == 1 and "'unknown'" in r.stderr and "reserved" in flat(r.stderr), r.stderr
-    listed = cli("gallery", "list", "--json", "--gallery", str(tmp_path / "g.db")).stdout
+    listed = cli("gallery", "list", "-f", "json", "--gallery", str(tmp_path / "g.db")).stdout
     assert [p["name"] for p in json.loads(listed)] == ["Aaron Peirsol"]
 
 
@@ -134,7 +134,7 @@ def test_recover_saves_the_rows_around_a_damaged_last_page(tmp_path):
     people = saved.execute("SELECT COUNT(*) FROM persons").fetchone()[0]
     assert people >= 30 - (on_page // 4 + 1)
     saved.close()
-    assert cli("gallery", "list", "--json", "--gallery", str(path)).returncode == 0
+    assert cli("gallery", "list", "-f", "json", "--gallery", str(path)).returncode == 0
 
 
 def test_a_damaged_gallery_is_a_server_fault_that_names_no_path(start_server, tmp_path, face_jpeg):

@@ -24,7 +24,7 @@ def test_texts_as_arguments_jsonl():
 
 
 def test_table_output():
-    r = runner.invoke(app, ["text", "what a wonderful surprise"])
+    r = runner.invoke(app, ["text", "what a wonderful surprise", "-f", "table"])
     assert r.exit_code == 0
     assert "label" in r.stdout and "en" in r.stdout
 

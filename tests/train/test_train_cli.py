@@ -61,7 +61,7 @@ def test_export_onnx_int8_and_load_as_a_model(trained, tmp_path, data_dir):
     from emolens.train.loop import build_model
 
     run_dir, _ = trained
-    out = run("export", run_dir, "--name", "tiny", "--out", tmp_path, "--int8")
+    out = run("export", run_dir, "--name", "tiny", "--output", tmp_path, "--int8")
     summary = json.loads(out.stdout)
     assert summary["parity_max_abs"] < 1e-3
     manifest = json.loads((tmp_path / "tiny.json").read_text())
@@ -114,7 +114,7 @@ def test_warm_restart_and_ensemble_export(trained, tmp_path, data_dir):
     after = torch.load(second / "best.pt", weights_only=False)["model"]
     assert any(not torch.equal(start[k], after[k]) for k in start)
 
-    out = run("export", first, second, "--name", "duo", "--out", tmp_path)
+    out = run("export", first, second, "--name", "duo", "--output", tmp_path)
     assert json.loads(out.stdout)["parity_max_abs"] < 1e-3
     manifest = json.loads((tmp_path / "duo.json").read_text())
     assert [m["run"] for m in manifest["training"]["members"]] == [str(first), str(second)]
@@ -146,7 +146,7 @@ def test_ensemble_of_mismatched_runs_is_refused(trained, tmp_path):
         "limit_train=64",
     )
     r = subprocess.run(
-        [EMOLENS, "export", str(first), str(other), "--name", "bad", "--out", str(tmp_path)],
+        [EMOLENS, "export", str(first), str(other), "--name", "bad", "--output", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -159,7 +159,7 @@ def test_quantize_an_exported_model_reports_before_and_after(trained, tmp_path, 
     from emolens.emotion import EmotionModel
 
     run_dir, _ = trained
-    run("export", run_dir, "--name", "q", "--out", tmp_path)
+    run("export", run_dir, "--name", "q", "--output", tmp_path)
     out = run("export", "--quantize", tmp_path / "q.json")
     summary = json.loads(out.stdout)
     assert summary["size_mb_int8"] < 0.6 * summary["size_mb_fp32"]
@@ -176,7 +176,7 @@ def test_quantize_an_exported_model_reports_before_and_after(trained, tmp_path, 
 
 
 def test_export_needs_a_run_or_a_model(tmp_path):
-    r = subprocess.run([EMOLENS, "export", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([EMOLENS, "export", "--output", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--quantize" in r.stderr
 
 

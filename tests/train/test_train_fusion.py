@@ -59,7 +59,7 @@ def test_fuser_learns_to_lean_on_the_reliable_modality():
 def test_train_fusion_command_writes_a_fuser_that_fuse_loads(tmp_path):
     out = tmp_path / "fuser.json"
     r = subprocess.run(
-        [EMOLENS, "train", "fusion", "--out", out, "--per-class", "60", "--voice", VOICE_REPORT],
+        [EMOLENS, "train", "fusion", "--output", out, "--per-class", "60", "--voice", VOICE_REPORT],
         capture_output=True,
         text=True,
         timeout=900,

@@ -47,7 +47,7 @@ def test_train_help_lists_the_subcommands():
     r = emolens("train", "voice", "--help")
     for option in ("--folds", "--fold", "--full", "--export", "--features-only", "--runs", "--epochs", "--seed"):
         assert option in r.stdout
-    for option in ("--threads", "--mixup", "--name", "--out", "--folds-dir", "--results"):
+    for option in ("--threads", "--mixup", "--name", "--output", "--folds-dir", "--results"):
         assert option in r.stdout
 
 

@@ -155,7 +155,9 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
 
 def test_cli_outputs_parse_with_one_row_per_face_per_analysed_frame(videos, tmp_path):
     out = tmp_path / "out"
-    r = run_cli("video", videos / "stage_three.mp4", "--out", out, "--every", 2, "--max-frames", 20, "--annotate", "-q")
+    r = run_cli(
+        "video", videos / "stage_three.mp4", "--output", out, "--every", 2, "--max-frames", 20, "--annotate", out, "-q"
+    )
     assert r.returncode == 0, r.stderr
     with open(out / "frames.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -211,7 +213,7 @@ def test_truncated_clip_gives_partial_results_then_a_clear_error(analyzer, trunc
 
 
 def test_cli_truncated_clip_keeps_partial_outputs_and_exits_1(truncated, tmp_path):
-    r = run_cli("video", truncated, "--out", tmp_path, "-q", "--no-plots")
+    r = run_cli("video", truncated, "--output", tmp_path, "-q", "--no-plots")
     assert r.returncode == 1, r.stderr
     assert "ends early" in r.stderr and "Traceback" not in r.stderr
     with open(tmp_path / "frames.csv", newline="") as fh:
@@ -237,7 +239,7 @@ def test_unreadable_inputs_fail_at_once_with_one_line(analyzer, tmp_path, videos
         assert info.value.source == str(path)
     with pytest.raises(VideoError, match="file not found"):
         analyzer.analyze_video(tmp_path / "missing.mp4")
-    r = run_cli("video", garbage, "--out", tmp_path / "o")
+    r = run_cli("video", garbage, "--output", tmp_path / "o")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot open as a video" in r.stderr
 
 
@@ -248,7 +250,7 @@ def test_missing_camera_is_reported_clearly(analyzer, tmp_path):
         open_source(63)
     with pytest.raises(VideoError, match=r"^no camera at index 63"):
         analyzer.analyze_video("63")
-    r = run_cli("video", "63", "--out", "o", cwd=tmp_path)
+    r = run_cli("video", "63", "--output", "o", cwd=tmp_path)
     assert r.returncode == 1 and "no camera at index 63" in r.stderr
 
 

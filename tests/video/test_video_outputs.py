@@ -1,4 +1,4 @@
-"""What ``emolens video --out`` leaves to look at and share: an H.264 annotated.mp4 that plays in headless
+"""What ``emolens video --output`` leaves to look at and share: an H.264 annotated.mp4 that plays in headless
 Chromium, each track's best face in its timeline, and the summary sheet (summary.html, summary.png).
 
 The browser part drives Debian's ``/usr/bin/chromium`` through Playwright, as the dashboard's browser test does;
@@ -32,7 +32,8 @@ def stage_out(data_dir: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("stage") / "out"
     clip = data_dir / "videos" / "stage_three.mp4"
     r = CliRunner().invoke(
-        app, ["video", str(clip), "--out", str(out), "--every", "2", "--max-frames", "48", "--annotate", "-q"]
+        app,
+        ["video", str(clip), "--output", str(out), "--every", "2", "--max-frames", "48", "--annotate", str(out), "-q"],
     )
     assert r.exit_code == 0, r.output
     return out

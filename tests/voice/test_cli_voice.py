@@ -40,8 +40,8 @@ def test_csv_windows_to_file(media, tmp_path):
     assert all(abs(sum(v) - 1) < 1e-3 for v in p)
 
 
-def test_table_default_and_video_track(media):
-    r = run("voice", media["video"], "--quiet")
+def test_table_and_video_track(media):
+    r = run("voice", media["video"], "--quiet", "-f", "table")
     assert r.returncode == 0, r.stderr
     assert "talking.mp4" in r.stdout and "overall" in r.stdout and "angry" in r.stdout
     assert r.stderr == ""

@@ -3,7 +3,7 @@ printed from it by headless Chromium.
 
 Two inputs:
 
-- a video run folder (``emolens video ... --out DIR``, ideally with ``--attention``): ``frames.csv``,
+- a video run folder (``emolens video ... --output DIR``, ideally with ``--attention``): ``frames.csv``,
   ``tracks.json``, ``attention.json``, ``thumbs/`` and ``alerts.json`` when they are there;
 - the event log of a gallery (one row per person per second, with attention when it was logged), filtered by
   time and identity, with its alerts.

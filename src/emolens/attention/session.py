@@ -68,7 +68,7 @@ def load_run(folder: str | Path) -> Session:
     frames = folder / "frames.csv"
     if not frames.is_file():
         raise DataError(
-            "not a video run folder: frames.csv is missing (make one with emolens video --out)", str(folder)
+            "not a video run folder: frames.csv is missing (make one with emolens video --output DIR)", str(folder)
         )
     tracks_meta: dict[str, Any] = {}
     if (folder / "tracks.json").is_file():

@@ -1,6 +1,6 @@
 """The output folder of a batch run: partitioned Parquet, the done-manifest that makes runs resumable, failures.
 
-Layout (``OUT`` is ``--out``)::
+Layout (``OUT`` is ``--output``)::
 
     OUT/faces/kind=photo/part-<commit>.parquet    one row per face (schema: emolens.batch.tables.face_schema)
     OUT/faces/kind=video/part-<commit>.parquet    one row per face per analysed frame, same schema
@@ -158,7 +158,7 @@ class BatchStore:
                 raise ConfigError(
                     "this folder holds results made with other options ("
                     + ("; ".join(diff) or "another format version")
-                    + "); use the same options, another --out, or --overwrite",
+                    + "); use the same options, another --output, or --overwrite",
                     str(self.out),
                 )
         _write_text(path, json.dumps(wanted, indent=2) + "\n")

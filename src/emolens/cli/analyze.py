@@ -9,23 +9,33 @@ from typing import Annotated
 
 import typer
 
-from emolens.analyzer import DEFAULT_DETECTOR
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
+    AnnotateOpt,
     BlurUnknownOpt,
+    DetectorOpt,
+    FormatHelp,
     LabelSizeOpt,
     LandmarksOpt,
     LogEventsOpt,
+    ModelOpt,
     OutputOpt,
     QuietOpt,
     RecogniseOpt,
 )
 from emolens.cli.progress import progress_bar
+from emolens.cli.records import RecordWriter, choose_format, simple_table
 from emolens.errors import EmolensError
+from emolens.registry import DEFAULT_DETECTOR
+
+#: The columns of the `analyze` table on a terminal (the files carry every column).
+TABLE_COLUMNS = ("file", "face", "box", "score", "label", "confidence", "identity")
 
 
 class Format(StrEnum):
+    auto = "auto"
+    table = "table"
     jsonl = "jsonl"
     json = "json"
     csv = "csv"
@@ -35,17 +45,12 @@ class Format(StrEnum):
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output format of the per-face records.")
-    ] = Format.jsonl,
+        Format, typer.Option("--format", "-f", help="Format of the per-face records. " + FormatHelp)
+    ] = Format.auto,
     output: OutputOpt = None,
-    annotate: Annotated[
-        Path | None, typer.Option("--annotate", help="Write annotated copies of the images here.")
-    ] = None,
-    detector: Annotated[
-        str,
-        typer.Option(help="Face detector: yunet (fast, the default), retinaface (thorough: crowds of tiny faces)."),
-    ] = DEFAULT_DETECTOR,
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    annotate: AnnotateOpt = None,
+    detector: DetectorOpt = DEFAULT_DETECTOR,
+    model: ModelOpt = "emotion-fer2013",
     min_face: Annotated[float, typer.Option(help="Ignore faces smaller than this many pixels.")] = 0,
     max_faces: Annotated[
         int | None, typer.Option(help="Keep at most this many faces per image (largest first).")
@@ -77,7 +82,6 @@ def analyze(
     from emolens.draw import annotate as draw_faces
     from emolens.draw import pixelate, save_image
     from emolens.io.inputs import expand_inputs
-    from emolens.io.writers import open_writer
 
     use_device(device)
     if (log_events or blur_unknown) and gallery is None:
@@ -117,7 +121,8 @@ def analyze(
         used: set[str] = set()
         t0 = time.perf_counter()
         first = 0.0
-        with open_writer(fmt.value, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
+        chosen = choose_format(fmt, output, [f.value for f in Format if f is not Format.auto])
+        with _writer(chosen, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 writer.write(result)
                 n_images += result.ok  # a missing path or a video is an error, not an image
@@ -151,6 +156,37 @@ def analyze(
             highlight=False,
         )
     raise typer.Exit(EXIT_PARTIAL if n_errors else EXIT_OK)
+
+
+class _TableWriter:
+    """The `analyze` table: one row per face, printed per photo (a terminal) or once at the end (a file)."""
+
+    def __init__(self, output: str | None) -> None:
+        self._records = RecordWriter(
+            "table", output, simple_table(TABLE_COLUMNS), table_at_end=output not in (None, "-")
+        )
+
+    def __enter__(self) -> _TableWriter:
+        self._records.__enter__()
+        return self
+
+    def write(self, result) -> None:
+        rows = [
+            {"file": result.source, "face": f.index, "box": " ".join(f"{v:.0f}" for v in f.box.to_list()),
+             "score": f"{f.score:.2f}", "label": f.label, "confidence": f"{f.emotions.confidence:.2f}",
+             "identity": f.identity}
+            for f in result.faces
+        ]  # fmt: skip
+        self._records.write(*rows)
+
+    def __exit__(self, *exc: object) -> None:
+        self._records.__exit__(*exc)
+
+
+def _writer(fmt: str, output: str | None):
+    from emolens.io.writers import open_writer
+
+    return _TableWriter(output) if fmt == "table" else open_writer(fmt, output)
 
 
 def _unique_name(source: str, used: set[str]) -> str:

@@ -10,8 +10,10 @@ import typer
 from rich.markup import escape
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.options import QuietOpt
+from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import DetectorOpt, ModelOpt, QuietOpt
 from emolens.errors import EmolensError
+from emolens.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
     from emolens.batch import BatchProgress
@@ -31,7 +33,7 @@ def batch(
             help="Photos, videos, folders (searched recursively), .txt file lists (one path a line), globs."
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: Parquet tables, failures, summary.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="Output folder: Parquet tables, failures, summary.")],
     engine: Annotated[
         Engine, typer.Option(help="local: processes on this machine; ray: a Ray cluster.")
     ] = Engine.local,
@@ -42,10 +44,8 @@ def batch(
         int | None, typer.Option(min=1, help="Worker processes / Ray actors (default: local 1, ray one per CPU).")
     ] = None,
     threads: Annotated[int, typer.Option(min=0, help="ONNX Runtime threads per worker (0: cores / workers).")] = 0,
-    detector: Annotated[
-        str, typer.Option(help="Face detector backend (yunet, the default; retinaface, thorough; blazeface).")
-    ] = "yunet",
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
+    model: ModelOpt = "emotion-fer2013",
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Most photos per worker call (a video is a call of its own).")
     ] = 8,
@@ -53,7 +53,8 @@ def batch(
     commit_interval: Annotated[
         float, typer.Option(min=0, help="Seconds between commits: the most work a killed run redoes.")
     ] = 10.0,
-    overwrite: Annotated[bool, typer.Option(help="Delete earlier results in --out and start over.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete earlier results in --output and start over.")] = False,
+    device: DeviceOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Analyse many photos and videos into partitioned Parquet; re-run the same command to resume.
@@ -61,8 +62,13 @@ def batch(
     Inputs already done (same path, size and modification time) are skipped; failed inputs are listed in
     failures.jsonl and tried again on the next run. See docs/batch.md.
     """
+    import os
+
     from emolens.batch import run_batch
 
+    use_device(device)
+    if device is not None:  # the worker processes load their models with it too
+        os.environ["EMOLENS_DEVICE"] = str(device)
     view = _View(quiet)
     try:
         summary = run_batch(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -11,8 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emolens.cli.console import EXIT_OK, fail
+from emolens.cli.console import EXIT_OK, err, fail
 from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import OutputOpt, QuietOpt, ReportFormatOpt
+from emolens.cli.records import ReportFormat, report_output, write_json
 from emolens.errors import EmolensError
 
 out = Console()
@@ -25,8 +25,10 @@ def bench(
     batch: Annotated[list[int] | None, typer.Option("--batch", help="Batch sizes (default 1, 32, 256).")] = None,
     threads: Annotated[list[int] | None, typer.Option("--threads", help="Thread counts (default 1, 2).")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each setting.")] = 2.0,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the table as JSON.")] = None,
+    fmt: ReportFormatOpt = ReportFormat.auto,
+    output: OutputOpt = None,
     device: DeviceOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Time the emotion models on random aligned crops: median ms per face and faces per second."""
     import onnxruntime as ort
@@ -39,8 +41,11 @@ def bench(
     names = model or model_names("emotion")
     rows = []
     try:
+        show, json_to = report_output(fmt, output)
         for name in names:
             for t in threads or [1, 2]:
+                if not quiet:
+                    err.print(f"timing {name} on {t} thread(s)", highlight=False)
                 m = EmotionModel(name, threads=t)
                 ran_on = m._session.get_providers()[0].removesuffix("ExecutionProvider")
                 for b in batch or [1, 32, 256]:
@@ -67,9 +72,9 @@ def bench(
         table.add_row(
             r["model"], str(r["threads"]), str(r["batch"]), f"{r['ms_per_face']:.3f}", f"{r['faces_per_s']:.0f}"
         )
-    out.print(table)
-    if json_path:
-        json_path.write_text(json.dumps(rows, indent=2))
+    if show:
+        out.print(table)
+    write_json(rows, json_to)
     raise typer.Exit(EXIT_OK)
 
 

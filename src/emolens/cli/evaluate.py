@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,8 +12,11 @@ from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, err, fail
 from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import DetectorOpt, OutputOpt, QuietOpt, ReportFormatOpt
 from emolens.cli.progress import progress_bar
+from emolens.cli.records import ReportFormat, report_output, write_json
 from emolens.errors import ConfigError, DataError, EmolensError
+from emolens.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,11 +67,12 @@ def evaluate(
             help="crops: already-cropped faces; photos: detect and align the largest face; auto: crops when ≤ 64 px.",
         ),
     ] = InputKind.auto,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report(s) as JSON.")] = None,
+    fmt: ReportFormatOpt = ReportFormat.auto,
+    output: OutputOpt = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Confusion-matrix PNG (first model).")] = None,
     reliability: Annotated[Path | None, typer.Option("--reliability", help="Reliability-diagram PNG.")] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation.")] = False,
-    detector: Annotated[str, typer.Option(help="Detector for --input photos.")] = "retinaface",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
     threads: Annotated[int, typer.Option(help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     limit: Annotated[int, typer.Option(help="Use only the first N samples (0: all).")] = 0,
     total: Annotated[
@@ -87,7 +90,7 @@ def evaluate(
         ),
     ] = None,
     device: DeviceOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Score emotion model(s) on a labelled set (npz, image folder or CSV) and print accuracy, macro-F1, per-class
     figures and confusion; or, with --suite, every labelled set in the data folder in one table."""
@@ -95,6 +98,10 @@ def evaluate(
     from emolens.evaluate.runner import evaluate_npz, load_labelled_npz
 
     use_device(device)
+    try:
+        json_path = report_output(fmt, output)
+    except EmolensError as e:
+        raise fail(e) from None
     if suite:
         _suite(model, data_root, detector, threads, json_path, quiet)
     if data is not None and npz is not None:
@@ -276,16 +283,19 @@ def _keep(
         reliability_png(probs[found], y[found], reliability, title=title)
 
 
-def _finish(reports: list, right: list, json_path: Path | None) -> None:
-    for r in reports:
-        _print_report(r)
+def _finish(reports: list, right: list, json_path: tuple[bool, str | None]) -> None:
+    show, json_to = json_path
     if len(reports) > 1:
         _pair_with_first(reports, right)
-        _print_comparison(reports)
-    if json_path:
-        payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
-        json_path.write_text(json.dumps(payload, indent=2))
-        err.print(f"wrote {json_path}", highlight=False)
+    if show:
+        for r in reports:
+            _print_report(r)
+        if len(reports) > 1:
+            _print_comparison(reports)
+    payload = reports[0].to_dict() if len(reports) == 1 else {"models": [r.to_dict() for r in reports]}
+    write_json(payload, json_to)
+    if json_to not in (None, "-"):
+        err.print(f"wrote {json_to}", highlight=False)
     raise typer.Exit(EXIT_OK)
 
 
@@ -317,10 +327,12 @@ def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
         t.add_row(
             r["set"], r["model"], str(r["n"]), f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", ece, str(r["no_face"])
         )
-    (out if out.is_terminal else Console(width=160)).print(t)
-    if json_path:
-        json_path.write_text(json.dumps({"detector": detector, "rows": rows}, indent=2))
-        err.print(f"wrote {json_path}", highlight=False)
+    visible, json_to = json_path
+    if visible:
+        (out if out.is_terminal else Console(width=160)).print(t)
+    write_json({"detector": detector, "rows": rows}, json_to)
+    if json_to not in (None, "-"):
+        err.print(f"wrote {json_to}", highlight=False)
     raise typer.Exit(EXIT_OK)
 
 

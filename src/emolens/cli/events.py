@@ -11,7 +11,7 @@ import typer
 
 from emolens.cli.console import EXIT_USAGE, err, fail
 from emolens.cli.identity import GalleryOpt
-from emolens.cli.options import OutputOpt
+from emolens.cli.options import FormatOpt, OutputOpt, QuietOpt
 from emolens.cli.records import Format, RecordWriter, simple_table
 from emolens.errors import EmolensError
 
@@ -42,8 +42,9 @@ def events(
     source: Annotated[str | None, typer.Option(help="Only this source (file, camera, URL).")] = None,
     alerts: Annotated[bool, typer.Option("--alerts", help="Show alerts instead of events.")] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: FormatOpt = Format.auto,
     output: OutputOpt = None,
+    quiet: QuietOpt = False,
     dp_epsilon: Annotated[
         float | None,
         typer.Option(help="Release only a differentially private histogram (--by) spending this ε of the budget."),
@@ -88,10 +89,12 @@ def events(
     try:
         with RecordWriter(fmt, output, simple_table(cols)) as w:
             w.write(*rows)
-        if output:
+        if output and output != "-":
             g = Gallery(gallery)
             if hasattr(g.store, "audit"):
                 g.store.audit("export", f"{len(rows)} {'alerts' if alerts else 'events'} to {output}")
+            if not quiet:
+                err.print(f"{len(rows)} {'alert(s)' if alerts else 'event(s)'} → {output}", highlight=False)
     except EmolensError as e:
         raise fail(e) from None
 

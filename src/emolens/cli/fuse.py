@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from emolens.cli.console import EXIT_USAGE, err, fail
+from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import QuietOpt
 from emolens.errors import EmolensError
 
 
@@ -30,10 +32,14 @@ def fuse(
     gate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Confidence a modality needs under --rule gated.")
     ] = 0.5,
-    model: Annotated[Path | None, typer.Option(help="LearnedFusion JSON for --rule learned.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="LearnedFusion JSON for --rule learned.")] = None,
+    device: DeviceOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Align face frames, voice windows and transcript lines on one timeline and fuse them every --step seconds."""
     from emolens.fusion.run import parse_weights, run_multimodal, write_rows
+
+    use_device(device)
 
     if face is None and voice is None and text is None:
         err.print("[red]error:[/red] give at least one of --face, --voice, --text")
@@ -52,6 +58,8 @@ def fuse(
         write_rows(run.rows, output)
     except EmolensError as e:
         raise fail(e) from None
+    if quiet:
+        return
     for note in run.notes:
         err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     fused = [r for r in run.rows if r["label"]]

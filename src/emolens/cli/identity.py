@@ -8,13 +8,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import BlurUnknownOpt, LabelSizeOpt, LandmarksOpt, LogEventsOpt, OutputOpt
+from emolens.cli.options import (
+    AnnotateOpt,
+    BlurUnknownOpt,
+    FormatOpt,
+    LabelSizeOpt,
+    LandmarksOpt,
+    LogEventsOpt,
+    OutputOpt,
+    QuietOpt,
+    ReportFormatOpt,
+)
 from emolens.cli.progress import progress_bar
-from emolens.cli.records import Format, RecordWriter, simple_table
+from emolens.cli.records import Format, RecordWriter, ReportFormat, report_output, simple_table, write_json
 from emolens.errors import ConfigError, EmolensError
 
 out = Console()
@@ -31,7 +40,7 @@ ThresholdOpt = Annotated[
 
 
 #: The columns of the `identify` table (JSON, JSON Lines and CSV also carry each face's box).
-IDENTIFY_COLUMNS = ("source", "face", "identity", "score", "emotion", "emotion_score")
+IDENTIFY_COLUMNS = ("source", "face", "identity", "similarity", "emotion", "emotion_score")
 
 
 def _open(gallery: Path | None, threshold: float | None = None, **kw: Any):
@@ -55,7 +64,7 @@ def enroll(
         bool, typer.Option(help="Also store the aligned face crops (off: embeddings only).")
     ] = False,
     device: DeviceOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Enrol a person from photos (one face each), or everyone in a folder of per-person sub-folders."""
     use_device(device)
@@ -112,24 +121,21 @@ gallery_app = typer.Typer(help="List, remove, export, import or recover enrolled
 
 
 @gallery_app.command("list")
-def gallery_list(gallery: GalleryOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def gallery_list(gallery: GalleryOpt = None, fmt: FormatOpt = Format.auto, output: OutputOpt = None) -> None:
     """Enrolled people and their number of embeddings."""
     import datetime as dt
 
     try:
         g = _open(gallery)
         people = g.people()
+        with RecordWriter(fmt, output, simple_table(("name", "embeddings", "enrolled"))) as w:
+            if w.fmt is not Format.table:
+                w.write(*[p.to_dict() for p in people])
+                return
+            stamp = {p.name: dt.datetime.fromtimestamp(p.created).strftime("%Y-%m-%d %H:%M") for p in people}
+            w.write(*[{"name": p.name, "embeddings": p.embeddings, "enrolled": stamp[p.name]} for p in people])
     except EmolensError as e:
         raise fail(e) from None
-    if as_json:
-        out.print_json(json.dumps([p.to_dict() for p in people]))
-        return
-    t = Table(title=f"{len(people)} enrolled")
-    for col in ("name", "embeddings", "enrolled"):
-        t.add_column(col)
-    for p in people:
-        t.add_row(p.name, str(p.embeddings), dt.datetime.fromtimestamp(p.created).strftime("%Y-%m-%d %H:%M"))
-    out.print(t)
 
 
 @gallery_app.command("remove")
@@ -201,15 +207,15 @@ def identify(
     paths: Annotated[list[str], typer.Argument(help="Images, folders or globs.")],
     gallery: GalleryOpt = None,
     threshold: ThresholdOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: FormatOpt = Format.auto,
     output: OutputOpt = None,
-    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write annotated copies here.")] = None,
+    annotate: AnnotateOpt = None,
     blur_unknown: BlurUnknownOpt = False,
     landmarks: LandmarksOpt = True,
     label_size: LabelSizeOpt = None,
     log_events: LogEventsOpt = False,
     device: DeviceOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
     use_device(device)
@@ -248,7 +254,7 @@ def identify(
                             "face": f.index,
                             "box": f.box.to_list(),
                             "identity": f.identity,
-                            "score": None if f.identity_score is None else round(f.identity_score, 4),
+                            "similarity": None if f.identity_score is None else round(f.identity_score, 4),
                             "emotion": f.label,
                             "emotion_score": round(f.emotions.confidence, 4),
                         }
@@ -268,8 +274,11 @@ def identify(
             logger.close()
     except EmolensError as e:
         raise fail(e) from None
-    with RecordWriter(fmt, output, simple_table(IDENTIFY_COLUMNS)) as w:
-        w.write(*rows)
+    try:
+        with RecordWriter(fmt, output, simple_table(IDENTIFY_COLUMNS)) as w:
+            w.write(*rows)
+    except EmolensError as e:
+        raise fail(e) from None
     raise typer.Exit(EXIT_PARTIAL if errors else EXIT_OK)
 
 
@@ -293,14 +302,19 @@ def verify(
     ] = None,
     threshold: ThresholdOpt = None,
     ext: Annotated[str, typer.Option(help="Image file extension in --images.")] = "jpg",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON.")] = None,
+    fmt: ReportFormatOpt = ReportFormat.auto,
+    output: OutputOpt = None,
     device: DeviceOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Are two photos the same person? Or, with --pairs, verification accuracy on a pairs list."""
     use_device(device)
     from emolens.identity import Gallery
 
+    try:
+        show, json_to = report_output(fmt, output)
+    except EmolensError as e:
+        raise fail(e) from None
     if pairs is None:
         if a is None or b is None:
             err.print("[red]error:[/red] give two photos, or --pairs FILE --images DIR")
@@ -313,21 +327,20 @@ def verify(
         verdict = "same person" if v.same else "different people"
         prob = g.embedder.same_probability(v.score)
         p_txt = "" if prob is None else f", P(same) {prob:.3f}"
-        out.print(
-            f"{verdict}: similarity {v.score:.3f} (threshold {v.threshold:.3f}{p_txt}, {g.model})", highlight=False
-        )
-        if json_out:
-            record = {**v.to_dict(), "probability": None if prob is None else round(prob, 4)}
-            json_out.write_text(json.dumps({**record, "a": a, "b": b, "model": g.model}, indent=2))
+        if show:
+            out.print(
+                f"{verdict}: similarity {v.score:.3f} (threshold {v.threshold:.3f}{p_txt}, {g.model})", highlight=False
+            )
+        record = {**v.to_dict(), "probability": None if prob is None else round(prob, 4)}
+        write_json({**record, "a": a, "b": b, "model": g.model}, json_to)
         return
     if images is None and pairs.suffix.lower() != ".csv":
         err.print("[red]error:[/red] --pairs needs --images DIR (only a .csv of pairs may do without)")
         raise typer.Exit(EXIT_USAGE)
     figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, quiet)
-    _print_figures(figures)
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(figures, indent=2))
+    if show:
+        _print_figures(figures)
+    write_json(figures, json_to)
     raise typer.Exit(EXIT_PARTIAL if figures["failed_images"] else EXIT_OK)
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import difflib
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 try:  # Typer 0.2x ships its own copy of Click
-    from typer._click.exceptions import NoSuchOption
+    from typer._click.exceptions import NoSuchOption, UsageError
 except ImportError:  # pragma: no cover
-    from click.exceptions import NoSuchOption
+    from click.exceptions import NoSuchOption, UsageError
 
 from emolens.cli.console import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from emolens.cli.vocabulary import rewrite_deprecated
 
 __all__ = ["EXIT_FATAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "err", "fail", "main"]
 
@@ -30,6 +31,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from emolens import __version__
+
+        typer.echo(f"emolens {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find faces and tell how people feel, offline."""
 
 
 def _register() -> None:
@@ -88,8 +107,25 @@ def _nearest_option_only(typer_app: typer.Typer) -> None:
             _nearest_option_only(group.typer_instance)
 
 
+def _command_path(ctx: Any) -> str:
+    """``"gallery list"`` for ``emolens gallery list``: the names below the program's own."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def _note(message: str) -> None:
+    err.print(f"[yellow]note:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
 class _Command(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:  # the old spellings of emolens.cli.vocabulary.RENAMED, with a note
+            args = rewrite_deprecated(_command_path(ctx), args, _note)
+        except ValueError as e:
+            raise UsageError(str(e), ctx) from None
         try:
             return super().parse_args(ctx, args)
         except NoSuchOption as e:

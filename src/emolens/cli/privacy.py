@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,8 @@ import typer
 
 from emolens.cli.console import err, fail
 from emolens.cli.identity import GalleryOpt, gallery_app, out
+from emolens.cli.options import FormatOpt, OutputOpt, ReportFormatOpt
+from emolens.cli.records import Format, RecordWriter, ReportFormat, report_output, simple_table, write_json
 from emolens.errors import EmolensError
 
 
@@ -46,10 +47,12 @@ def gallery_purge(
 def gallery_budget(
     gallery: GalleryOpt = None,
     set_to: Annotated[float | None, typer.Option("--set", help="Set the gallery's total privacy budget (ε).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    fmt: ReportFormatOpt = ReportFormat.auto,
+    output: OutputOpt = None,
 ) -> None:
     """The gallery's privacy budget, what the DP releases from it have spent, and its ledger."""
     try:
+        show, json_to = report_output(fmt, output)
         store = _store(gallery)
         if set_to is not None:
             store.set_privacy_budget(set_to)
@@ -57,13 +60,12 @@ def gallery_budget(
         ledger = store.ledger()
     except EmolensError as e:
         raise fail(e) from None
-    if as_json:
-        out.print_json(json.dumps({"budget": budget, "spent": spent, "left": budget - spent, "ledger": ledger}))
-        return
-    out.print(
-        f"privacy budget ε = {budget:g}: {spent:.4g} spent by {n} release(s), {budget - spent:.4g} left",
-        highlight=False,
-    )
+    write_json({"budget": budget, "spent": spent, "left": budget - spent, "ledger": ledger}, json_to)
+    if show:
+        out.print(
+            f"privacy budget ε = {budget:g}: {spent:.4g} spent by {n} release(s), {budget - spent:.4g} left",
+            highlight=False,
+        )
 
 
 @gallery_app.command("encrypt")
@@ -99,7 +101,8 @@ def gallery_audit(
     action: Annotated[
         str | None, typer.Option(help="Only this action (enrol, delete, purge, retention, export, dp-query, ...).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    fmt: FormatOpt = Format.auto,
+    output: OutputOpt = None,
 ) -> None:
     """Who enrolled, deleted, purged, exported or queried what, and when (kept apart from the event log)."""
     from emolens.cli.events import parse_time
@@ -112,11 +115,11 @@ def gallery_audit(
         raise fail(e) from None
     for r in rows:
         r["time"] = dt.datetime.fromtimestamp(r["time"]).isoformat(timespec="seconds")
-    if as_json:
-        out.print_json(json.dumps(rows))
-        return
-    for r in rows:
-        out.print(f"{r['time']}  {r['who']}  {r['action']}  {r['what']}", highlight=False, soft_wrap=True)
+    try:
+        with RecordWriter(fmt, output, simple_table(("time", "who", "action", "what"))) as w:
+            w.write(*rows)
+    except EmolensError as e:
+        raise fail(e) from None
 
 
 def register(app: typer.Typer) -> None:

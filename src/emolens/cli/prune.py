@@ -21,7 +21,9 @@ def prune(
     finetune: Annotated[int, typer.Option(help="Fine-tuning epochs on FER2013 Training after pruning (0: none).")] = 2,
     lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning (cosine).")] = 0.01,
     name: Annotated[str | None, typer.Option(help="Name of the pruned model (default MODEL-pruned-PERCENT).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where NAME.onnx and NAME.json are written.")] = Path("."),
+    out_dir: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder where NAME.onnx and NAME.json are written.")
+    ] = Path("."),
     run_dir: Annotated[Path | None, typer.Option(help="Checkpoints (default runs/NAME).")] = None,
     int8: Annotated[bool, typer.Option(help="Also write a static INT8 copy NAME-int8.onnx.")] = True,
     limit_train: Annotated[int, typer.Option(help="Fine-tune on the first N training rows only (0: all).")] = 0,

@@ -14,6 +14,8 @@ The formats are the shared sinks of :mod:`emolens.io.sinks`.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -21,10 +23,12 @@ from typing import Any
 
 from rich.table import Table
 
+from emolens.errors import ConfigError
 from emolens.io.sinks import CsvSink, JsonLinesSink, JsonSink, Sink, TableSink, json_cell
 
 
 class Format(StrEnum):
+    auto = "auto"
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -32,6 +36,34 @@ class Format(StrEnum):
 
 
 Record = dict[str, Any]
+
+#: The format ``--format auto`` takes from the ``--output`` file's suffix.
+SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
+                  ".txt": "table"}  # fmt: skip
+
+
+def choose_format(fmt: str, output: str | Path | None, allowed: Sequence[str], report: bool = False) -> str:
+    """The format ``--format auto`` stands for: the ``output`` file's suffix (a file of another suffix: JSON Lines,
+    or a table for a report); on standard output a table on a terminal and JSON Lines when piped (a report: a
+    table). Any other ``fmt`` is returned as it is.
+
+    Raises
+    ------
+    ConfigError
+        The suffix names a format the command does not write.
+    """
+    fmt = str(fmt)
+    if fmt != "auto":
+        return fmt
+    if output not in (None, "-"):
+        suffix = Path(output).suffix.lower()
+        chosen = SUFFIX_FORMATS.get(suffix, "table" if report else "jsonl")
+        if chosen not in allowed:
+            raise ConfigError(
+                f"--format auto: this command does not write {suffix} files (formats: {', '.join(allowed)})"
+            )
+        return chosen
+    return "table" if report or sys.stdout.isatty() else "jsonl"
 
 
 def simple_table(columns: Sequence[str]) -> Callable[[list[Record]], Table]:
@@ -54,7 +86,7 @@ class RecordWriter:
     Parameters
     ----------
     fmt
-        The output format.
+        The output format; ``auto`` is resolved by :func:`choose_format` (see :attr:`fmt` for the result).
     output
         A file path, or ``None`` / ``"-"`` for standard output. Parent folders are created.
     table
@@ -73,7 +105,7 @@ class RecordWriter:
         csv_columns: Sequence[str] | None = None,
         table_at_end: bool = True,
     ) -> None:
-        self.fmt = fmt
+        self.fmt = Format(choose_format(fmt, output, [f.value for f in Format if f is not Format.auto]))
         self.path = None if output in (None, "-") else Path(output)
         self.table = table
         self.csv_columns = list(csv_columns) if csv_columns else None
@@ -109,3 +141,43 @@ class RecordWriter:
             self._sink.close()
         else:
             self._sink.abandon()
+
+
+class ReportFormat(StrEnum):
+    """``--format`` of a report command (evaluate, bench, verify, gallery budget)."""
+
+    auto = "auto"
+    table = "table"
+    json = "json"
+
+
+def report_output(fmt: str, output: str | Path | None) -> tuple[bool, str | None]:
+    """For a report: whether to print its table on standard output, and where its JSON goes (``"-"``: standard
+    output, ``None``: nowhere). ``auto`` is JSON to an ``--output`` file and the table alone without one.
+
+    Raises
+    ------
+    ConfigError
+        ``--format table`` with an ``--output`` file (the table is for the terminal; the file gets JSON).
+    """
+    to_file = output not in (None, "-")
+    chosen = str(fmt) if str(fmt) != "auto" else ("json" if to_file else "table")
+    if chosen == "table":
+        if to_file:
+            raise ConfigError("--format table prints the report; --output FILE writes it as JSON (--format json)")
+        return True, None
+    return to_file, str(output) if to_file else "-"
+
+
+def write_json(data: Any, where: str | None) -> None:
+    """``data`` as indented JSON to a file, or to standard output for ``"-"``; nothing for ``None``."""
+    if where is None:
+        return
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if where == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    path = Path(where)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")

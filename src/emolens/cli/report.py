@@ -9,13 +9,14 @@ import typer
 
 from emolens.cli.console import EXIT_OK, EXIT_USAGE, err, fail
 from emolens.cli.identity import GalleryOpt
+from emolens.cli.options import QuietOpt
 from emolens.errors import ConfigError, EmolensError
 
 
 def report(
     run: Annotated[
         Path | None,
-        typer.Argument(help="A video run folder (emolens video --out DIR [--attention]); omit for the event log."),
+        typer.Argument(help="A video run folder (emolens video -o DIR [--attention]); omit for the event log."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="The HTML file (default: DIR/report.html or report.html).")
@@ -27,6 +28,7 @@ def report(
         str | None, typer.Option(help="Event log: from this time (ISO date, Unix time, or an age: 15m, 2h, 7d).")
     ] = None,
     identity: Annotated[str | None, typer.Option(help="Event log: only this person.")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write a report a person would rather read than the CSV: per person and for the whole session."""
     from emolens.attention.report import html_to_pdf, render_html
@@ -56,10 +58,12 @@ def report(
             try:
                 files.append(html_to_pdf(out, out.with_suffix(".pdf")))
             except ConfigError as e:
-                err.print(f"[yellow]note:[/yellow] no PDF: {e}", highlight=False)
+                if not quiet:
+                    err.print(f"[yellow]note:[/yellow] no PDF: {e}", highlight=False)
     except EmolensError as e:
         raise fail(e) from None
-    err.print(f"{len(session.people)} person(s) → {', '.join(map(str, files))}", highlight=False)
+    if not quiet:
+        err.print(f"{len(session.people)} person(s) → {', '.join(map(str, files))}", highlight=False)
     raise typer.Exit(EXIT_OK)
 
 

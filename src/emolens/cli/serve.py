@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_PARTIAL, err, fail
+from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import DetectorOpt, QuietOpt
 from emolens.errors import ConfigError, EmolensError
+from emolens.registry import DEFAULT_DETECTOR
 
 out = Console()
 
@@ -54,9 +57,7 @@ def serve(
     threads: Annotated[
         int, typer.Option(min=0, help="ONNX Runtime threads per model (1: concurrent requests share the cores).")
     ] = 1,
-    detector: Annotated[
-        str, typer.Option(help="Default detector of /v1/analyze and /v1/identify: yunet, retinaface or blazeface.")
-    ] = "yunet",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
     detector_size: Annotated[
         int | None,
         typer.Option(
@@ -84,10 +85,13 @@ def serve(
         str | None,
         typer.Option(help="Delete events and alerts older than this age (30d, 12h) at start and every hour."),
     ] = None,
+    device: DeviceOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the REST/WebSocket service (needs the serve extra: `pip install 'emolens\\[serve]'`)."""
     from emolens.serve.keys import default_keys_path
 
+    use_device(device)
     try:
         import uvicorn
 
@@ -127,19 +131,21 @@ def serve(
             from emolens.privacy.retention import Retention, parse_age
 
             gone = Retention(SQLiteStore(gallery or default_gallery_path()), parse_age(retain)).start()
-            err.print(
-                f"retention {retain}: deleted {gone['events']} events and {gone['alerts']} alerts", highlight=False
-            )
+            if not quiet:
+                err.print(
+                    f"retention {retain}: deleted {gone['events']} events and {gone['alerts']} alerts", highlight=False
+                )
     except ImportError as e:
         from emolens.errors import MissingExtraError
 
         raise fail(MissingExtraError(e.name or "uvicorn", "serve")) from None
     except EmolensError as e:
         raise fail(e) from None
-    err.print(
-        f"emolens serving on http://{host}:{port} (dashboard at /dashboard, docs at /docs, metrics at /metrics)",
-        highlight=False,
-    )
+    if not quiet:
+        err.print(
+            f"emolens serving on http://{host}:{port} (dashboard at /dashboard, docs at /docs, metrics at /metrics)",
+            highlight=False,
+        )
     # X-Forwarded-For is the guard's to read (from --trusted-proxy only), never uvicorn's; a WebSocket message
     # over the upload limit is refused by the protocol layer before it is buffered whole.
     uvicorn.run(

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.device import DeviceOpt, use_device
+from emolens.cli.options import FormatOpt, OutputOpt, QuietOpt
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError, TextError
 
@@ -100,8 +102,8 @@ def text(
     file: Annotated[str | None, typer.Option("--file", help="A UTF-8 file, one text per line ('-': stdin).")] = None,
     csv_path: Annotated[str | None, typer.Option("--csv", help="A CSV file (with a header row).")] = None,
     column: Annotated[str, typer.Option(help="The CSV column holding the texts.")] = "text",
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
+    fmt: FormatOpt = Format.auto,
+    output: OutputOpt = None,
     language: Annotated[Language, typer.Option(help="Language (auto: by CJK share).")] = Language.auto,
     model_en: Annotated[
         str | None, typer.Option(help="English model (default text-en-goemotions; text-en-all: every corpus).")
@@ -112,10 +114,15 @@ def text(
     evaluate: Annotated[
         str | None, typer.Option(help="Instead: evaluate on a dataset's test split (goemotions, dair, smp, smp-virus).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="With --evaluate: the model (default: the dataset's).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="With --evaluate: the model (default: the dataset's).")
+    ] = None,
     split: Annotated[str, typer.Option(help="With --evaluate: the split.")] = "test",
+    device: DeviceOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Emotion of texts: probabilities over angry, disgust, fear, happy, sad, surprise, neutral."""
+    use_device(device)
     if evaluate is not None:
         _evaluate(evaluate, model, split, output)
         return
@@ -134,19 +141,20 @@ def text(
         else:
             assert csv_path is not None
             items = _read_csv(csv_path, column)
-        n_bad = 0
+        n_bad = n_done = 0
         pending: list[tuple[str, str]] = []
         with RecordWriter(fmt, output, _text_table) as sink:
 
             def flush() -> None:
-                nonlocal n_bad
+                nonlocal n_bad, n_done
                 for (src, _), r in zip(pending, analyzer.iter_analyze([t for _, t in pending]), strict=True):
                     if isinstance(r, TextError):
                         n_bad += 1
                         err.print(f"[yellow]skipped[/yellow] {src}: {r.message}", highlight=False, soft_wrap=True)
                     else:
                         rec = _record(src, r)
-                        sink.write(_flat(rec) if fmt is Format.csv else rec)
+                        n_done += 1
+                        sink.write(_flat(rec) if sink.fmt is Format.csv else rec)
                 pending.clear()
 
             for item in items:
@@ -156,6 +164,8 @@ def text(
             flush()
     except EmolensError as e:
         raise fail(e) from None
+    if not quiet and output not in (None, "-"):
+        err.print(f"{n_done} text(s), {n_bad} skipped → {output}", highlight=False)
     raise typer.Exit(EXIT_PARTIAL if n_bad else EXIT_OK)
 
 

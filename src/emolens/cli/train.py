@@ -189,7 +189,9 @@ def export(
         typer.Argument(help="A training run folder (with best.pt); several make an ensemble."),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name for the manifest and files.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where NAME.onnx and NAME.json are written.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder where NAME.onnx and NAME.json are written.")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Dataset root (for calibration and metrics).")] = None,
     int8: Annotated[bool, typer.Option(help="Also write a static INT8 model NAME-int8.onnx.")] = False,
     quantize: Annotated[
@@ -236,7 +238,7 @@ def train_text(
         Path | None, typer.Option(help="Sentence-embedding cache for --multi (default runs/text_embeddings).")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where the model files go (default: the package's).")
+        Path | None, typer.Option("--output", "-o", help="Folder where the model files go (default: the package's).")
     ] = None,
     results: Annotated[Path | None, typer.Option(help="Where the figures go (default docs/results).")] = None,
 ) -> None:
@@ -282,7 +284,7 @@ def train_voice(
     mixup: Annotated[float | None, typer.Option(help="Mixup alpha (0: off, the default).")] = None,
     name: Annotated[str, typer.Option(help="Model name of --export.")] = "voice-ravdess",
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where --export writes (default: the package's).")
+        Path | None, typer.Option("--output", "-o", help="Folder where --export writes (default: the package's).")
     ] = None,
     folds_dir: Annotated[
         Path | None, typer.Option(help="Fold runs, for --export: cross-validation metrics and the temperature.")
@@ -336,7 +338,7 @@ def train_voice(
 
 
 def train_fusion(
-    out_file: Annotated[Path, typer.Option("--out", help="Where the fuser (JSON) is written.")] = Path(
+    out_file: Annotated[Path, typer.Option("--output", "-o", help="The fuser's JSON file.")] = Path(
         "fusion-learned.json"
     ),
     voice: Annotated[

@@ -12,8 +12,18 @@ import typer
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLandmarksOpt
+from emolens.cli.options import (
+    DetectorOpt,
+    ModelOpt,
+    OutputDirOpt,
+    QuietOpt,
+    RecogniseOpt,
+    VideoBlurUnknownOpt,
+    VideoLabelSizeOpt,
+    VideoLandmarksOpt,
+)
 from emolens.errors import EmolensError, VideoError
+from emolens.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
@@ -30,15 +40,20 @@ def video(
     source: Annotated[
         str, typer.Argument(help="Video file, folder of images, camera index (0) or stream URL (rtsp://, http://).")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")],
-    annotate: Annotated[bool, typer.Option("--annotate", help="Also write annotated.mp4 with track ids.")] = False,
+    out: OutputDirOpt,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            "--annotate",
+            metavar="DIR",
+            help="Also write DIR/annotated.mp4 with track ids (DIR: often the --output folder).",
+        ),
+    ] = None,
     every: Annotated[int, typer.Option("--every", min=1, help="Analyse every Nth frame.")] = 1,
     fps: Annotated[
         float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
     ] = None,
-    detector: Annotated[
-        str, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
-    ] = "yunet",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
     smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")
@@ -49,7 +64,7 @@ def video(
             min=0.0, max=1.0, help="Below this smoothed confidence the label is 'uncertain' (kept, with hysteresis)."
         ),
     ] = 0.0,
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    model: ModelOpt = "emotion-fer2013",
     threads: Annotated[int, typer.Option(min=0, help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     live: Annotated[
         bool | None,
@@ -58,9 +73,7 @@ def video(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Timeline PNG per track (needs matplotlib).")
     ] = True,
-    gallery: Annotated[
-        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
-    ] = None,
+    gallery: RecogniseOpt = None,
     log_events: Annotated[
         bool, typer.Option(help="Append identity + emotion events (one per track per second) to the gallery.")
     ] = False,
@@ -100,7 +113,7 @@ def video(
             "direction over the first SECONDS of video)."
         ),
     ] = "camera",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: QuietOpt = False,
     retain: Annotated[
         str | None,
         typer.Option(help="With --gallery: delete events and alerts older than this age (30d) now and every hour."),
@@ -108,8 +121,8 @@ def video(
 ) -> None:
     """Track every face through a video and predict its emotion in each analysed frame.
 
-    Writes frames.csv/.parquet, tracks.json, timeline PNGs with each track's face, summary.html/.png and, with
-    --annotate, annotated.mp4 (H.264) to --out.
+    Writes frames.csv/.parquet, tracks.json, timeline PNGs with each track's face and summary.html/.png to
+    --output, and with --annotate DIR, DIR/annotated.mp4 (H.264).
     """
     from emolens.analyzer import Analyzer
     from emolens.registry import check_detector
@@ -154,7 +167,7 @@ def video(
             out,
             tables=tables,
             plots=plots,
-            annotate=annotate,
+            annotate=annotate or False,
             blur_unknown=blur_unknown,
             landmarks=landmarks,
             label_size=label_size,

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import OutputOpt
+from emolens.cli.options import FormatOpt, OutputOpt, QuietOpt
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError
 
@@ -23,15 +23,15 @@ def voice(
         typer.Option(help="Also score fixed windows of this many seconds (default: only for audio over 10 s, 2 s)."),
     ] = None,
     hop: Annotated[float, typer.Option(help="Step between windows, seconds.")] = 0.5,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    fmt: FormatOpt = Format.auto,
     output: OutputOpt = None,
-    model: Annotated[str, typer.Option(help="Voice model name or manifest path.")] = "voice-ravdess",
+    model: Annotated[str, typer.Option("--model", "-m", help="Voice model name or manifest path.")] = "voice-ravdess",
     vad: Annotated[
         str, typer.Option(help="Voice activity detector: 'energy' (as in training) or 'silero' (better in noise).")
     ] = "energy",
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: its choice).")] = 0,
     device: DeviceOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Predict the emotion in the voice of each file: overall, per utterance (VAD) and per window.
 
@@ -55,8 +55,8 @@ def voice(
         _ = analyzer.model  # load (and verify) the model before reading any file
         n_files = n_errors = n_silent = 0
         t0 = time.perf_counter()
-        per_file = fmt in (Format.json, Format.jsonl)  # one object per file; a table or CSV gets flat rows
         with RecordWriter(fmt, output, _table, csv_columns=RECORD_COLUMNS, table_at_end=False) as writer:
+            per_file = writer.fmt in (Format.json, Format.jsonl)  # one object per file; a table or CSV: flat rows
             for f, result in zip(files, analyzer.analyze_many(files), strict=True):
                 n_files += 1
                 if isinstance(result, EmolensError):

@@ -25,7 +25,7 @@ def output_fps(source_fps: float | None, every: int, target_fps: float | None) -
 
 
 class VideoOutputSink:
-    """The per-video outputs of ``emolens video --out DIR``: frame tables, ``tracks.json``, timeline plots, the
+    """The per-video outputs of ``emolens video --output DIR``: frame tables, ``tracks.json``, timeline plots, the
     summary sheet, thumbnails and (``annotate``) ``annotated.mp4``, through
     :class:`~emolens.video.writers.VideoOutputWriter`.
 
@@ -36,7 +36,8 @@ class VideoOutputSink:
     tables:
         Table formats (``csv``, ``parquet``).
     annotate:
-        Also write ``annotated.mp4`` at the analysed frame rate (:func:`output_fps`).
+        Also write ``annotated.mp4`` at the analysed frame rate (:func:`output_fps`); a folder: write it there
+        (``True``: in ``out_dir``).
     facts:
         Extra facts for ``tracks.json`` (e.g. ``detector``, ``model``, ``smoothing``), after the frame counters.
     plots, blur_unknown, landmarks, label_size, attention, codec:
@@ -51,7 +52,7 @@ class VideoOutputSink:
         *,
         tables: Sequence[str] = ("csv",),
         plots: bool = True,
-        annotate: bool = False,
+        annotate: bool | str | Path = False,
         blur_unknown: bool = False,
         landmarks: bool = True,
         label_size: float | None = None,
@@ -69,7 +70,9 @@ class VideoOutputSink:
             "attention": attention,
             "codec": codec,
         }
-        self.annotate = annotate
+        if not isinstance(annotate, bool):
+            self.options["annotate_dir"] = Path(annotate)
+        self.annotate = bool(annotate)
         self.facts = dict(facts or {})
         self.writer: Any = None
         self._info: SessionInfo | None = None

@@ -1,4 +1,4 @@
-"""Everything ``emolens video --out DIR`` writes, fed one analysed frame at a time (:class:`VideoOutputWriter`).
+"""Everything ``emolens video --output DIR`` writes, fed one analysed frame at a time (:class:`VideoOutputWriter`).
 
 ``frames.csv`` / ``frames.parquet`` (:mod:`emolens.io.frames`, columns declared in :mod:`emolens.types.records`),
 ``tracks.json`` (:mod:`emolens.video.outputs.summary`), ``timeline_track_<id>.png``
@@ -27,7 +27,7 @@ __all__ = ["VideoOutputWriter"]
 
 
 class VideoOutputWriter:
-    """Everything ``emolens video --out DIR`` writes, fed one analysed frame at a time.
+    """Everything ``emolens video --output DIR`` writes, fed one analysed frame at a time.
 
     Parameters
     ----------
@@ -43,6 +43,8 @@ class VideoOutputWriter:
         Write ``timeline_track_<id>.png`` for each track on close (needs matplotlib).
     annotate_fps : float, optional
         Write ``annotated.mp4`` at this frame rate (``None``: no annotated video).
+    annotate_dir : str or pathlib.Path, optional
+        The folder of ``annotated.mp4`` (default: ``out_dir``).
     blur_unknown : bool, default False
         Pixelate unrecognised faces in ``annotated.mp4``.
     landmarks : bool, default True
@@ -79,6 +81,7 @@ class VideoOutputWriter:
         summary: bool = True,
         codec: str | None = None,
         attention: bool = False,
+        annotate_dir: str | Path | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.attention = attention
@@ -103,8 +106,10 @@ class VideoOutputWriter:
                 self.tables.append(FrameTableWriter(self.out_dir / f"frames.{fmt}", labels, fmt, attention=attention))
                 self.files.append(self.out_dir / f"frames.{fmt}")
             if annotate_fps is not None:
+                where = self.out_dir if annotate_dir is None else Path(annotate_dir)
+                where.mkdir(parents=True, exist_ok=True)
                 self.annotated = AnnotatedVideoWriter(
-                    self.out_dir / "annotated.mp4",
+                    where / "annotated.mp4",
                     annotate_fps,
                     blur_unknown,
                     codec,
