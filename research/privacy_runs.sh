@@ -32,11 +32,11 @@ arm() {
     # The shipped model, pruned, fine-tuned for one pass over the first 5,000 Training rows, taught by itself.
     prune-*)
       $E prune emotion-fer2013 --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
-        --out $R/pruned --run-dir $R/$1 ;;
+        --output $R/pruned --run-dir $R/$1 ;;
     # The same, fine-tuned for 2 epochs over the whole Training split.
     prunelong-*)
       $E prune emotion-fer2013 --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
-        --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --out $R/pruned --run-dir $R/$1 ;;
+        --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --output $R/pruned --run-dir $R/$1 ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
