@@ -9,7 +9,7 @@
     mean of both eyes where one box covers both). The threshold is the one most accurate on ``valid`` (``--fit``
     prints it); accuracy is reported on ``test`` (50 images) with the shipped threshold.
 ``yawn``
-    The yawn classifier (``scripts/fit_yawn.py``: a logistic regression on four mesh features, fitted on the 169
+    The yawn classifier (``research/fit_yawn.py``: a logistic regression on four mesh features, fitted on the 169
     ``valid`` yawns against the ``train`` faces of ``faces_extra/taiwanese``) on ``yawn/``; reported: recall on
     all 200 yawns (the 169 valid ones were its training positives) and on the 31 ``test`` ones, and false yawns
     among the faces found in the 120 ``none`` photos and in

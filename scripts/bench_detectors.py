@@ -47,10 +47,10 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from emolens.detect import available, create
 from emolens.detect.common import to_detections
 from emolens.detect.evaluation import face_found, match, read_faces_extra, read_voc
-from emolens.registry import models_dir
+from emolens.registry import build_detector as create
+from emolens.registry import detector_names, models_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE_BINS = ("<20", "20-32", ">32")
@@ -300,7 +300,7 @@ def main() -> None:
         [parse_config(c) for c in args.config]
         if args.config
         else (
-            [(n, {}) for n in sorted(available(), key=lambda n: n != "retinaface")]  # the reference first
+            [(n, {}) for n in sorted(detector_names(), key=lambda n: n != "retinaface")]  # the reference first
             + [("retinaface", {"max_size": 640}), ("yunet-opencv", {})]
         )
     )
@@ -349,7 +349,7 @@ def update_manifests(results: list[dict], env: dict) -> None:
     """Store the measured metrics of each default-option run in ``src/emolens/models/<detector>.json``."""
     command = f"python scripts/bench_detectors.py --threads {env['threads']} --runs {env['runs']} --update-manifests"
     for r in results:
-        if set(r["options"]) != {"threads"} or r["detector"] not in available():
+        if set(r["options"]) != {"threads"} or r["detector"] not in detector_names():
             continue
         path = models_dir() / f"{r['detector']}.json"
         manifest = json.loads(path.read_text())

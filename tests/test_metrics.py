@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emolens.evaluate.metrics import classification_report, expected_calibration_error, fit_temperature, mcnemar
 from emolens.labels import FER2013
+from emolens.metrics import classification_report, expected_calibration_error, fit_temperature, mcnemar
 
 
 def test_report_counts_and_f1_by_hand():

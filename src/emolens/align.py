@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from emolens.types import Box, Landmarks
+from emolens.types import Box, Detection, Landmarks
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -51,7 +51,7 @@ def landmark_correspondences(landmarks: Landmarks, template: np.ndarray) -> tupl
     """
     template = np.asarray(template, dtype=np.float64)
     src = np.asarray(landmarks.points, dtype=np.float64)
-    ok = np.isfinite(src).all(axis=1)
+    ok = np.asarray(np.isfinite(src).all(axis=1))  # a row mask (numpy types .all(axis=...) as scalar or array)
     s, d = src[ok], template[ok]
     mouth = getattr(landmarks, "mouth_center", None)
     if mouth is not None and not ok[3:5].any():
@@ -91,6 +91,22 @@ def align(
         flags=cv2.INTER_AREA if _scale(m) < 1 else cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
+
+
+def align_all(
+    image: np.ndarray,
+    detections: Sequence[Detection],
+    template: Sequence[Sequence[float]],
+    size: int,
+    grey: bool = True,
+) -> np.ndarray:
+    """:func:`align` for every detection of one image, stacked: ``[N, size, size]`` (grey) or
+    ``[N, size, size, 3]``. A grey crop's image is converted once, not once per face."""
+    if not detections:
+        return np.zeros((0, size, size) if grey else (0, size, size, 3), np.uint8)
+    if grey and image.ndim == 3 and len(detections) > 1:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.stack([align(image, d.landmarks, d.box, template, size, grey) for d in detections])
 
 
 def _scale(m: np.ndarray) -> float:

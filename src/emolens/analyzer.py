@@ -1,38 +1,50 @@
-"""The Analyzer wires the stages: load → detect → align → classify → results. Models load once, lazily."""
+"""The Analyzer: the facade for app developers over :class:`emolens.stages.Stages` (load → detect → align →
+classify → results), with photo batches in worker threads, video runs and identity. Models load once, lazily."""
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import deque
+import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Literal, TypedDict, TypeVar, Unpack, overload
 
-import cv2
 import numpy as np
 
 from emolens import detect
-from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel, crops_from
-from emolens.errors import ConfigError, EmolensError, ImageError
-from emolens.io.images import load_image
-from emolens.io.inputs import InputItem
-from emolens.types import Detection, Face, ImageResult
+from emolens.attention import AttentionAnalyzer
+from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel
+from emolens.errors import ConfigError
+from emolens.identity.gallery import Gallery
+from emolens.identity.tracks import TrackIdentities
+from emolens.stages import DEFAULT_DETECTOR, ImageInput, PhotoRun, StageOptions, Stages
+from emolens.types import Detection, ImageResult
+from emolens.video.pipeline import VideoOptions, VideoRun
+from emolens.video.sources import VideoSource
+from emolens.video.tracker import TrackerConfig
 
-if TYPE_CHECKING:
-    import os
+__all__ = ["DEFAULT_DETECTOR", "Analyzer", "IdentityOption", "ImageInput", "analyze"]
 
-    from emolens.video.pipeline import VideoRun
-    from emolens.video.smoothing import SmoothingConfig
-    from emolens.video.sources import VideoSource
-    from emolens.video.tracker import TrackerConfig
+#: How identity is asked for: a :class:`~emolens.identity.Gallery`, the path of a gallery database, ``True``
+#: (the default gallery), or ``None``/``False`` for none.
+IdentityOption = Gallery | str | os.PathLike[str] | bool | None
+_T = TypeVar("_T")
 
-ImageInput = Any  # a path, bytes, a numpy array (with ``color_order``) or a PIL image
-_Loaded = tuple[str, np.ndarray | None, str | None]  # source, RGB pixels, error
-_Detected = tuple[str, np.ndarray | None, str | None, list[Detection], np.ndarray | None]  # ... faces, crops
 
-#: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
-#: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
-DEFAULT_DETECTOR = "yunet"
+class _Batching(TypedDict, total=False):
+    batch_size: int
+    color_order: str | None
+
+
+class _FromStages(Generic[_T]):
+    """An attribute of the analyzer that is its stages' attribute of the same name (read and set there)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, analyzer: Analyzer, owner: type | None = None) -> _T:
+        return getattr(analyzer.stages, self.name)
+
+    def __set__(self, analyzer: Analyzer, value: _T) -> None:
+        setattr(analyzer.stages, self.name, value)
 
 
 class Analyzer:
@@ -41,7 +53,7 @@ class Analyzer:
     Parameters
     ----------
     detector:
-        Name of a registered detector backend (``emolens.detect.available()``).
+        Name of a detector backend (``emolens.registry.detector_names()``).
     model:
         Name of a shipped emotion model, or the path of a manifest.
     min_face:
@@ -74,56 +86,54 @@ class Analyzer:
         detector: str = DEFAULT_DETECTOR,
         model: str = DEFAULT_MODEL,
         *,
-        min_face: float = 0,
-        max_faces: int | None = None,
-        threads: int = 0,
-        tta: bool = False,
-        detector_options: dict[str, Any] | None = None,
-        identity: Any = None,
+        identity: IdentityOption = None,
         workers: int = 1,
-        attention: Any = None,
+        **options: Unpack[StageOptions],
     ) -> None:
+        self._setup(Stages(detector, model, **options), identity, workers)
+
+    @classmethod
+    def from_stages(cls, stages: Stages, *, identity: IdentityOption = None, workers: int = 1) -> Analyzer:
+        """An analyzer over ready stages (e.g. a gallery's), sharing their models."""
+        analyzer = cls.__new__(cls)
+        analyzer._setup(stages, identity, workers)
+        return analyzer
+
+    def _setup(self, stages: Stages, identity: IdentityOption, workers: int) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
         self.workers = workers
-        self._load_lock = threading.Lock()
-        self.detector_name = detector
-        self.model_name = model
-        self.min_face = min_face
-        self.max_faces = max_faces
-        self.threads = threads
-        self.tta = tta
-        self.detector_options = dict(detector_options or {})
-        self._detector: detect.Detector | None = None
-        self._emotion: EmotionModel | None = None
-        self._low_detectors: dict[float, detect.Detector] = {}
-        if detector not in detect.available():
-            detect.create(detector)  # raises ConfigError naming the available backends
-        self.gallery = _gallery(identity, self)
-        self.attention = _attention(attention, threads)
+        self.stages = stages
+        self._gallery: Gallery | None = None
+        self._set_gallery(identity)
+
+    def _set_gallery(self, identity: IdentityOption) -> None:
+        self._gallery = _gallery(identity, self.stages)
+        self.stages = self.stages.with_identity(self._gallery)
+
+    # --- what the stages hold ------------------------------------------------------------------------------
 
     @property
-    def detector(self) -> detect.Detector:
-        if self._detector is None:
-            with self._load_lock:  # pipeline threads may ask at once; the model loads once
-                if self._detector is None:
-                    self._detector = detect.create(self.detector_name, threads=self.threads, **self.detector_options)
-        return self._detector
+    def gallery(self) -> Gallery | None:
+        """The identity gallery faces are matched against, or None."""
+        return self._gallery
 
-    @property
-    def emotion(self) -> EmotionModel:
-        if self._emotion is None:
-            with self._load_lock:
-                if self._emotion is None:
-                    self._emotion = EmotionModel(self.model_name, threads=self.threads, tta=self.tta)
-        return self._emotion
+    detector = _FromStages[detect.Detector]()
+    emotion = _FromStages[EmotionModel]()
+    attention = _FromStages[AttentionAnalyzer | None]()
+    detector_name = _FromStages[str]()
+    model_name = _FromStages[str]()
+    min_face = _FromStages[float]()
+    max_faces = _FromStages[int | None]()
+    threads = _FromStages[int]()
+    tta = _FromStages[bool]()
+    detector_options = _FromStages[dict[str, Any]]()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Detected faces in an RGB image after the ``min_face`` and ``max_faces`` filters, largest first."""
-        dets = [d for d in self.detector.detect(rgb) if d.box.size >= self.min_face]
-        if self.max_faces is not None:
-            dets = sorted(dets, key=lambda d: d.box.area, reverse=True)[: self.max_faces]
-        return dets
+        return self.stages.detect(rgb)
+
+    # --- photos --------------------------------------------------------------------------------------------
 
     def analyze(self, image: ImageInput, *, color_order: str | None = None, source: str | None = None) -> ImageResult:
         """Analyse one image; raises ``emolens.errors.ImageError`` if it cannot be read."""
@@ -143,21 +153,27 @@ class Analyzer:
         ``raise_errors``); the others go on.
         """
         images = list(images)
-        srcs = sources or [None] * len(images)
-        if self.workers > 1 and len(images) > 1:
-            pairs = zip(images, srcs, strict=True)
-            return [r for r, _ in self._pipeline(pairs, color_order, raise_errors, max(1, len(images)))]
-        loaded = [self._load(img, src, color_order, raise_errors) for img, src in zip(images, srcs, strict=True)]
-        return [r for r, _ in self._run(loaded)]
+        pairs = zip(images, sources or [None] * len(images), strict=True)
+        return [r for r, _ in self._photos()(pairs, color_order, raise_errors, max(1, len(images)))]
+
+    @overload
+    def iter_analyze(
+        self, images: Iterable[ImageInput], *, with_images: Literal[False] = ..., **options: Unpack[_Batching]
+    ) -> Iterator[ImageResult]: ...
+
+    @overload
+    def iter_analyze(
+        self, images: Iterable[ImageInput], *, with_images: Literal[True], **options: Unpack[_Batching]
+    ) -> Iterator[tuple[ImageResult, np.ndarray | None]]: ...
 
     def iter_analyze(
         self,
         images: Iterable[ImageInput],
         *,
+        with_images: bool = False,
         batch_size: int = 8,
         color_order: str | None = None,
-        with_images: bool = False,
-    ) -> Iterator[Any]:
+    ) -> Iterator[ImageResult] | Iterator[tuple[ImageResult, np.ndarray | None]]:
         """Stream results for many images, batching the emotion model over ``batch_size`` images at a time.
 
         Items may be anything ``analyze`` takes, or ``emolens.io.inputs.InputItem`` from ``expand_inputs``.
@@ -165,141 +181,20 @@ class Analyzer:
         ``workers > 1`` the photos are decoded and detected ahead in threads (at most ``2 * workers + batch_size``
         photos held at once), and a batch goes to the emotion model as soon as the next photo is not ready yet.
         """
-        if self.workers > 1:
-            pairs = ((img, None) for img in images)
-            for pair in self._pipeline(pairs, color_order, False, batch_size):
-                yield pair if with_images else pair[0]
-            return
-        batch: list[_Loaded] = []
-        for img in images:
-            batch.append(self._load(img, None, color_order, False))
-            if len(batch) == batch_size:
-                yield from (pair if with_images else pair[0] for pair in self._run(batch))
-                batch = []
-        if batch:
-            yield from (pair if with_images else pair[0] for pair in self._run(batch))
+        pairs = self._photos()(((img, None) for img in images), color_order, False, batch_size)
+        return pairs if with_images else (result for result, _ in pairs)
 
-    def _pipeline(
-        self,
-        pairs: Iterable[tuple[ImageInput, str | None]],
-        color_order: str | None,
-        raise_errors: bool,
-        batch_size: int,
-    ) -> Iterator[tuple[ImageResult, np.ndarray | None]]:
-        """Producer/consumer: ``workers`` threads load, detect and crop; this thread classifies, in input order."""
-        from concurrent.futures import Future, ThreadPoolExecutor
+    def _photos(self) -> PhotoRun:
+        return PhotoRun(self.stages, self.workers, self.detect)
 
-        self.detector, self.emotion  # noqa: B018 - load once, here, before the threads start
+    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Emotion probabilities for faces that are already cropped (e.g. FER2013 48x48 images)."""
+        return self.emotion.predict(crops)
 
-        def prepare(img: ImageInput, src: str | None) -> _Detected:
-            return self._detect_one(self._load(img, src, color_order, raise_errors))
-
-        ahead = 2 * self.workers  # photos being prepared beyond the batch being filled: bounds memory
-        pending: deque[Future[_Detected]] = deque()
-        source = iter(pairs)
-        exhausted = False
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="emolens-photo") as pool:
-            try:
-                batch: list[_Detected] = []
-                while True:
-                    while not exhausted and len(pending) + len(batch) < ahead + batch_size:
-                        try:
-                            img, src = next(source)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        pending.append(pool.submit(prepare, img, src))
-                    if not pending:
-                        break
-                    batch.append(pending.popleft().result())
-                    if len(batch) >= batch_size or not pending or not pending[0].done():
-                        yield from self._finish(batch)
-                        batch = []
-                if batch:
-                    yield from self._finish(batch)
-            finally:
-                for f in pending:
-                    f.cancel()
-
-    def _load(self, img: ImageInput, src: str | None, color_order: str | None, raise_errors: bool) -> _Loaded:
-        if isinstance(img, InputItem):
-            if img.error is not None:
-                if raise_errors:
-                    raise ImageError(img.error, img.source)
-                return (img.source, None, img.error)
-            src, img = img.source, img.path
-        try:
-            li = load_image(img, color_order=color_order if isinstance(img, np.ndarray) else None, source=src)
-        except EmolensError as e:
-            if raise_errors:
-                raise
-            return (e.source or src or _describe(img), None, e.message)
-        return (li.source, li.rgb, None)
-
-    def _run(self, loaded: list[_Loaded]) -> list[tuple[ImageResult, np.ndarray | None]]:
-        return self._finish([self._detect_one(item) for item in loaded])
-
-    def _detect_one(self, loaded: _Loaded) -> _Detected:
-        """Detection and aligned crops of one loaded image (thread-safe: the pipeline's worker threads call it)."""
-        source, rgb, error = loaded
-        dets = self.detect(rgb) if rgb is not None else []
-        crops = None
-        if dets:
-            # A grey model's crops come from the grey image: convert it once, not once per face.
-            src = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.emotion.grey and len(dets) > 1 else rgb
-            crops = crops_from(src, dets, self.emotion)
-        return (source, rgb, error, dets, crops)
-
-    def _finish(self, detected: list[_Detected]) -> list[tuple[ImageResult, np.ndarray | None]]:
-        """Identity (with a gallery) and one emotion-model call for all faces of the images, then the results."""
-        per_image = [item[3] for item in detected]
-        matches: list[list[Any]] = []
-        if self.gallery is not None:
-            for _, rgb, _, dets, _ in detected:
-                matches.append(self.gallery.match(self.gallery.embedder.embed(rgb, dets)) if dets else [])
-        crops = [item[4] for item in detected if item[4] is not None]
-        loaded = [item[:3] for item in detected]
-        scores = self.emotion.scores(np.concatenate(crops)) if crops else []
-        out: list[tuple[ImageResult, np.ndarray | None]] = []
-        k = 0
-        for n, ((source, rgb, error), dets) in enumerate(zip(loaded, per_image, strict=True)):
-            faces = []
-            for i, d in enumerate(dets):
-                who = matches[n][i] if matches else None
-                faces.append(
-                    Face(
-                        i,
-                        d.box,
-                        d.score,
-                        d.landmarks,
-                        scores[k],
-                        identity=who.label if who is not None else None,
-                        identity_score=who.score if who is not None and np.isfinite(who.score) else None,
-                    )
-                )
-                k += 1
-            if self.attention is not None and faces and rgb is not None:
-                faces = self.attention.faces(rgb, faces)
-            h, w = rgb.shape[:2] if rgb is not None else (0, 0)
-            out.append((ImageResult(source, w, h, tuple(faces), error), rgb))
-        return out
+    # --- video and identity --------------------------------------------------------------------------------
 
     def analyze_video(
-        self,
-        source: VideoSource | str | int | os.PathLike[str],
-        *,
-        every_n_frames: int = 1,
-        target_fps: float | None = None,
-        max_frames: int | None = None,
-        smoothing: str = "ema",
-        smoothing_options: SmoothingConfig | dict[str, Any] | None = None,
-        tracking: TrackerConfig | dict[str, Any] | None = None,
-        live: bool | None = None,
-        with_frames: bool = False,
-        batch_frames: int = 8,
-        buffer_frames: int = 2,
-        sequence_fps: float = 25.0,
-        attention: Any = None,
+        self, source: VideoSource | str | int | os.PathLike[str], **options: Unpack[VideoOptions]
     ) -> VideoRun:
         """Analyse a video, camera or stream: tracked faces with raw and smoothed emotions, frame by frame.
 
@@ -366,59 +261,25 @@ class Analyzer:
         ...         for face in frame:
         ...             print(frame.index, face.track_id, face.smoothed_label)
         """
-        from emolens.video.pipeline import VideoRun
+        options["tracking"] = _tracking_config(options.get("tracking"), self.stages.score_threshold)
+        return VideoRun(self.stages, source, identities=self.track_identities(), **options)
 
-        tracking_cfg = _tracking_config(tracking, self.detector_options.get("score_threshold"))
-        return VideoRun(
-            self,
-            source,
-            every_n_frames=every_n_frames,
-            target_fps=target_fps,
-            max_frames=max_frames,
-            smoothing=smoothing,
-            smoothing_options=smoothing_options,
-            tracking=tracking_cfg,
-            live=live,
-            with_frames=with_frames,
-            batch_frames=batch_frames,
-            buffer_frames=buffer_frames,
-            sequence_fps=sequence_fps,
-            attention=attention,
-        )
-
-    def with_identity(self, identity: Any) -> Analyzer:
+    def with_identity(self, identity: IdentityOption) -> Analyzer:
         """A copy that also recognises people (``identity`` as in the constructor), sharing the loaded models."""
-        other = copy.copy(self)
-        other.gallery = _gallery(identity, other)
-        return other
+        return Analyzer.from_stages(self.stages, identity=identity, workers=self.workers)
 
-    def track_identities(self) -> Any:
+    def track_identities(self) -> TrackIdentities | None:
         """A fresh per-track identity follower for one video run, or ``None`` without a gallery."""
-        if self.gallery is None:
+        if self._gallery is None:
             return None
-        from emolens.identity.tracks import TrackIdentities
-
-        self.gallery.embedder  # load now: a ModelError before the video starts  # noqa: B018
-        return TrackIdentities(self.gallery)
-
-    def _tracking_detector(self, low_score: float) -> detect.Detector:
-        """The detector run at ``low_score`` (the tracker also uses low-score detections), created once."""
-        if low_score >= float(self.detector_options.get("score_threshold", 0.5)):
-            return self.detector
-        if low_score not in self._low_detectors:
-            options = {**self.detector_options, "score_threshold": low_score}
-            self._low_detectors[low_score] = detect.create(self.detector_name, threads=self.threads, **options)
-        return self._low_detectors[low_score]
-
-    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Emotion probabilities for faces that are already cropped (e.g. FER2013 48x48 images)."""
-        return self.emotion.predict(crops)
+        self._gallery.embedder  # load now: a ModelError before the video starts  # noqa: B018
+        return TrackIdentities(self._gallery)
 
 
-def _tracking_config(tracking: Any, score_threshold: float | None) -> Any:
+def _tracking_config(
+    tracking: TrackerConfig | dict[str, Any] | None, score_threshold: float | None
+) -> TrackerConfig | dict[str, Any] | None:
     """The tracker config, with ``high_score`` defaulting to the detector's score threshold."""
-    from emolens.video.tracker import TrackerConfig
-
     if score_threshold is None or not (tracking is None or isinstance(tracking, dict)):
         return tracking
     options = dict(tracking or {})
@@ -428,22 +289,13 @@ def _tracking_config(tracking: Any, score_threshold: float | None) -> Any:
     return options
 
 
-def _gallery(identity: Any, analyzer: Analyzer) -> Any:
+def _gallery(identity: IdentityOption, stages: Stages) -> Gallery | None:
     if identity is None or identity is False:
         return None
-    from emolens.identity.gallery import Gallery
-
     if isinstance(identity, Gallery):
         return identity
-    if identity is True:
-        return Gallery(analyzer=analyzer, threads=analyzer.threads)
-    return Gallery(identity, analyzer=analyzer, threads=analyzer.threads)
-
-
-def _describe(img: object) -> str:
-    if isinstance(img, str):
-        return img
-    return f"<{type(img).__name__}>"
+    path = None if identity is True else identity
+    return Gallery(path, stages=stages.with_identity(None), threads=stages.threads)
 
 
 _default: Analyzer | None = None
@@ -458,14 +310,3 @@ def analyze(image: ImageInput, *, color_order: str | None = None) -> ImageResult
     if _default is None:
         _default = Analyzer()
     return _default.analyze(image, color_order=color_order)
-
-
-def _attention(attention: Any, threads: int) -> Any:
-    """The photo attention stage for ``Analyzer(attention=...)``, or None."""
-    if attention is None or attention is False:
-        return None
-    from emolens.attention import AttentionAnalyzer
-
-    if isinstance(attention, AttentionAnalyzer):
-        return attention
-    return AttentionAnalyzer(None if attention is True else attention, threads=threads)

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emolens.analyzer import Analyzer
+
 if TYPE_CHECKING:
     import pandas as pd
-
-    from emolens.analyzer import Analyzer
 
 __all__ = ["analyze_many"]
 
@@ -49,16 +49,8 @@ def analyze_many(
     from emolens.io.inputs import expand_inputs
     from emolens.io.writers import results_to_dataframe
 
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        from emolens.errors import MissingExtraError
-
-        raise MissingExtraError("pandas", "pandas") from None
-    if analyzer is None:
-        from emolens.analyzer import Analyzer
-
-        analyzer = Analyzer(**options)
+    analyzer = analyzer if analyzer is not None else Analyzer(**options)
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     inputs = list(expand_inputs([str(p) for p in items]))
+    # results_to_dataframe checks for pandas (MissingExtraError) before it takes the first, lazily made, result
     return results_to_dataframe(analyzer.iter_analyze(inputs))

@@ -1,162 +1,170 @@
-"""The model registry: shipped ONNX files and their manifests, verified by sha256 before use.
+"""The catalog: the one way to list and build detectors and models by name.
 
-A manifest is JSON with at least ``name``, ``file``, ``sha256`` and ``task``; emotion models add
-``classes``, ``input_size``, ``preprocessing`` and ``metrics``. Nothing is ever downloaded.
+The CLI, the service and batch runs ask this module which detectors and models there are
+(:func:`detector_names`, :func:`model_names`) and build them (:func:`build_detector`, :func:`load_emotion_model`,
+...). It sits above the stages it builds (``detect``, ``emotion``, ``landmarks``, ``voice``, ``text``); the model
+files and their typed manifests are :mod:`emolens.models`, whose names are re-exported here for older callers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any
+import difflib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from emolens.errors import ModelError
+from emolens.detect.base import Detector
+from emolens.detect.blazeface import BlazeFaceDetector
+from emolens.detect.retinaface import RetinaFaceDetector
+from emolens.detect.yunet import YuNetDetector
+from emolens.errors import ConfigError
+from emolens.models import (
+    TASK_NOUNS,
+    Manifest,
+    ModelInfo,
+    get_model,
+    list_models,
+    models_dir,
+    onnx_session,
+    sha256_file,
+    shipped_manifests,
+)
+from emolens.models.files import _verified_model  # noqa: F401  (older callers clear its cache through this name)
 
+if TYPE_CHECKING:
+    from emolens.emotion.classifier import EmotionModel
+    from emolens.landmarks.facemesh import FaceMesh
+    from emolens.text.model import LinearTextModel
+    from emolens.voice.analyzer import VoiceModel
 
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    path: Path
-    manifest: dict[str, Any]
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "TASK_NOUNS",
+    "ModelInfo",
+    "build_detector",
+    "check_detector",
+    "detector_names",
+    "get_model",
+    "list_models",
+    "load_emotion_model",
+    "load_face_mesh",
+    "load_text_model",
+    "load_voice_model",
+    "manifest",
+    "model_names",
+    "models_dir",
+    "models_table",
+    "onnx_session",
+    "register_detector",
+    "sha256_file",
+]
 
-    @property
-    def task(self) -> str:
-        return str(self.manifest.get("task", ""))
+#: The default detector of photos, videos and the service: the fastest that meets the recall bar of the default
+#: (docs/detectors.md).
+DEFAULT_DETECTOR = "yunet"
 
-
-def models_dir() -> Path:
-    return Path(str(resources.files("emolens.models")))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def list_models(task: str | None = None) -> list[str]:
-    """Names of the shipped models, optionally only those of one task (``detect``, ``emotion``, ...)."""
-    names = []
-    for m in sorted(models_dir().glob("*.json")):
-        manifest = json.loads(m.read_text())
-        if task is None or manifest.get("task") == task:
-            names.append(m.stem)
-    return names
-
-
-#: What each task's model is called in the one-line error for a model of the wrong task.
-TASK_NOUNS: dict[str, str] = {
-    "detect": "a detector",
-    "emotion": "an emotion model",
-    "embed": "a face embedder",
-    "voice": "a voice model",
-    "vad": "a voice activity detector",
-    "text": "a text model",
+_DETECTORS: dict[str, Callable[..., Detector]] = {
+    "blazeface": BlazeFaceDetector,
+    "retinaface": RetinaFaceDetector,
+    "yunet": YuNetDetector,
 }
 
+#: The model kinds :func:`model_names` knows (a manifest's ``task``).
+KINDS: tuple[str, ...] = tuple(TASK_NOUNS)
 
-def get_model(name_or_path: str, task: str | None = None) -> ModelInfo:
-    """Find a model by shipped name, or by the path of a manifest (.json) or of an ONNX file beside one.
 
-    The ONNX file's sha256 must equal the manifest's; a mismatch raises ``ModelError``. With ``task``, a model
-    made for another task raises ``ModelError`` too.
+def detector_names() -> list[str]:
+    """The names of the detector backends, sorted."""
+    return sorted(_DETECTORS)
+
+
+def register_detector(name: str, factory: Callable[..., Detector]) -> None:
+    """Add a detector backend: ``factory(**options)`` returns an object with ``detect(rgb) -> list[Detection]``."""
+    _DETECTORS[name] = factory
+
+
+def check_detector(name: str) -> str:
+    """``name`` if it is a detector backend; else ``ConfigError`` with the nearest name and the list."""
+    if name not in _DETECTORS:
+        line = f"unknown detector {name!r}"
+        close = difflib.get_close_matches(name, _DETECTORS, n=1, cutoff=0.5)
+        if close:
+            line += f"; did you mean {close[0]!r}?"
+        raise ConfigError(f"{line} (available: {', '.join(detector_names())})")
+    return name
+
+
+def build_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
+    """Build a detector backend by name; ``options`` go to its constructor (``score_threshold``, ``max_size``,
+    ``threads``, ``min_face``, ``nms_threshold``, ``model``).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown name or a bad option.
+    ModelError
+        If its model is missing or fails its sha256 check.
     """
-    if task is not None and Path(name_or_path).suffix not in {".json", ".onnx"}:
-        if not (models_dir() / f"{name_or_path}.json").exists():
-            raise ModelError(_unknown_model(name_or_path, task))
-    info = _verified_model(name_or_path)
-    if task is not None and info.task != task:
-        what = TASK_NOUNS.get(task, f"a {task} model")
-        raise ModelError(f"model {info.name!r} is a {info.task or 'untyped'!r} model, not {what}", str(info.path))
-    return info
-
-
-def _unknown_model(name: str, task: str) -> str:
-    """One line for a model name that is not shipped: the nearest name and the models of that task only."""
-    import difflib
-
-    shipped = list_models(task)
-    kind = TASK_NOUNS.get(task, f"a {task} model").split(" ", 1)[1] + "s"  # "an emotion model" -> "emotion models"
-    line = f"no model named {name!r}"
-    close = difflib.get_close_matches(name, shipped, n=1, cutoff=0.5)
-    if close:
-        line += f"; did you mean {close[0]!r}?"
-    return line + f" (shipped {kind}: {', '.join(shipped) or 'none'}; or the path of a model's .json or .onnx)"
-
-
-@cache
-def _verified_model(name_or_path: str) -> ModelInfo:
-    """The model's manifest and path, its sha256 checked once per process."""
-    p = Path(name_or_path)
-    if p.suffix in {".json", ".onnx"} and p.exists():
-        manifest_path = p.with_suffix(".json")
-    else:
-        manifest_path = models_dir() / f"{name_or_path}.json"
-    if not manifest_path.exists():
-        known = ", ".join(list_models()) or "none"
-        raise ModelError(f"no model named {name_or_path!r} (shipped: {known})")
+    factory = _DETECTORS[check_detector(name)]
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as e:
-        raise ModelError(f"manifest is not valid JSON ({e.msg})", str(manifest_path)) from None
-    onnx_path = manifest_path.parent / manifest["file"]
-    if not onnx_path.exists():
-        raise ModelError("model file is missing", str(onnx_path))
-    digest = sha256_file(onnx_path)
-    if digest != manifest["sha256"]:
-        raise ModelError(f"sha256 mismatch (expected {manifest['sha256'][:12]}…, found {digest[:12]}…)", str(onnx_path))
-    return ModelInfo(manifest.get("name", manifest_path.stem), onnx_path, manifest)
+        return factory(**options)
+    except TypeError as e:  # an option the backend does not take
+        raise ConfigError(f"detector {name!r}: {e}") from None
 
 
-def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None):
-    """An ONNX Runtime session for a verified model; ``threads=0`` lets ONNX Runtime choose.
-
-    ``device`` (``auto``, ``cpu``, ``cuda``, ``tensorrt``; default :func:`emolens.device.default_device`) picks
-    the execution providers (:func:`emolens.device.providers_for`). A GPU that was asked for and is missing, or
-    that fails to start, gives one :class:`emolens.device.DeviceFallbackWarning` and a CPU session.
-    """
-    import onnxruntime as ort
-
-    from emolens.device import CPU, provider_names, providers_for, warn_fallback
-
-    providers, notice = providers_for(device)
-    if notice is not None:
-        warn_fallback(notice)
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # errors only: the library does not write to the console (SFace's graph declares a batch of 1 for its
-    # output, and ONNX Runtime warns on every batched call although the result is right)
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    # e.g. {"session.disable_quant_qdq": "1"} lets ONNX Runtime fold the weight-only DequantizeLinear nodes of a
-    # block-quantised model into plain float weights once, at load, instead of on every call
-    for key, value in (info.manifest.get("session_config") or {}).items():
-        opts.add_session_config_entry(str(key), str(value))
-    if len(providers) > 1:
-        try:
-            session = ort.InferenceSession(str(info.path), opts, providers=providers)
-        except Exception as e:  # a GPU provider that cannot start (driver, CUDA or cuDNN libraries missing)
-            warn_fallback(f"{provider_names(providers)[0]} could not start ({_first_line(e)}); running on the CPU")
-        else:
-            wanted = provider_names(providers)[0]
-            if wanted not in session.get_providers():
-                warn_fallback(f"{wanted} could not start; running on {session.get_providers()[0]}")
-            return session
-    try:
-        return ort.InferenceSession(str(info.path), opts, providers=[CPU])
-    except Exception as e:  # onnxruntime raises its own exception types
-        raise ModelError(f"cannot load model ({e})", str(info.path)) from None
+def model_names(kind: str | None = None) -> list[str]:
+    """Names of the shipped models, of one kind (``detect``, ``emotion``, ``embed``, ``landmarks``, ``voice``,
+    ``vad``, ``text``) or all."""
+    if kind is not None and kind not in TASK_NOUNS:
+        raise ConfigError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
+    return list_models(kind)
 
 
-def _first_line(e: Exception) -> str:
-    text = " ".join(str(e).split())
-    return text[:120] + ("…" if len(text) > 120 else "")
+def models_table() -> list[dict[str, Any]]:
+    """One row per shipped model for listings: name, task, version, size in MB, classes and its manifest."""
+    rows = []
+    for name, m in shipped_manifests().items():
+        rows.append(
+            {
+                "name": name,
+                "task": m.task,
+                "version": m.version,
+                "size_mb": (models_dir() / m.file).stat().st_size / 1e6,
+                "classes": tuple(getattr(m, "classes", ())),
+                "manifest": m,
+            }
+        )
+    return rows
+
+
+def load_emotion_model(name: str | None = None, **options: Any) -> EmotionModel:
+    """The emotion model ``name`` (default: the library's), its manifest and sha256 checked; ``options`` go to
+    :class:`~emolens.emotion.classifier.EmotionModel` (``threads``, ``tta``, ``batch_size``)."""
+    from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel
+
+    return EmotionModel(name or DEFAULT_MODEL, **options)
+
+
+def load_face_mesh(**options: Any) -> FaceMesh:
+    """The face mesh (and iris) landmark models; ``options`` go to :class:`~emolens.landmarks.facemesh.FaceMesh`."""
+    from emolens.landmarks.facemesh import FaceMesh
+
+    return FaceMesh(**options)
+
+
+def load_voice_model(name: str | None = None, **options: Any) -> VoiceModel:
+    """The voice emotion model ``name`` (default: the library's)."""
+    from emolens.voice.analyzer import DEFAULT_VOICE_MODEL, VoiceModel
+
+    return VoiceModel(name or DEFAULT_VOICE_MODEL, **options)
+
+
+def load_text_model(name: str) -> LinearTextModel:
+    """The text emotion model ``name`` (or a manifest path)."""
+    from emolens.text.model import load_text_model as load
+
+    return load(name)
+
+
+def manifest(name: str) -> Manifest:
+    """The typed, verified manifest of a shipped model (or of a manifest path)."""
+    return get_model(name).manifest

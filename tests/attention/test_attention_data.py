@@ -12,8 +12,7 @@ import pytest
 
 from emolens import Analyzer
 from emolens.attention import AttentionAnalyzer
-from emolens.attention.alerts import AttentionRule, parse_rule
-from emolens.identity.events import AlertEngine, AlertRule
+from emolens.events import AlertEngine, AlertRule, AttentionRule, parse_rule
 from emolens.io.images import load_image
 from emolens.landmarks import FaceMesh
 from emolens.types import Box, Detection, EmotionScores, Face

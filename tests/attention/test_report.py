@@ -131,7 +131,8 @@ def test_report_pdf_pages(report, tmp_path):
 
 
 def test_report_anonymous_and_from_event_log(run_dir, tmp_path):
-    from emolens.attention.report import load_events, load_run, render_html
+    from emolens.attention.report import render_html
+    from emolens.attention.session import load_events, load_run
     from emolens.identity.store import SQLiteStore
 
     anon = render_html(load_run(run_dir), anonymous=True)
@@ -143,7 +144,7 @@ def test_report_anonymous_and_from_event_log(run_dir, tmp_path):
     rows = store.events(EventQuery())
     assert rows and all(set(r["attention"]) >= {"pose", "eyes", "mouth", "attention"} for r in rows)
     assert any(r["attention"]["attention"].get("spell_start") is not None for r in rows)  # focus spells in the log
-    events = load_events(store)
+    events = load_events(rows, store.events(EventQuery(), table="alerts"))
     assert len(events.people) == 3 and events.has_attention
     assert all(len(p.t) >= 2 for p in events.people)
     r = CliRunner().invoke(

@@ -63,7 +63,7 @@ def test_pipeline_keeps_expand_inputs_errors_and_analyze_batch(tmp_path: Path, p
 
 def test_pipeline_runs_detection_in_worker_threads_and_loads_models_once(photos) -> None:
     analyzer = Analyzer(threads=1, workers=2)
-    assert analyzer._detector is None and analyzer._emotion is None  # lazy: nothing loaded yet
+    assert analyzer.stages._detector is None and analyzer.stages._emotion is None  # lazy: nothing loaded yet
     seen: set[str] = set()
     detect = analyzer.detect
 
@@ -72,11 +72,11 @@ def test_pipeline_runs_detection_in_worker_threads_and_loads_models_once(photos)
         return detect(rgb)
 
     analyzer.detect = spy  # type: ignore[method-assign]
-    first = analyzer._detector
+    first = analyzer.stages._detector
     results = list(analyzer.iter_analyze([str(photos[0])] * 6, batch_size=2))
     assert len(results) == 6 and all(len(r.faces) == 2 for r in results)
     assert seen and all(name.startswith("emolens-photo") for name in seen)
-    assert first is None and analyzer._detector is not None
+    assert first is None and analyzer.stages._detector is not None
 
 
 def test_pipeline_stops_cleanly_when_the_caller_stops_early(photos, piped) -> None:

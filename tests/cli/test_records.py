@@ -66,7 +66,7 @@ def test_stdout(capsys):
 def test_unwritable_output_is_a_config_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with (
-        pytest.raises(ConfigError, match="cannot write"),
+        pytest.raises(ConfigError, match="cannot open output file"),
         RecordWriter(Format.json, tmp_path / "file" / "o.json", simple_table(())),
     ):
         pass

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from emolens.align import landmark_correspondences
-from emolens.detect import Detector, available, create
+from emolens.detect import Detector
 from emolens.detect.blazeface import BlazeFaceDetector
 from emolens.detect.common import iou_matrix, nms, weighted_nms
 from emolens.detect.evaluation import match, read_voc
 from emolens.detect.retinaface import RetinaFaceDetector
 from emolens.errors import ConfigError, ImageError, ModelError
-from emolens.registry import get_model, models_dir
+from emolens.registry import build_detector, detector_names, get_model, models_dir
 from emolens.types import Box, Landmarks, PartialLandmarks
 
 # README of photos/: the two couple.jpg faces as (x, y, w, h).
@@ -35,19 +35,19 @@ def photos(data_dir):
 
 @pytest.fixture(scope="module")
 def retina():
-    return create("retinaface", threads=2)
+    return build_detector("retinaface", threads=2)
 
 
 @pytest.fixture(scope="module")
 def blaze():
-    return create("blazeface", threads=2)
+    return build_detector("blazeface", threads=2)
 
 
 # --- registry ---------------------------------------------------------------------------------
 
 
 def test_both_backends_are_registered_and_follow_the_protocol(retina, blaze):
-    assert {"retinaface", "blazeface"} <= set(available())
+    assert {"retinaface", "blazeface"} <= set(detector_names())
     assert isinstance(retina, RetinaFaceDetector) and retina.name == "retinaface"
     assert isinstance(blaze, BlazeFaceDetector) and blaze.name == "blazeface"
     assert isinstance(retina, Detector) and isinstance(blaze, Detector)
@@ -55,22 +55,24 @@ def test_both_backends_are_registered_and_follow_the_protocol(retina, blaze):
 
 def test_unknown_backend_and_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="unknown detector"):
-        create("no-such-detector")
+        build_detector("no-such-detector")
     with pytest.raises(ConfigError, match="score_threshold"):
-        create("retinaface", score_threshold=1.5)
+        build_detector("retinaface", score_threshold=1.5)
     with pytest.raises(ConfigError, match="max_size"):
-        create("retinaface", max_size=16)
+        build_detector("retinaface", max_size=16)
     with pytest.raises(ConfigError, match="min_face"):
-        create("blazeface", min_face=-1)
-    with pytest.raises(TypeError):
-        create("retinaface", no_such_option=1)
+        build_detector("blazeface", min_face=-1)
+    with pytest.raises(ConfigError, match="no_such_option"):
+        build_detector("retinaface", no_such_option=1)
+    with pytest.raises(ConfigError, match="max_size"):  # BlazeFace letterboxes every image into 256x256
+        build_detector("blazeface", max_size=640)
 
 
 # --- the default detector on hand-labelled photos ------------------------------------------------
 
 
 def test_default_detector_recall_and_precision_on_voc_boxes(photos):
-    det = create("retinaface", threads=2)  # the defaults, as the library uses them
+    det = build_detector("retinaface", threads=2)  # the defaults, as the library uses them
     found_big = n_big = found_all = n_all = tp = fp = 0
     for xml in sorted((photos / "voc_boxes").glob("*.xml")):
         truth = read_voc(xml)
@@ -149,15 +151,15 @@ def test_expression_grid_has_one_face_per_cell(photos, retina):
 
 def test_min_face_and_score_threshold_filter(photos):
     image = load(photos / "group_marchingband.jpg")  # 54 faces, all 12-22 px
-    assert len(create("retinaface", threads=2).detect(image)) >= 45
-    assert create("retinaface", threads=2, min_face=40).detect(image) == []
-    strict = create("retinaface", threads=2, score_threshold=0.99).detect(image)
+    assert len(build_detector("retinaface", threads=2).detect(image)) >= 45
+    assert build_detector("retinaface", threads=2, min_face=40).detect(image) == []
+    strict = build_detector("retinaface", threads=2, score_threshold=0.99).detect(image)
     assert all(d.score >= 0.99 for d in strict) and len(strict) < 45
 
 
 def test_max_size_maps_boxes_back_to_the_original_pixels(photos):
     image = load(photos / "couple.jpg")  # 1024 x 685
-    small = create("retinaface", threads=2, max_size=512).detect(image)
+    small = build_detector("retinaface", threads=2, max_size=512).detect(image)
     assert len(small) >= 2
     boxes = np.array([[d.box.x1, d.box.y1, d.box.x2, d.box.y2] for d in small[:2]])
     assert iou_matrix(COUPLE_BOXES, boxes).max(axis=1).min() >= 0.5
@@ -204,7 +206,7 @@ def test_wrong_image_arrays_are_image_errors(image, retina):
 def test_shipped_models_verify_and_carry_licences(name):
     info = get_model(name)
     assert info.task == "detect"
-    lic = models_dir() / info.manifest["licence_file"]
+    lic = models_dir() / info.manifest.licence_file
     assert lic.is_file() and "licen" in lic.read_text().lower()
     assert info.path.stat().st_size < 8_000_000
 
@@ -216,13 +218,13 @@ def test_sha256_mismatch_is_a_model_error(tmp_path):
     data[-1] ^= 0xFF
     (tmp_path / "blazeface.onnx").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256 mismatch"):
-        create("blazeface", model=str(tmp_path / "blazeface.json"))
+        build_detector("blazeface", model=str(tmp_path / "blazeface.json"))
     # The untouched copy loads, so it is the hash that failed above.
     shutil.copy(src / "blazeface.onnx", tmp_path / "good.onnx")
     manifest = json.loads((src / "blazeface.json").read_text())
     manifest["file"] = "good.onnx"
     (tmp_path / "good.json").write_text(json.dumps(manifest))
-    assert create("blazeface", model=str(tmp_path / "good.json")).detect(np.zeros((64, 64, 3), np.uint8)) == []
+    assert build_detector("blazeface", model=str(tmp_path / "good.json")).detect(np.zeros((64, 64, 3), np.uint8)) == []
 
 
 # --- helpers ---------------------------------------------------------------------------------------

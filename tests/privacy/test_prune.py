@@ -67,7 +67,7 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "emotion-fer2013-pruned-50.json").read_text())
     rec = manifest["pruning"]
-    assert rec["pruned_from_sha256"] == get_model("emotion-fer2013", task="emotion").manifest["sha256"]
+    assert rec["pruned_from_sha256"] == get_model("emotion-fer2013", task="emotion").manifest.sha256
     assert rec["widths"] == [16, 32, 64, 128] and rec["parameters_after"] < 0.35 * rec["parameters_before"]
     assert manifest["parameters"] == rec["parameters_after"]
     shipped = (get_model("emotion-fer2013", task="emotion").path).stat().st_size

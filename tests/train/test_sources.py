@@ -79,7 +79,7 @@ def test_train_with_extra_sources_selects_on_the_mean(source_cache, data_dir, tm
     per = manifest["metrics"]["val_per_source"]
     assert set(per) == {cfg.val, f"{source_cache}:val"} and per[cfg.val]["n"] == 256
     assert "pooled" in manifest["metrics"]["temperature_fitted_on"]
-    assert manifest["preprocessing"]["temperature"] == pytest.approx(summary["temperature"], abs=1e-4)
+    assert manifest["temperature"] == pytest.approx(summary["temperature"], abs=1e-4)
 
 
 def test_source_shift_augmentation_changes_what_it_says():

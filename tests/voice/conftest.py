@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolens.io.audio import load_audio
-from emolens.voice.frontend import resample
+from emolens.io.audio import load_audio, resample
 
 
 @pytest.fixture(scope="session")

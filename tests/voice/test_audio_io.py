@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from emolens.errors import AudioError, MissingExtraError
-from emolens.io.audio import audio_from_array, load_audio
-from emolens.voice.frontend import resample
+from emolens.io.audio import audio_from_array, load_audio, resample
 
 
 def _aligned_corr(a: np.ndarray, b: np.ndarray, max_lag: int = 400) -> float:

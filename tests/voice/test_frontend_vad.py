@@ -13,7 +13,7 @@ from emolens.voice.vad import detect_speech, speech_span
 def test_training_and_inference_features_are_identical(angry_clip, ravdess):
     """The training pipeline's input for a clip equals what VoiceAnalyzer feeds the ONNX model."""
     pytest.importorskip("torch")
-    from emolens.train.voice import clip_features, eval_input
+    from emolens.train.voice_data import clip_features, eval_input
     from emolens.voice.analyzer import VoiceAnalyzer
 
     an = VoiceAnalyzer()

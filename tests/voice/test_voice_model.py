@@ -23,11 +23,11 @@ def test_manifest_is_complete_and_verified():
     assert "voice-ravdess" in list_models("voice")
     info = get_model("voice-ravdess")
     m = info.manifest
-    assert m["task"] == "voice" and tuple(m["classes"]) == RAVDESS and m["sample_rate"] == 16000
-    assert {"n_mels", "n_fft", "hop_length", "win_length", "fmin", "fmax"} <= set(m["frontend"])
-    assert "CC BY-NC-SA 4.0" in m["licence"] and m["training"]["command"]
-    assert m["metrics"]["onnx_torch_max_abs_diff"] < 1e-3
-    assert 0 < m["metrics"]["cv_accuracy_mean"] <= 1 and m["metrics"]["cv_accuracy_std"] >= 0
+    assert m.task == "voice" and m.classes == RAVDESS and m.sample_rate == 16000
+    assert {"n_mels", "n_fft", "hop_length", "win_length", "fmin", "fmax"} <= set(m.frontend)
+    assert "CC BY-NC-SA 4.0" in m.licence and m.training["command"]
+    assert m.metrics["onnx_torch_max_abs_diff"] < 1e-3
+    assert 0 < m.metrics["cv_accuracy_mean"] <= 1 and m.metrics["cv_accuracy_std"] >= 0
     assert info.path.stat().st_size < 5e6
 
 

@@ -89,10 +89,8 @@ class AttentionConfig:
 
     @classmethod
     def from_options(cls, options: AttentionConfig | dict[str, Any] | None) -> AttentionConfig:
-        if options is None:
-            return cls()
-        if isinstance(options, AttentionConfig):
-            return options
+        if options is None or isinstance(options, AttentionConfig):
+            return cls() if options is None else options
         timing_names = {f.name for f in dataclasses.fields(TrackTimings)}
         timing = {k: v for k, v in options.items() if k in timing_names}
         rest = {k: v for k, v in options.items() if k not in timing_names}

@@ -11,54 +11,20 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import multiprocessing.connection
-import os
 import signal
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
+from emolens.batch.engine_base import Engine, Finished, available_cores
 from emolens.batch.plan import Chunk
-from emolens.batch.work import ChunkResult, ChunkWorker, WorkerOptions, error_payload, rebuild_error
+from emolens.batch.work import ChunkWorker, WorkerOptions, error_payload, rebuild_error
 from emolens.errors import ConfigError, EmolensError
 
 __all__ = ["ENGINES", "Engine", "Finished", "InProcessEngine", "ProcessEngine", "available_cores", "create_engine"]
 
 #: Engine names, the default first.
 ENGINES: tuple[str, ...] = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class Finished:
-    """A chunk back from a worker: its ``result``, or ``crash`` (one line) when the worker died running it."""
-
-    chunk: Chunk
-    result: ChunkResult | None = None
-    crash: str | None = None
-
-
-class Engine(Protocol):
-    name: str
-    workers: int
-    threads: int
-
-    def start(self) -> None: ...
-
-    @property
-    def idle(self) -> int: ...
-
-    def submit(self, chunk: Chunk) -> None: ...
-
-    def wait(self) -> list[Finished]: ...
-
-    def close(self) -> None: ...
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the platform has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def create_engine(
@@ -112,8 +78,6 @@ def create_engine(
 
 
 def _with_threads(options: WorkerOptions, threads: int) -> WorkerOptions:
-    from dataclasses import replace
-
     return replace(options, threads=threads)
 
 

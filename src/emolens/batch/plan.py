@@ -106,11 +106,17 @@ class Plan:
 
     @property
     def photos(self) -> int:
-        return sum(1 for it in self.items if it.kind == "photo")
+        """How many of the inputs are photos."""
+        return self.count("photo")
 
     @property
     def videos(self) -> int:
-        return sum(1 for it in self.items if it.kind == "video")
+        """How many of the inputs are videos."""
+        return self.count("video")
+
+    def count(self, kind: str) -> int:
+        """How many of the inputs are of ``kind`` (``"photo"`` or ``"video"``)."""
+        return sum(1 for it in self.items if it.kind == kind)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from typing import Any
 
-from emolens.batch.engines import Finished, available_cores
+from emolens.batch.engine_base import Finished, available_cores
 from emolens.batch.plan import Chunk
 from emolens.batch.work import ChunkResult, ChunkWorker, WorkerOptions, error_payload, rebuild_error
 from emolens.errors import ConfigError, EmolensError, MissingExtraError
@@ -29,10 +30,9 @@ __all__ = ["RayEngine", "import_ray"]
 def import_ray() -> Any:
     """The ``ray`` module, or ``MissingExtraError`` naming the ``batch`` extra."""
     try:
-        import ray
+        return importlib.import_module("ray")
     except ImportError:
         raise MissingExtraError("ray", "batch") from None
-    return ray
 
 
 class _RayWorker:

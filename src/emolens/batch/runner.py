@@ -27,7 +27,7 @@ from emolens.batch.store import BatchStore
 from emolens.batch.work import ChunkResult, ItemOutcome, WorkerOptions
 from emolens.emotion.classifier import DEFAULT_MODEL
 from emolens.errors import ConfigError
-from emolens.io.writers import utf8_text
+from emolens.types.records import utf8_text
 
 __all__ = ["BatchProgress", "BatchSummary", "Failure", "run_batch"]
 
@@ -224,12 +224,11 @@ def run_batch(
 
 
 def _check(engine: str, detector: str, chunk_size: int, video_stride: int, interval: float, rows: int) -> None:
-    from emolens import detect
+    from emolens import registry
 
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    if detector not in detect.available():
-        detect.create(detector)  # raises ConfigError naming the available backends
+    registry.check_detector(detector)  # raises ConfigError naming the available backends
     for name, value in (("chunk_size", chunk_size), ("video_stride", video_stride), ("commit_rows", rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")

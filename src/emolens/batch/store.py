@@ -34,7 +34,8 @@ from typing import Any
 from emolens.batch.tables import input_schema, require_pyarrow
 from emolens.batch.work import ChunkResult
 from emolens.errors import ConfigError
-from emolens.io.writers import utf8_text
+from emolens.io.sinks import write_parquet
+from emolens.types.records import utf8_text
 
 __all__ = ["FORMAT_VERSION", "BatchStore", "atomic_write"]
 
@@ -231,7 +232,7 @@ class BatchStore:
                 if kept.num_rows == 0:
                     path.unlink()
                 else:
-                    atomic_write(path, lambda tmp, t=kept: pq.write_table(t, tmp))
+                    atomic_write(path, lambda tmp, t=kept: write_parquet(t, tmp))
             record["items"] = [it for it in record.get("items", []) if it["id"] not in ids]
             record["parts"] = [p for p in record.get("parts", []) if (self.out / p).is_file()]
             path = self.out / DONE / f"{commit}.json"
@@ -249,7 +250,6 @@ class BatchStore:
     def commit(self, results: list[ChunkResult]) -> str | None:
         """Write the rows of finished chunks as one commit (its parts, then its record); ``None`` if none is ok."""
         pa = self._pa
-        pq = self._pq
         ok = [(o, r.worker) for r in results for o in r.outcomes if o.ok]
         if not ok:
             return None
@@ -274,7 +274,7 @@ class BatchStore:
             folder = self.out / root / f"kind={kind}"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"part-{name}.parquet"
-            atomic_write(path, lambda tmp, t=table: pq.write_table(t, tmp))
+            atomic_write(path, lambda tmp, t=table: write_parquet(t, tmp))
             written.append(path.relative_to(self.out).as_posix())
         items = [{"id": o.item.id, "key": o.item.key, "kind": o.item.kind, "faces": o.faces,
                   "source": utf8_text(o.item.source)} for o, _ in ok]  # fmt: skip

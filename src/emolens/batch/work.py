@@ -9,7 +9,7 @@ set and contributes no rows, so a retried input never leaves half its rows behin
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from emolens import errors
@@ -37,15 +37,11 @@ class WorkerOptions:
     detector_options: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
-        """The options that change the results (a resumed run must use the same)."""
-        return {
-            "detector": self.detector,
-            "model": self.model,
-            "video_stride": self.video_stride,
-            "min_face": self.min_face,
-            "max_faces": self.max_faces,
-            "detector_options": dict(sorted(self.detector_options.items())),
-        }
+        """The options that change the results (a resumed run must use the same): all but ``threads``."""
+        settings = asdict(self)
+        del settings["threads"]
+        settings["detector_options"] = dict(sorted(self.detector_options.items()))
+        return settings
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,17 @@ from typing import Annotated
 import typer
 
 from emolens.analyzer import DEFAULT_DETECTOR
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from emolens.cli.options import (
+    BlurUnknownOpt,
+    LabelSizeOpt,
+    LandmarksOpt,
+    LogEventsOpt,
+    OutputOpt,
+    QuietOpt,
+    RecogniseOpt,
+)
 from emolens.cli.progress import progress_bar
 from emolens.errors import EmolensError
 
@@ -28,9 +37,7 @@ def analyze(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output format of the per-face records.")
     ] = Format.jsonl,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
-    ] = None,
+    output: OutputOpt = None,
     annotate: Annotated[
         Path | None, typer.Option("--annotate", help="Write annotated copies of the images here.")
     ] = None,
@@ -53,23 +60,16 @@ def analyze(
         ),
     ] = 0,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation for the emotion model.")] = False,
-    gallery: Annotated[
-        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
-    ] = None,
-    log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
-    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated copies.")] = False,
-    landmarks: Annotated[
-        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated copies.")
-    ] = True,
-    label_size: Annotated[
-        float | None,
-        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated copies [default: scaled]."),
-    ] = None,
+    gallery: RecogniseOpt = None,
+    log_events: LogEventsOpt = False,
+    blur_unknown: BlurUnknownOpt = False,
+    landmarks: LandmarksOpt = True,
+    label_size: LabelSizeOpt = None,
     device: DeviceOpt = None,
     attention: Annotated[
         bool, typer.Option("--attention", help="Also head pose, eye openness, gaze, mouth opening and attention.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
     from emolens.analyzer import Analyzer
@@ -106,7 +106,7 @@ def analyze(
             analyzer.attention = AttentionAnalyzer(threads=threads)
         logger = None
         if log_events and analyzer.gallery is not None:
-            from emolens.identity.events import EventLogger
+            from emolens.events import EventLogger
 
             logger = EventLogger(analyzer.gallery.store)
         if annotate is not None:

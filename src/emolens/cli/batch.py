@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.options import QuietOpt
 from emolens.errors import EmolensError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def batch(
         float, typer.Option(min=0, help="Seconds between commits: the most work a killed run redoes.")
     ] = 10.0,
     overwrite: Annotated[bool, typer.Option(help="Delete earlier results in --out and start over.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Analyse many photos and videos into partitioned Parquet; re-run the same command to resume.
 

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.console import EXIT_OK, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, fail
 from emolens.errors import EmolensError
 
 out = Console()
@@ -33,10 +33,10 @@ def bench(
 
     from emolens.emotion import EmotionModel
     from emolens.evaluate.timing import median_seconds
-    from emolens.registry import list_models
+    from emolens.registry import model_names
 
     use_device(device)
-    names = model or list_models("emotion")
+    names = model or model_names("emotion")
     rows = []
     try:
         for name in names:

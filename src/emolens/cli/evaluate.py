@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.console import EXIT_OK, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, err, fail
 from emolens.cli.progress import progress_bar
 from emolens.errors import ConfigError, DataError, EmolensError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from emolens.metrics import Report
 
 out = Console()
 
@@ -87,8 +92,7 @@ def evaluate(
     """Score emotion model(s) on a labelled set (npz, image folder or CSV) and print accuracy, macro-F1, per-class
     figures and confusion; or, with --suite, every labelled set in the data folder in one table."""
     from emolens.analyzer import Analyzer
-    from emolens.evaluate.plots import confusion_png, reliability_png
-    from emolens.evaluate.runner import evaluate_npz, load_labelled_npz, top_labels
+    from emolens.evaluate.runner import evaluate_npz, load_labelled_npz
 
     use_device(device)
     if suite:
@@ -126,16 +130,10 @@ def evaluate(
                 report.extra.update(
                     {"total": total, "correct": correct, "accuracy_of_total": round(correct / total, 5)}
                 )
-            reports.append(report)
             y = truth[source][: len(probs)]
-            pred = top_labels(probs)
-            right.append((source, pred == y))
-            if name == names[0]:
-                if plot:
-                    confusion_png(report.confusion, report.labels, plot, title=f"{name} on {npz.name}")
-                if reliability:
-                    found = pred >= 0
-                    reliability_png(probs[found], y[found], reliability, title=f"{name} on {npz.name}")
+            first = name == names[0]
+            _keep(reports, right, report, probs, y, source, plot if first else None, reliability if first else None,
+                  f"{name} on {npz.name}")  # fmt: skip
     except EmolensError as e:
         raise fail(e) from None
 
@@ -174,7 +172,7 @@ def _print_report(r) -> None:
 def _pair_with_first(reports: list, right: list[tuple[str, Any]]) -> None:
     """Add each later model's paired comparison with the first (``extra["vs_first"]``) where both were scored
     on the same rows against the same labels."""
-    from emolens.evaluate.metrics import mcnemar
+    from emolens.metrics import mcnemar
 
     source0, first = right[0]
     for r, (source, correct) in zip(reports[1:], right[1:], strict=True):
@@ -221,8 +219,6 @@ def _images(data, split, model, input_kind, detector, threads, tta, json_path, p
     """``--data`` with a folder tree or a CSV: each model scored on the same images (faces found once)."""
     from emolens.analyzer import Analyzer
     from emolens.evaluate.labelled import class_indices, detections_for, evaluate_images, read_labelled
-    from emolens.evaluate.plots import confusion_png, reliability_png
-    from emolens.evaluate.runner import top_labels
 
     names = model or ["emotion-fer2013"]
     reports, right = [], []
@@ -246,19 +242,38 @@ def _images(data, split, model, input_kind, detector, threads, tta, json_path, p
             report, probs = evaluate_images(analyzer, items, kind, str(data), found=found)
             if split:
                 report.extra["split"] = split
-            reports.append(report)
             y = class_indices(items, analyzer.emotion.labels, str(data))
-            pred = top_labels(probs)
-            right.append(("folder", pred == y))
-            if name == names[0]:
-                if plot:
-                    confusion_png(report.confusion, report.labels, plot, title=f"{name} on {data.name}")
-                if reliability:
-                    ok = pred >= 0
-                    reliability_png(probs[ok], y[ok], reliability, title=f"{name} on {data.name}")
+            first = name == names[0]
+            _keep(reports, right, report, probs, y, "folder", plot if first else None, reliability if first else None,
+                  f"{name} on {data.name}")  # fmt: skip
     except EmolensError as e:
         raise fail(e) from None
     _finish(reports, right, json_path)
+
+
+def _keep(
+    reports: list,
+    right: list,
+    report: Report,
+    probs: np.ndarray,
+    y: np.ndarray,
+    tag: str,
+    plot: Path | None,
+    reliability: Path | None,
+    title: str,
+) -> None:
+    """Keep one model's report and per-row correctness on a set; draw its plots when asked (first model only)."""
+    from emolens.evaluate.plots import confusion_png, reliability_png
+    from emolens.evaluate.runner import top_labels
+
+    reports.append(report)
+    pred = top_labels(probs)
+    right.append((tag, pred == y))
+    if plot:
+        confusion_png(report.confusion, report.labels, plot, title=title)
+    if reliability:
+        found = pred >= 0
+        reliability_png(probs[found], y[found], reliability, title=title)
 
 
 def _finish(reports: list, right: list, json_path: Path | None) -> None:
@@ -277,12 +292,12 @@ def _finish(reports: list, right: list, json_path: Path | None) -> None:
 def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
     from emolens.datasets import data_root as default_root
     from emolens.evaluate.suite import find_sets, run_suite
-    from emolens.registry import list_models
+    from emolens.registry import model_names
 
     try:
         root = data_root or default_root()
         # Each shipped model before its INT8 copy.
-        names = model or sorted(list_models("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
+        names = model or sorted(model_names("emotion"), key=lambda n: (n.removesuffix("-int8"), n.endswith("-int8")))
         sets = find_sets(root)
         if not sets:
             raise DataError("no labelled sets found", str(root))

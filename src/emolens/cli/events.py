@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.console import EXIT_USAGE, err, fail
 from emolens.cli.identity import GalleryOpt
-from emolens.cli.main import EXIT_USAGE, err, fail
+from emolens.cli.options import OutputOpt
 from emolens.cli.records import Format, RecordWriter, simple_table
 from emolens.errors import EmolensError
 
@@ -42,9 +43,7 @@ def events(
     alerts: Annotated[bool, typer.Option("--alerts", help="Show alerts instead of events.")] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
-    ] = None,
+    output: OutputOpt = None,
     dp_epsilon: Annotated[
         float | None,
         typer.Option(help="Release only a differentially private histogram (--by) spending this ε of the budget."),

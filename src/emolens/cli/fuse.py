@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from emolens.cli.main import EXIT_USAGE, err, fail
+from emolens.cli.console import EXIT_USAGE, err, fail
 from emolens.errors import EmolensError
 
 

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from emolens.cli.options import BlurUnknownOpt, LabelSizeOpt, LandmarksOpt, LogEventsOpt, OutputOpt
 from emolens.cli.progress import progress_bar
 from emolens.cli.records import Format, RecordWriter, simple_table
 from emolens.errors import ConfigError, EmolensError
@@ -181,7 +182,7 @@ def gallery_import(
 def gallery_recover(gallery: GalleryOpt = None) -> None:
     """Rebuild a damaged gallery from what can still be read; the damaged file is kept beside it."""
     from emolens.identity.gallery import default_gallery_path
-    from emolens.identity.store import recover
+    from emolens.identity.recovery import recover
 
     path = gallery or default_gallery_path()
     try:
@@ -201,28 +202,22 @@ def identify(
     gallery: GalleryOpt = None,
     threshold: ThresholdOpt = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
-    ] = None,
+    output: OutputOpt = None,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write annotated copies here.")] = None,
-    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unknown faces in annotated copies.")] = False,
-    landmarks: Annotated[
-        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated copies.")
-    ] = True,
-    label_size: Annotated[
-        float | None,
-        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated copies [default: scaled]."),
-    ] = None,
-    log_events: Annotated[bool, typer.Option(help="Append each face to the gallery's event log.")] = False,
+    blur_unknown: BlurUnknownOpt = False,
+    landmarks: LandmarksOpt = True,
+    label_size: LabelSizeOpt = None,
+    log_events: LogEventsOpt = False,
     device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
     use_device(device)
+    from emolens.analyzer import Analyzer
     from emolens.cli.analyze import _unique_name
     from emolens.draw import annotate as draw_faces
     from emolens.draw import pixelate, save_image
-    from emolens.identity.events import EventLogger
+    from emolens.events import EventLogger
     from emolens.io.inputs import expand_inputs
 
     rows: list[dict[str, Any]] = []
@@ -231,7 +226,7 @@ def identify(
         g = _open(gallery, threshold)
         if len(g) == 0 and not quiet:
             err.print("[yellow]the gallery is empty: every face will be unknown[/yellow]")
-        analyzer = g.analyzer.with_identity(g)  # one set of models for finding and for recognising faces
+        analyzer = Analyzer(threads=g.threads, identity=g)  # finds faces; the gallery's embedder recognises
         logger = EventLogger(g.store) if log_events else None
         items = list(expand_inputs(paths))
         if annotate is not None:

@@ -1,4 +1,5 @@
-"""``emolens`` entry point: the Typer app, the commands, and the mapping of errors to exit codes.
+"""``emolens`` entry point: the Typer app and its commands (the exit codes and the mapping of errors to them are
+in :mod:`emolens.cli.console`).
 
 Exit codes: 0 success; 1 some inputs failed (the rest were processed); 2 bad usage or options;
 3 a model, dataset or gallery could not be loaded; 130 interrupted.
@@ -11,7 +12,6 @@ import sys
 from typing import Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperCommand
 
 try:  # Typer 0.2x ships its own copy of Click
@@ -19,10 +19,9 @@ try:  # Typer 0.2x ships its own copy of Click
 except ImportError:  # pragma: no cover
     from click.exceptions import NoSuchOption
 
-from emolens.cli.console import err
-from emolens.errors import ConfigError, DataError, EmolensError, GalleryError, MissingExtraError, ModelError
+from emolens.cli.console import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+__all__ = ["EXIT_FATAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "err", "fail", "main"]
 
 app = typer.Typer(
     name="emolens",
@@ -31,16 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def fail(e: EmolensError) -> typer.Exit:
-    """Print one line for the user and return the exit to raise."""
-    err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-    if isinstance(e, ConfigError | MissingExtraError):
-        return typer.Exit(EXIT_USAGE)
-    if isinstance(e, ModelError | DataError | GalleryError):
-        return typer.Exit(EXIT_FATAL)
-    return typer.Exit(EXIT_PARTIAL)
 
 
 def _register() -> None:

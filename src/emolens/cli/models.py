@@ -1,4 +1,4 @@
-"""``emolens models``: the shipped models and their manifests."""
+"""``emolens models``: the shipped models and their manifests, as the registry lists them."""
 
 from __future__ import annotations
 
@@ -8,36 +8,42 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emolens.cli.main import fail
+from emolens.cli.console import fail
 from emolens.errors import EmolensError
 
 out = Console()
 
 
-def models(verify: Annotated[bool, typer.Option(help="Check each file's sha256 against its manifest.")] = True) -> None:
-    """List the shipped models (name, task, size, licence)."""
-    from emolens.registry import get_model, list_models, models_dir
+def models(
+    verify: Annotated[bool, typer.Option(help="Check each file's sha256 against its manifest.")] = True,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only models of this kind: detect, emotion, embed, landmarks, ...")
+    ] = None,
+) -> None:
+    """List the shipped models (name, task, size, version, metrics) and the detector backends."""
+    from emolens import registry
 
     t = Table()
     t.add_column("name", no_wrap=True)
     for col in ("task", "MB", "version", "metrics"):
         t.add_column(col)
     try:
-        for name in list_models():
-            info = get_model(name) if verify else None
-            import json
-
-            m = info.manifest if info else json.loads((models_dir() / f"{name}.json").read_text())
-            size = (models_dir() / m["file"]).stat().st_size / 1e6
+        names = set(registry.model_names(kind))
+        for row in registry.models_table():
+            if row["name"] not in names:
+                continue
+            if verify:
+                registry.get_model(row["name"])
+            m = row["manifest"]
             metrics = ", ".join(
-                f"{k} {v}"
-                for k, v in (m.get("metrics") or {}).items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
+                f"{k} {v}" for k, v in m.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
             )
-            t.add_row(name, m.get("task", ""), f"{size:.1f}", str(m.get("version", "")), metrics)
+            t.add_row(row["name"], m.task, f"{row['size_mb']:.1f}", m.version, metrics)
     except EmolensError as e:
         raise fail(e) from None
     out.print(t)
+    if kind in (None, "detect"):
+        out.print(f"detectors: {', '.join(registry.detector_names())} (default {registry.DEFAULT_DETECTOR})")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.console import err, fail
 from emolens.cli.identity import GalleryOpt, gallery_app, out
-from emolens.cli.main import err, fail
 from emolens.errors import EmolensError
 
 
@@ -76,7 +76,7 @@ def gallery_encrypt(
     """Encrypt a plain gallery (and its audit log) in place with SQLCipher; later commands need the key in
     EMOLENS_GALLERY_KEY or EMOLENS_GALLERY_KEY_FILE."""
     from emolens.identity.gallery import default_gallery_path
-    from emolens.identity.store import KEY_FILE_ENV, key_from_env
+    from emolens.privacy.database import KEY_FILE_ENV, key_from_env
     from emolens.privacy.encryption import encrypt_file
 
     if key_file is not None:

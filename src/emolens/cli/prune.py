@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emolens.cli.main import EXIT_OK, fail
+from emolens.cli.console import EXIT_OK, fail
 from emolens.errors import EmolensError, MissingExtraError
 
 out = Console()

@@ -8,22 +8,20 @@ once at the end (``table_at_end``). The same choices hold for every command:
 - CSV columns are given by the command (``csv_columns``) or else are the keys of the first record; values that
   are lists or dictionaries are written as JSON; keys outside the columns are left out;
 - text is UTF-8 and JSON keeps non-ASCII characters as they are.
+
+The formats are the shared sinks of :mod:`emolens.io.sinks`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from emolens.errors import ConfigError
+from emolens.io.sinks import CsvSink, JsonLinesSink, JsonSink, Sink, TableSink, json_cell
 
 
 class Format(StrEnum):
@@ -80,69 +78,34 @@ class RecordWriter:
         self.table = table
         self.csv_columns = list(csv_columns) if csv_columns else None
         self.table_at_end = table_at_end
-        self.count = 0
-        self._pending: list[Record] = []
-        self._csv: csv.DictWriter | None = None
-        self._file: IO[str] = sys.stdout
-        self._console: Console | None = None
+        self._sink: Sink | None = None
+
+    @property
+    def count(self) -> int:
+        """Records written so far."""
+        return 0 if self._sink is None else self._sink.rows_written
 
     def __enter__(self) -> RecordWriter:
-        if self.path is not None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "w", encoding="utf-8", newline="")
-            except OSError as e:
-                raise ConfigError(f"cannot write ({e.strerror})", str(self.path)) from None
         if self.fmt is Format.table:
-            to_file = self.path is not None or not self._file.isatty()
-            self._console = Console(file=self._file, width=200 if to_file else None, soft_wrap=to_file)
+            self._sink = TableSink(self.path, self.table, at_end=self.table_at_end, parents=True)
         elif self.fmt is Format.json:
-            self._file.write("[")
+            self._sink = JsonSink(self.path, parents=True)
+        elif self.fmt is Format.jsonl:
+            self._sink = JsonLinesSink(self.path, parents=True)
+        else:
+            self._sink = CsvSink(self.path, self.csv_columns, extrasaction="ignore", cell=json_cell,
+                                 lineterminator="\n", parents=True)  # fmt: skip
         return self
 
     def write(self, *records: Record) -> None:
         """Write records (one group: a table is printed per call unless ``table_at_end``)."""
-        if not records:
-            return
-        if self.fmt is Format.jsonl:
-            self._file.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        elif self.fmt is Format.json:
-            for r in records:
-                self._file.write(("," if self.count else "") + "\n" + json.dumps(r, ensure_ascii=False))
-                self.count += 1
-            self._file.flush()
-            return
-        elif self.fmt is Format.csv:
-            if self._csv is None:
-                columns = self.csv_columns or list(records[0])
-                self._csv = csv.DictWriter(self._file, columns, extrasaction="ignore", lineterminator="\n")
-                self._csv.writeheader()
-            self._csv.writerows({k: _cell(v) for k, v in r.items()} for r in records)
-        elif self.table_at_end:
-            self._pending.extend(records)
-        else:
-            self._print_table(list(records))
-        self.count += len(records)
-        self._file.flush()
-
-    def _print_table(self, records: list[Record]) -> None:
-        assert self._console is not None
-        self._console.print(self.table(records))
+        assert self._sink is not None, "use RecordWriter as a context manager"
+        if records:
+            self._sink.write(records)
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                if self.fmt is Format.json:
-                    self._file.write("\n]\n" if self.count else "]\n")
-                elif self.fmt is Format.table and self.table_at_end:
-                    self._print_table(self._pending)
-                elif self.fmt is Format.csv and self._csv is None and self.csv_columns:
-                    csv.writer(self._file, lineterminator="\n").writerow(self.csv_columns)
-            self._file.flush()
-        finally:
-            if self.path is not None:
-                self._file.close()
-
-
-def _cell(v: Any) -> Any:
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list | tuple) else v
+        assert self._sink is not None
+        if exc[0] is None:
+            self._sink.close()
+        else:
+            self._sink.abandon()

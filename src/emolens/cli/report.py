@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from emolens.cli.console import EXIT_OK, EXIT_USAGE, err, fail
 from emolens.cli.identity import GalleryOpt
-from emolens.cli.main import EXIT_OK, EXIT_USAGE, err, fail
 from emolens.errors import ConfigError, EmolensError
 
 
@@ -29,7 +29,8 @@ def report(
     identity: Annotated[str | None, typer.Option(help="Event log: only this person.")] = None,
 ) -> None:
     """Write a report a person would rather read than the CSV: per person and for the whole session."""
-    from emolens.attention.report import html_to_pdf, load_events, load_run, render_html
+    from emolens.attention.report import html_to_pdf, render_html
+    from emolens.attention.session import load_events, load_run
 
     if run is not None and (since or identity or gallery):
         err.print("[red]error:[/red] give a run folder, or --gallery/--since/--identity for the event log, not both")
@@ -41,9 +42,12 @@ def report(
         else:
             from emolens.cli.events import parse_time
             from emolens.identity import Gallery
+            from emolens.identity.store import EventQuery
 
             g = Gallery(gallery)
-            session = load_events(g.store, parse_time(since) if since else None, identity)
+            query = EventQuery(since=parse_time(since) if since else None, identity=identity)
+            rows, alerts = g.store.events(query), g.store.events(query, table="alerts")
+            session = load_events(rows, alerts, identity=identity, source=getattr(g.store, "path", "event log"))
             out = output or Path("report.html")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render_html(session, anonymous=anonymous), encoding="utf-8")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emolens.cli.main import EXIT_PARTIAL, err, fail
+from emolens.cli.console import EXIT_PARTIAL, err, fail
 from emolens.errors import ConfigError, EmolensError
 
 out = Console()
@@ -114,7 +114,7 @@ def serve(
             source_alerts=list(alert or []),
         )
         if source is not None:  # a bad --source or --alert fails now, not when the first viewer connects
-            from emolens.identity.events import AlertRule
+            from emolens.events import AlertRule
             from emolens.video.sources import open_source
 
             for rule in cfg.source_alerts:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError, TextError
 

@@ -1,4 +1,7 @@
-"""``emolens train`` and ``emolens export``: train a config (resumable), export the best checkpoint to ONNX."""
+"""``emolens train`` and ``emolens export``: train a config (resumable), export the best checkpoint to ONNX.
+
+``emolens train text``, ``emolens train voice`` and ``emolens train fusion`` train the text models, the voice model and
+the learned fuser."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emolens.cli.main import EXIT_OK, fail
+from emolens.cli.console import EXIT_OK, fail
 from emolens.cli.progress import stage_bar
 from emolens.errors import EmolensError, MissingExtraError
 
@@ -44,7 +47,11 @@ def _epoch_bar(quiet: bool) -> Iterator[Callable[[int, int, int], None] | None]:
         yield None if update is None else lambda epoch, done, total: update(f"epoch {epoch + 1}", done, total)
 
 
+train_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+
+
 def train(
+    ctx: typer.Context,
     config: Annotated[str, typer.Option(help="A named config (see --list) or a config.json path.")] = "fer2013-cnn",
     run_dir: Annotated[Path | None, typer.Option(help="Where checkpoints and logs go (default runs/<config>).")] = None,
     data: Annotated[
@@ -84,7 +91,12 @@ def train(
     ),
     cid: Annotated[int, typer.Option(help="Federated client role: this client's number, 0 to clients-1.")] = 0,
 ) -> None:
-    """Train an emotion model; rerun the same command to resume from the last checkpoint."""
+    """Train an emotion model; rerun the same command to resume from the last checkpoint.
+
+    Sub-commands train the others: `text` (the text models), `voice` (the voice model), `fusion` (the learned fuser).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     _need_torch()
 
     from emolens.datasets import data_root
@@ -213,6 +225,146 @@ def export(
     raise typer.Exit(EXIT_OK)
 
 
+def train_text(
+    dataset: Annotated[
+        str | None, typer.Option(help="goemotions, dair, smp or all: one TF-IDF model per dataset.")
+    ] = None,
+    multi: Annotated[
+        str | None, typer.Option(help="en or zh: train the multi-corpus model of a language instead.")
+    ] = None,
+    embeddings: Annotated[
+        Path | None, typer.Option(help="Sentence-embedding cache for --multi (default runs/text_embeddings).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where the model files go (default: the package's).")
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="Where the figures go (default docs/results).")] = None,
+) -> None:
+    """Train the text models (TF-IDF + linear head; --multi adds a sentence embedding), select on validation,
+    calibrate, export with a parity check and score on test. Needs scikit-learn (train extra)."""
+    try:
+        from emolens.registry import models_dir
+        from emolens.train.text import REPO, SPECS, train
+        from emolens.train.text_multi import MULTI, train_multi
+    except ImportError as e:
+        raise fail(MissingExtraError(e.name or "scikit-learn", "train")) from None
+    if multi is not None and multi not in MULTI:
+        raise typer.BadParameter(f"--multi must be one of {', '.join(MULTI)}, not {multi!r}")
+    if dataset is not None and dataset not in (*SPECS, "all"):
+        raise typer.BadParameter(f"--dataset must be one of {', '.join([*SPECS, 'all'])}, not {dataset!r}")
+    if multi is None and dataset is None:
+        raise typer.BadParameter("give --dataset or --multi")
+    out_dir = out_dir or models_dir()
+    results = results or REPO / "docs" / "results"
+    try:
+        if multi is not None:
+            train_multi(multi, out_dir, results, embeddings or REPO / "runs" / "text_embeddings", log=typer.echo)
+        else:
+            for d in SPECS if dataset == "all" else [dataset]:
+                train(d, out_dir, results, log=typer.echo)
+    except EmolensError as e:
+        raise fail(e) from None
+    raise typer.Exit(EXIT_OK)
+
+
+def train_voice(
+    folds: Annotated[bool, typer.Option("--folds", help="Train the 4 actor folds in turn.")] = False,
+    fold: Annotated[int | None, typer.Option(min=1, max=4, help="Train one actor fold (1-4).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Train on all 24 actors (the shipped model).")] = False,
+    export_run: Annotated[
+        Path | None, typer.Option("--export", help="Export a run folder's final.pt to ONNX + manifest.")
+    ] = None,
+    features_only: Annotated[bool, typer.Option("--features-only", help="Compute the feature cache and stop.")] = False,
+    runs: Annotated[Path, typer.Option(help="Run folders, the feature cache and train.log.")] = Path("runs/voice"),
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default 30).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
+    mixup: Annotated[float | None, typer.Option(help="Mixup alpha (0: off, the default).")] = None,
+    name: Annotated[str, typer.Option(help="Model name of --export.")] = "voice-ravdess",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where --export writes (default: the package's).")
+    ] = None,
+    folds_dir: Annotated[
+        Path | None, typer.Option(help="Fold runs, for --export: cross-validation metrics and the temperature.")
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="--export: write the out-of-fold per-clip results here.")] = None,
+) -> None:
+    """Train the voice model on RAVDESS speech (speaker-independent folds or all actors), or export a run."""
+    actions = [folds, fold is not None, full, export_run is not None, features_only]
+    if sum(actions) != 1:
+        raise typer.BadParameter("give exactly one of --folds, --fold N, --full, --export RUN, --features-only")
+    _need_torch()
+    import time
+
+    import torch
+
+    from emolens.registry import models_dir
+    from emolens.train.voice import VoiceConfig, export, train_run
+    from emolens.train.voice_data import FOLDS, VoiceAugment, load_clips
+    from emolens.voice.frontend import FrontEnd
+
+    logf = None
+
+    def log(msg: str) -> None:
+        line = time.strftime("%H:%M:%S ") + msg
+        typer.echo(line)
+        if logf:
+            logf.write(line + "\n")
+            logf.flush()
+
+    augment = VoiceAugment(mixup_alpha=VoiceAugment.mixup_alpha if mixup is None else mixup)
+    cfg = VoiceConfig(epochs=epochs or VoiceConfig.epochs, seed=seed, threads=threads, augment=augment)
+    fe = FrontEnd.from_dict(cfg.frontend)
+    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        if export_run is not None:
+            log(json.dumps(export(export_run, out_dir or models_dir(), name, folds_dir, log, results)))
+            raise typer.Exit(EXIT_OK)
+        with open(runs / "train.log", "a") as logf:
+            torch.set_num_threads(threads)
+            clips = load_clips(runs / "features.npz", fe, log)
+            for k in [fold] if fold else list(FOLDS) if folds else []:
+                test = [c for c in clips if c.actor in FOLDS[k]]
+                train = [c for c in clips if c.actor not in FOLDS[k]]
+                r = train_run(f"fold{k}", train, test, cfg, runs / f"fold{k}", log)
+                log(f"[fold{k}] accuracy {r['accuracy']:.4f}")
+            if full:
+                train_run("full", clips, [], cfg, runs / "full", log)
+    except EmolensError as e:
+        raise fail(e) from None
+    raise typer.Exit(EXIT_OK)
+
+
+def train_fusion(
+    out_file: Annotated[Path, typer.Option("--out", help="Where the fuser (JSON) is written.")] = Path(
+        "fusion-learned.json"
+    ),
+    voice: Annotated[
+        Path, typer.Option(help="Voice fold report with out-of-fold clip predictions (emolens train voice --folds).")
+    ] = Path("docs/results/voice_cnn_folds.json"),
+    per_class: Annotated[int, typer.Option(help="Tuples per label in each half.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the tuples and of the hidden modalities.")] = 0,
+    data: Annotated[Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")] = (
+        None
+    ),
+) -> None:
+    """Fit the learned fuser (`emolens fuse --rule learned --model FILE`) on face/voice/text tuples of one label
+    (docs/fusion.md); `scripts/bench_fusion.py` measures it on the held-out half."""
+    from emolens.datasets import data_root
+    from emolens.train.fusion import train_fuser
+
+    try:
+        _, summary = train_fuser(data or data_root(), voice, out_file, per_class=per_class, seed=seed)
+    except EmolensError as e:
+        raise fail(e) from None
+    out.print_json(json.dumps(summary))
+    raise typer.Exit(EXIT_OK)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    train_app.callback(invoke_without_command=True)(train)
+    train_app.command("text")(train_text)
+    train_app.command("voice")(train_voice)
+    train_app.command("fusion")(train_fusion)
+    app.add_typer(train_app, name="train")
     app.command("export")(export)

@@ -10,19 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
+from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLandmarksOpt
 from emolens.errors import EmolensError, VideoError
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
     from emolens.session import FusionSink, Session, Sink
-
-
-class Detector(StrEnum):
-    yunet = "yunet"
-    blazeface = "blazeface"
-    retinaface = "retinaface"
 
 
 class Smoothing(StrEnum):
@@ -42,8 +37,8 @@ def video(
         float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
     ] = None,
     detector: Annotated[
-        Detector, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
-    ] = Detector.yunet,
+        str, typer.Option(help="Face detector: yunet (default), blazeface (fastest, large faces) or retinaface.")
+    ] = "yunet",
     smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")
@@ -74,14 +69,9 @@ def video(
         typer.Option(help="Alert rule EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]], e.g. angry,fear:3:unknown (repeatable)."),
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
-    blur_unknown: Annotated[bool, typer.Option(help="Pixelate unrecognised faces in annotated.mp4.")] = False,
-    landmarks: Annotated[
-        bool, typer.Option("--landmarks/--no-landmarks", help="Landmark dots in annotated.mp4.")
-    ] = True,
-    label_size: Annotated[
-        float | None,
-        typer.Option("--label-size", min=4, help="Tag text height in pixels in annotated.mp4 [default: scaled]."),
-    ] = None,
+    blur_unknown: VideoBlurUnknownOpt = False,
+    landmarks: VideoLandmarksOpt = True,
+    label_size: VideoLabelSizeOpt = None,
     audio: Annotated[
         bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
     ] = False,
@@ -122,6 +112,7 @@ def video(
     --annotate, annotated.mp4 (H.264) to --out.
     """
     from emolens.analyzer import Analyzer
+    from emolens.registry import check_detector
     from emolens.session import ATTENTION_KINDS, Session, SessionConfig, VideoOutputSink, attention_stage
 
     use_device(device)
@@ -151,13 +142,14 @@ def video(
             webhook=webhook,
         )
         config.rules()  # a bad rule is a usage error before any model loads
-        options = {"max_size": 640} if detector is Detector.retinaface else {}
-        analyzer = Analyzer(detector.value, model, threads=threads, detector_options=options, identity=gallery)
+        check_detector(detector)  # ConfigError naming the registered detectors
+        options = {"max_size": 640} if detector == "retinaface" else {}
+        analyzer = Analyzer(detector, model, threads=threads, detector_options=options, identity=gallery)
         if retain is not None and analyzer.gallery is not None:
             from emolens.privacy.retention import Retention, parse_age
 
             Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
-        facts = {"detector": detector.value, "model": model, "smoothing": smoothing.value}
+        facts = {"detector": detector, "model": model, "smoothing": smoothing.value}
         outputs = VideoOutputSink(
             out,
             tables=tables,

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.main import EXIT_OK, EXIT_PARTIAL, err, fail
+from emolens.cli.options import OutputOpt
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError
 
@@ -23,9 +24,7 @@ def voice(
     ] = None,
     hop: Annotated[float, typer.Option(help="Step between windows, seconds.")] = 0.5,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")
-    ] = None,
+    output: OutputOpt = None,
     model: Annotated[str, typer.Option(help="Voice model name or manifest path.")] = "voice-ravdess",
     vad: Annotated[
         str, typer.Option(help="Voice activity detector: 'energy' (as in training) or 'silero' (better in noise).")

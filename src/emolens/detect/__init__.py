@@ -1,5 +1,5 @@
-"""Face detection backends behind one protocol."""
+"""Face detection backends behind one protocol; :mod:`emolens.registry` lists and builds them by name."""
 
-from emolens.detect.base import Detector, available, create, register
+from emolens.detect.base import Detector, OnnxDetector
 
-__all__ = ["Detector", "available", "create", "register"]
+__all__ = ["Detector", "OnnxDetector"]

@@ -1,13 +1,19 @@
-"""The detector protocol and the registry of backends."""
+"""The detector protocol and the base every shipped ONNX backend builds on.
+
+Backends know nothing of one another nor of the catalog: :mod:`emolens.registry` lists and builds them by name.
+A backend subclasses :class:`OnnxDetector`, names its shipped model (``name``) and implements :meth:`_detect`.
+The options a caller leaves out come from the model manifest's ``defaults``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from emolens.detect.common import check_fraction, check_image, check_int, check_nonnegative
 from emolens.errors import ConfigError
+from emolens.models import DetectorManifest, ModelInfo, find_model, onnx_session
 from emolens.types import Detection
 
 
@@ -20,30 +26,79 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> list[Detection]: ...
 
 
-_REGISTRY: dict[str, Callable[..., Detector]] = {}
+class OnnxDetector:
+    """A face detector on ONNX Runtime: options checked, model verified and opened once.
 
+    Parameters
+    ----------
+    score_threshold
+        Lowest face score kept, in [0, 1]; default: the manifest's.
+    max_size
+        Longest image side fed to the network; larger images are shrunk, smaller ones are not enlarged (not for
+        a backend with a fixed input size); default: the manifest's.
+    threads
+        ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
+    min_face
+        Smallest face kept, as ``max(w, h)`` of its box in pixels of the input image.
+    nms_threshold
+        IoU above which the lower-scored of two overlapping boxes is dropped (or merged); default: the manifest's.
+    model
+        Shipped model name, or the path of a manifest (``.json``) or of an ONNX file beside one; default: the
+        backend's own model.
 
-def register(name: str) -> Callable[[Callable[..., Detector]], Callable[..., Detector]]:
-    def wrap(factory: Callable[..., Detector]) -> Callable[..., Detector]:
-        _REGISTRY[name] = factory
-        return factory
+    Raises
+    ------
+    ConfigError
+        On an option out of range.
+    ModelError
+        If the model is missing, fails its sha256 check, is not a detector, or cannot be loaded.
+    """
 
-    return wrap
+    #: The backend's name and the name of its shipped model.
+    name: ClassVar[str]
+    #: Input sides must be multiples of this; 0: the backend has a fixed input size and no ``max_size``.
+    stride: ClassVar[int] = 32
 
+    def __init__(
+        self,
+        score_threshold: float | None = None,
+        *,
+        max_size: int | None = None,
+        threads: int = 0,
+        min_face: float = 0.0,
+        nms_threshold: float | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.info: ModelInfo[DetectorManifest] = find_model(str(model or self.name), DetectorManifest)
+        defaults = self.info.manifest.defaults
+        pick = defaults.score_threshold if score_threshold is None else score_threshold
+        self.score_threshold = check_fraction("score_threshold", pick)
+        pick = defaults.nms_threshold if nms_threshold is None else nms_threshold
+        self.nms_threshold = check_fraction("nms_threshold", pick)
+        if self.stride:
+            pick = (defaults.max_size or 1024) if max_size is None else max_size
+            self.max_size = check_int("max_size", pick, self.stride)
+        elif max_size is not None:
+            raise ConfigError(f"the {self.name} detector has a fixed input size; it takes no max_size")
+        self.threads = check_int("threads", threads, 0)
+        self.min_face = check_nonnegative("min_face", min_face)
+        self._session: Any = onnx_session(self.info, self.threads)
+        self._input: str = self._session.get_inputs()[0].name
 
-def available() -> list[str]:
-    _import_backends()
-    return sorted(_REGISTRY)
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Find faces in an RGB uint8 image ``[H, W, 3]``.
 
+        Returns
+        -------
+        list of Detection
+            Boxes and landmarks in pixels of ``image``, sorted by score, highest first.
 
-def create(name: str, **options: object) -> Detector:
-    """Create a registered detector backend by name."""
-    _import_backends()
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
+        Raises
+        ------
+        ImageError
+            If ``image`` is not an RGB uint8 array.
+        """
+        return self._detect(check_image(image))
 
-
-def _import_backends() -> None:
-    # Backends register themselves on import; importing here keeps start-up lazy.
-    from emolens.detect import blazeface, retinaface, yunet  # noqa: F401
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        raise NotImplementedError

@@ -18,17 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from emolens.detect.base import register
-from emolens.detect.common import (
-    NAN_POINT,
-    check_fraction,
-    check_image,
-    check_int,
-    check_nonnegative,
-    open_detector_model,
-    to_detections,
-    weighted_nms,
-)
+from emolens.detect.base import OnnxDetector
+from emolens.detect.common import NAN_POINT, to_detections, to_image_pixels, weighted_nms
 from emolens.types import Detection, PartialLandmarks
 
 #: Network input side, in pixels.
@@ -70,59 +61,21 @@ def _landmarks(points: np.ndarray) -> PartialLandmarks:
     return PartialLandmarks((p[0], p[1], p[2], NAN_POINT, NAN_POINT), mouth_center=p[3])
 
 
-@register("blazeface")
-class BlazeFaceDetector:
-    """BlazeFace on ONNX Runtime: boxes, scores, eyes, nose and mouth centre.
+class BlazeFaceDetector(OnnxDetector):
+    """BlazeFace on ONNX Runtime: boxes, scores, eyes, nose and mouth centre (as
+    :class:`~emolens.types.PartialLandmarks`).
 
-    Parameters
-    ----------
-    score_threshold
-        Lowest face score kept, in [0, 1] (MediaPipe uses 0.5).
-    threads
-        ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
-    min_face
-        Smallest face kept, as ``max(w, h)`` of its box in pixels of the input image.
-    nms_threshold
-        IoU above which overlapping boxes are merged (weighted NMS; MediaPipe uses 0.3).
-    model
-        Shipped model name, or the path of a manifest (``.json``) or of an ONNX file beside one.
+    Options as :class:`~emolens.detect.base.OnnxDetector`, without ``max_size`` (the whole image is letterboxed
+    into 256x256); the manifest's defaults are MediaPipe's: score 0.5, weighted-NMS IoU 0.3.
     """
 
     name = "blazeface"
+    stride = 0
+    _outputs = ("regressors", "classificators")
 
-    def __init__(
-        self,
-        score_threshold: float = 0.5,
-        threads: int = 0,
-        min_face: float = 0.0,
-        nms_threshold: float = 0.3,
-        model: str = "blazeface",
-    ) -> None:
-        self.score_threshold = check_fraction("score_threshold", score_threshold)
-        self.threads = check_int("threads", threads, 0)
-        self.min_face = check_nonnegative("min_face", min_face)
-        self.nms_threshold = check_fraction("nms_threshold", nms_threshold)
-        self.info, self._session = open_detector_model(model, self.threads)
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = ["regressors", "classificators"]
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces in an RGB uint8 image ``[H, W, 3]``.
-
-        Parameters
-        ----------
-        image
-            The image, RGB, uint8.
-
-        Returns
-        -------
-        list of Detection
-            Boxes and :class:`~emolens.types.PartialLandmarks` in pixels of ``image``, sorted
-            by score, highest first.
-        """
+    def _detect(self, image: np.ndarray) -> list[Detection]:
         import cv2
 
-        check_image(image)
         h, w = image.shape[:2]
         scale = INPUT_SIZE / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -131,7 +84,7 @@ class BlazeFaceDetector:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         x[0, oy : oy + nh, ox : ox + nw] = cv2.resize(image, (nw, nh), interpolation=interpolation)
 
-        regressors, logits = self._session.run(self._outputs, {self._input: x})
+        regressors, logits = self._session.run(list(self._outputs), {self._input: x})
         score = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
         keep = np.flatnonzero(score >= self.score_threshold)
         if keep.size == 0:
@@ -143,7 +96,5 @@ class BlazeFaceDetector:
         points = reg[:, 4:].reshape(-1, 6, 2) + centres[:, None, :]
         boxes, scores, points = weighted_nms(boxes, score[keep], points, self.nms_threshold)
         # Undo the letterbox: input pixels -> image pixels.
-        sx, sy = w / nw, h / nh
-        boxes = (boxes - np.array([ox, oy, ox, oy], np.float32)) * np.array([sx, sy, sx, sy], np.float32)
-        points = (points - np.array([ox, oy], np.float32)) * np.array([sx, sy], np.float32)
+        boxes, points = to_image_pixels(boxes, points, (w / nw, h / nh), (ox, oy))
         return to_detections(boxes, scores, points, w, h, self.min_face, make_landmarks=_landmarks)

@@ -1,42 +1,17 @@
-"""Helpers shared by the detector backends: input checks, non-maximum suppression, conversion to ``Detection``."""
+"""Helpers shared by the detector backends: input checks, resizing, non-maximum suppression, conversion to
+``Detection``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from emolens.errors import ConfigError, ImageError
-from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Box, Detection, Landmarks
 
 NAN_POINT: tuple[float, float] = (math.nan, math.nan)
-
-
-def open_detector_model(model: str, threads: int) -> tuple[ModelInfo, Any]:
-    """Find and verify a detector model and open an ONNX Runtime session on it.
-
-    Parameters
-    ----------
-    model
-        Shipped model name, or the path of a manifest (``.json``) or of an ONNX file beside one.
-    threads
-        ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
-
-    Returns
-    -------
-    tuple
-        The model's ``ModelInfo`` and its ``onnxruntime.InferenceSession``.
-
-    Raises
-    ------
-    ModelError
-        If the model is missing, fails its sha256 check, is not a detector, or cannot be loaded.
-    """
-    info = get_model(str(model), task="detect")
-    return info, onnx_session(info, threads)
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -99,6 +74,42 @@ def check_nonnegative(name: str, value: object) -> float:
     return v
 
 
+def shrink_and_pad(image: np.ndarray, max_size: int, stride: int) -> tuple[np.ndarray, int, int]:
+    """The image shrunk (never enlarged) so that its longer side is at most ``max_size``, then padded with black at
+    the bottom and right to multiples of ``stride``.
+
+    Returns
+    -------
+    tuple
+        The padded image ``[H, W, 3]`` (same dtype), and the width and height of the image inside it.
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, max_size / max(h, w))
+    if scale < 1.0:
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    else:
+        nw, nh = w, h
+    ph, pw = -(-nh // stride) * stride, -(-nw // stride) * stride
+    padded = np.zeros((ph, pw, image.shape[2]), image.dtype)
+    padded[:nh, :nw] = image
+    return padded, nw, nh
+
+
+def to_image_pixels(
+    boxes: np.ndarray, points: np.ndarray, scale: tuple[float, float], offset: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``[N, 4]`` and points ``[N, K, 2]`` from network-input pixels back to image pixels:
+    ``(v - offset) * scale`` per axis."""
+    ox, oy = offset
+    sx, sy = scale
+    boxes = (boxes - np.array([ox, oy, ox, oy], np.float32)) * np.array([sx, sy, sx, sy], np.float32)
+    points = (points - np.array([ox, oy], np.float32)) * np.array([sx, sy], np.float32)
+    return boxes, points
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box of ``a`` with every box of ``b``.
 
@@ -158,20 +169,10 @@ def weighted_nms(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted non-maximum suppression (the blending variant MediaPipe uses for BlazeFace).
 
-    The best remaining box and every remaining box whose IoU with it is greater than
-    ``iou_threshold`` form a cluster; the cluster becomes one detection whose box and points are the
-    score-weighted means over the cluster and whose score is the best one.
-
-    Parameters
-    ----------
-    boxes
-        ``[N, 4]`` corners ``x1, y1, x2, y2``.
-    scores
-        ``[N]`` scores.
-    points
-        ``[N, K, 2]`` keypoints that are blended like the boxes.
-    iou_threshold
-        Overlap above which boxes are merged.
+    The best remaining box and every remaining box whose IoU with it is greater than ``iou_threshold`` form a
+    cluster; the cluster becomes one detection whose box and ``points`` (``[N, K, 2]`` keypoints) are the
+    score-weighted means over the cluster and whose score is the best one. ``boxes``, ``scores`` and
+    ``iou_threshold`` are as for :func:`nms`.
 
     Returns
     -------

@@ -18,16 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from emolens.detect.base import register
-from emolens.detect.common import (
-    check_fraction,
-    check_image,
-    check_int,
-    check_nonnegative,
-    nms,
-    open_detector_model,
-    to_detections,
-)
+from emolens.detect.base import OnnxDetector
+from emolens.detect.common import nms, shrink_and_pad, to_detections, to_image_pixels
 from emolens.types import Detection
 
 #: Anchor sizes (pixels of the network input) per feature level, and the levels' strides.
@@ -94,76 +86,23 @@ def decode(bbox: np.ndarray, landmarks: np.ndarray, anchors: np.ndarray) -> tupl
     return boxes, points
 
 
-@register("retinaface")
-class RetinaFaceDetector:
+class RetinaFaceDetector(OnnxDetector):
     """RetinaFace-MobileNetV2 on ONNX Runtime: boxes, scores and five landmarks.
 
-    Parameters
-    ----------
-    score_threshold
-        Lowest face score kept, in [0, 1]. 0.5 is the original graph's own threshold.
-    max_size
-        Longest image side fed to the network; larger images are shrunk, smaller ones are not
-        enlarged. 1024 keeps WIDER-like photos at full resolution; 640 is faster but loses faces under
-        about 20 px.
-    threads
-        ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
-    min_face
-        Smallest face kept, as ``max(w, h)`` of its box in pixels of the input image.
-    nms_threshold
-        IoU above which the lower-scored of two overlapping boxes is dropped (0.4, as in the original).
-    model
-        Shipped model name, or the path of a manifest (``.json``) or of an ONNX file beside one.
+    Options as :class:`~emolens.detect.base.OnnxDetector`; the manifest's defaults are the original graph's own:
+    score 0.5, NMS IoU 0.4, and ``max_size`` 1024, which keeps WIDER-like photos at full resolution (640 is faster
+    but loses faces under about 20 px).
     """
 
     name = "retinaface"
+    stride = STRIDE
+    _outputs = ("bbox", "landmarks", "scores")
 
-    def __init__(
-        self,
-        score_threshold: float = 0.5,
-        max_size: int = 1024,
-        threads: int = 0,
-        min_face: float = 0.0,
-        nms_threshold: float = 0.4,
-        model: str = "retinaface",
-    ) -> None:
-        self.score_threshold = check_fraction("score_threshold", score_threshold)
-        self.max_size = check_int("max_size", max_size, STRIDE)
-        self.threads = check_int("threads", threads, 0)
-        self.min_face = check_nonnegative("min_face", min_face)
-        self.nms_threshold = check_fraction("nms_threshold", nms_threshold)
-        self.info, self._session = open_detector_model(model, self.threads)
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = ["bbox", "landmarks", "scores"]
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces in an RGB uint8 image ``[H, W, 3]``.
-
-        Parameters
-        ----------
-        image
-            The image, RGB, uint8.
-
-        Returns
-        -------
-        list of Detection
-            Boxes and landmarks in pixels of ``image``, sorted by score, highest first.
-        """
-        import cv2
-
-        check_image(image)
+    def _detect(self, image: np.ndarray) -> list[Detection]:
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_size / max(h, w))
-        if scale < 1.0:
-            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-            resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        else:
-            nw, nh, resized = w, h, image
-        ph, pw = -(-nh // STRIDE) * STRIDE, -(-nw // STRIDE) * STRIDE
-        x = np.zeros((1, ph, pw, 3), np.uint8)
-        x[0, :nh, :nw] = resized
-
-        bbox, landmarks, scores = self._session.run(self._outputs, {self._input: x})
+        padded, nw, nh = shrink_and_pad(image, self.max_size, STRIDE)
+        ph, pw = padded.shape[:2]
+        bbox, landmarks, scores = self._session.run(list(self._outputs), {self._input: padded[None]})
         score = scores[0, :, 1]
         keep = np.flatnonzero(score >= self.score_threshold)
         if keep.size == 0:
@@ -171,7 +110,5 @@ class RetinaFaceDetector:
         boxes, points = decode(bbox[0, keep], landmarks[0, keep], priors(ph, pw)[keep])
         score = score[keep]
         kept = nms(boxes, score, self.nms_threshold)
-        sx, sy = w / nw, h / nh
-        boxes = boxes[kept] * np.array([sx, sy, sx, sy], np.float32)
-        points = points[kept] * np.array([sx, sy], np.float32)
+        boxes, points = to_image_pixels(boxes[kept], points[kept], (w / nw, h / nh))
         return to_detections(boxes, score[kept], points, w, h, self.min_face)

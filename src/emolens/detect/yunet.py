@@ -20,16 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from emolens.detect.base import register
-from emolens.detect.common import (
-    check_fraction,
-    check_image,
-    check_int,
-    check_nonnegative,
-    nms,
-    open_detector_model,
-    to_detections,
-)
+from emolens.detect.base import OnnxDetector
+from emolens.detect.common import check_image, nms, shrink_and_pad, to_detections, to_image_pixels
 from emolens.types import Detection
 
 #: Feature strides of the three output levels; input sides must be multiples of the largest.
@@ -40,20 +32,9 @@ OUTPUTS: tuple[str, ...] = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps
 
 def prepare(image: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
     """The network input for an RGB image: ``([1, 3, H32, W32] float32 BGR, resized width, resized height)``."""
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = min(1.0, max_size / max(h, w))
-    if scale < 1.0:
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    else:
-        nw, nh = w, h
-    ph, pw = -(-nh // STRIDE) * STRIDE, -(-nw // STRIDE) * STRIDE
-    x = np.zeros((1, 3, ph, pw), np.float32)
-    # RGB HWC -> BGR CHW in one copy
-    x[0, :, :nh, :nw] = image[:, :, ::-1].transpose(2, 0, 1)
-    return x, nw, nh
+    padded, nw, nh = shrink_and_pad(image, max_size, STRIDE)
+    # RGB HWC -> BGR CHW
+    return padded[None, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32), nw, nh
 
 
 def decode(
@@ -102,64 +83,21 @@ def run(
     if scores.size == 0:
         return []
     kept = nms(boxes, scores, nms_threshold)
-    sx, sy = w / nw, h / nh
-    boxes = boxes[kept] * np.array([sx, sy, sx, sy], np.float32)
-    points = points[kept] * np.array([sx, sy], np.float32)
+    boxes, points = to_image_pixels(boxes[kept], points[kept], (w / nw, h / nh))
     return to_detections(boxes, scores[kept], points, w, h, min_face)
 
 
-@register("yunet")
-class YuNetDetector:
+class YuNetDetector(OnnxDetector):
     """YuNet (OpenCV Zoo 2023mar, INT8 weights) on ONNX Runtime: boxes, scores and five landmarks.
 
-    Parameters
-    ----------
-    score_threshold
-        Lowest face score kept, in [0, 1]. 0.6 is OpenCV Zoo's default.
-    max_size
-        Longest image side fed to the network; larger images are shrunk, smaller ones are not enlarged.
-        1024 keeps WIDER-like photos at full size (faces down to about 10 px are found).
-    threads
-        ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
-    min_face
-        Smallest face kept, as ``max(w, h)`` of its box in pixels of the input image.
-    nms_threshold
-        IoU above which the lower-scored of two overlapping boxes is dropped (0.3, OpenCV Zoo's default).
-    model
-        Shipped model name, or the path of a manifest (``.json``) or of an ONNX file beside one.
+    Options as :class:`~emolens.detect.base.OnnxDetector`; the manifest's defaults are OpenCV Zoo's: score 0.6,
+    NMS IoU 0.3, and ``max_size`` 1024, which keeps WIDER-like photos at full size (faces down to about 10 px).
     """
 
     name = "yunet"
+    stride = STRIDE
 
-    def __init__(
-        self,
-        score_threshold: float = 0.6,
-        max_size: int = 1024,
-        threads: int = 0,
-        min_face: float = 0.0,
-        nms_threshold: float = 0.3,
-        model: str = "yunet",
-    ) -> None:
-        self.score_threshold = check_fraction("score_threshold", score_threshold)
-        self.max_size = check_int("max_size", max_size, STRIDE)
-        self.threads = check_int("threads", threads, 0)
-        self.min_face = check_nonnegative("min_face", min_face)
-        self.nms_threshold = check_fraction("nms_threshold", nms_threshold)
-        self.info, self._session = open_detector_model(model, self.threads)
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces in an RGB uint8 image ``[H, W, 3]``.
-
-        Parameters
-        ----------
-        image
-            The image, RGB, uint8.
-
-        Returns
-        -------
-        list of Detection
-            Boxes and landmarks in pixels of ``image``, sorted by score, highest first.
-        """
+    def _detect(self, image: np.ndarray) -> list[Detection]:
         return run(
             self._session,
             image,

@@ -1,9 +1,9 @@
 """The emotion classifier: an ONNX model plus the preprocessing its manifest describes.
 
-Manifest keys used here (``preprocessing``): ``align_size`` (side of the aligned crop), ``input_size``
-(centre crop fed to the network), ``grey``, ``mean``, ``std``, ``template`` (5 landmark positions as
-fractions of ``align_size``), and ``temperature`` (post-hoc calibration of the logits, fitted on the
-validation split).
+Manifest keys used here (:class:`emolens.models.EmotionManifest`): ``classes``, ``preprocessing`` (``align_size``,
+the side of the aligned crop; ``input_size``, the centre crop fed to the network; ``grey``, ``mean``, ``std``;
+``template``, 5 landmark positions as fractions of ``align_size``) and ``temperature`` (post-hoc calibration of the
+logits, fitted on the validation split).
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emolens.align import align
-from emolens.labels import labels_for
+from emolens.align import align, align_all
+from emolens.models import EmotionManifest, ModelInfo, find_model, onnx_session
 from emolens.probability import softmax
-from emolens.registry import ModelInfo, get_model, onnx_session
 from emolens.types import Detection, EmotionScores
 
 DEFAULT_MODEL = "emotion-fer2013"
@@ -27,7 +26,7 @@ class EmotionModel:
     Parameters
     ----------
     name:
-        A shipped model name (see ``emolens.registry.list_models("emotion")``) or a manifest path.
+        A shipped model name (see ``emolens.registry.model_names("emotion")``) or a manifest path.
     threads:
         ONNX Runtime intra-op threads (0: its default).
     tta:
@@ -37,16 +36,16 @@ class EmotionModel:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0, tta: bool = False, batch_size: int = 256) -> None:
-        self.info: ModelInfo = get_model(name, task="emotion")
-        pre = self.info.manifest["preprocessing"]
-        self.align_size = int(pre["align_size"])
-        self.input_size = int(pre["input_size"])
-        self.grey = bool(pre.get("grey", True))
-        self.mean = float(pre["mean"])
-        self.std = float(pre["std"])
-        self.template = [tuple(p) for p in pre["template"]]
-        self.temperature = float(pre.get("temperature", 1.0))
-        self.labels: tuple[str, ...] = tuple(self.info.manifest.get("classes") or labels_for(pre["num_classes"]))
+        self.info: ModelInfo[EmotionManifest] = find_model(name, EmotionManifest)
+        pre = self.info.manifest.preprocessing
+        self.align_size = pre.align_size
+        self.input_size = pre.input_size
+        self.grey = pre.grey
+        self.mean = pre.mean
+        self.std = pre.std
+        self.template = list(pre.template)
+        self.temperature = self.info.manifest.temperature
+        self.labels: tuple[str, ...] = self.info.manifest.classes
         self.tta = tta
         self.batch_size = batch_size
         self._session = onnx_session(self.info, threads)
@@ -59,6 +58,10 @@ class EmotionModel:
     def crop(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         """The aligned crop (``align_size`` square, grey or RGB as the model wants) for one detection."""
         return align(image, detection.landmarks, detection.box, self.template, self.align_size, self.grey)
+
+    def crops(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+        """The aligned crops of every detection in one image, stacked (``[0, S, S]`` without detections)."""
+        return align_all(image, detections, self.template, self.align_size, self.grey)
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
         """Raw network outputs for aligned crops ``[N, S, S]`` uint8 (S = ``align_size``), in batches.
@@ -110,11 +113,4 @@ class EmotionModel:
         return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input: x})[0]
-
-
-def crops_from(image: np.ndarray, detections: Sequence[Detection], model: EmotionModel) -> np.ndarray:
-    """Aligned crops of every detection in one image, stacked."""
-    if not detections:
-        return np.zeros((0, model.align_size, model.align_size), dtype=np.uint8)
-    return np.stack([model.crop(image, d) for d in detections])
+        return np.asarray(self._session.run(None, {self._input: x})[0])

@@ -1,5 +1,5 @@
 """Metrics, calibration and plots for labelled evaluation sets."""
 
-from emolens.evaluate.metrics import Report, classification_report, expected_calibration_error
+from emolens.metrics import Report, classification_report, expected_calibration_error
 
 __all__ = ["Report", "classification_report", "expected_calibration_error"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import DataError, EmolensError
-from emolens.evaluate.metrics import Report, classification_report
+from emolens.metrics import Report, classification_report
 from emolens.types import Box, Detection
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".tif", ".tiff"}

@@ -51,7 +51,7 @@ def confusion_png(confusion: list[list[int]], labels: tuple[str, ...], path: str
 
 def reliability_png(probs: np.ndarray, y_true: np.ndarray, path: str | Path, bins: int = 15, title: str = "") -> None:
     """A reliability diagram: accuracy against confidence per bin, with the diagonal."""
-    from emolens.evaluate.metrics import reliability_points
+    from emolens.metrics import reliability_points
 
     plt = _pyplot()
     conf, correct = reliability_points(probs, y_true)

@@ -10,7 +10,7 @@ import numpy as np
 
 from emolens.analyzer import Analyzer
 from emolens.errors import DataError
-from emolens.evaluate.metrics import Report, classification_report
+from emolens.metrics import Report, classification_report
 
 #: How the labels of an npz are read: its ``y`` (FER2013's 7 labels), or the FER+ majority or plurality of its votes.
 LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-all")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from emolens.evaluate.labelled import LabelledImage, detections_for, evaluate_images, read_csv
-from emolens.evaluate.metrics import Report, classification_report
+from emolens.metrics import Report, classification_report
 
 FACES_EXTRA = ("expw", "sfew", "taiwanese")
 

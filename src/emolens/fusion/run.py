@@ -80,7 +80,7 @@ def run_multimodal(
         raise ConfigError("nothing to fuse: give at least one of face frames, audio or a transcript")
     learned = LearnedFusion.load(model) if model is not None else None
     if rule == "learned" and learned is None:
-        raise ConfigError("--rule learned needs --model FILE (a LearnedFusion saved with LearnedFusion.save)")
+        raise ConfigError("--rule learned needs --model FILE (a LearnedFusion saved by `emolens train fusion`)")
     run.rows = fuse_timeline(run.streams, step=step, rule=rule, weights=weights, gate=gate, model=learned, end=end)
     return run
 

@@ -1,6 +1,6 @@
 """Who a face is: embeddings, the enrolment gallery and its stores, and the identity + emotion event log."""
 
-from emolens.identity.embedder import DEFAULT_EMBEDDER, FaceEmbedder
+from emolens.embed import DEFAULT_EMBEDDER, FaceEmbedder
 from emolens.identity.gallery import (
     UNKNOWN,
     EnrollReport,

@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from emolens.embed import same_probability as same_probability  # re-exported: the evaluation scripts use it
 from emolens.errors import DataError, EmolensError
+from emolens.metrics import calibration_error
 
 MISSING_SCORE = -2.0  # below any cosine similarity
 
@@ -306,19 +308,6 @@ def fit_same_probability(sets: list[PairScores], iters: int = 50) -> tuple[float
     return float(beta[0]), float(beta[1])
 
 
-def same_probability(scores: np.ndarray, a: float, b: float) -> np.ndarray:
-    """``sigmoid(a * score + b)``; 0 for pairs with a failed image (score below -1)."""
-    s = np.asarray(scores, np.float64)
-    return np.where(s < -1.0, 0.0, 1 / (1 + np.exp(-(a * s + b))))
-
-
 def expected_calibration_error(prob: np.ndarray, same: np.ndarray, bins: int = 10) -> float:
     """ECE of a same-person probability: |mean probability - share same| per equal-width bin, weighted by size."""
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(prob, edges[1:-1]), 0, bins - 1)
-    ece = 0.0
-    for k in range(bins):
-        m = idx == k
-        if m.any():
-            ece += m.mean() * abs(prob[m].mean() - same[m].mean())
-    return float(ece)
+    return calibration_error(prob, same, bins)

@@ -17,20 +17,18 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
+from emolens.embed import DEFAULT_EMBEDDER, FaceEmbedder, normalise
 from emolens.errors import EmolensError, GalleryError, ImageError
-from emolens.identity.embedder import DEFAULT_EMBEDDER, FaceEmbedder, normalise
 from emolens.identity.store import EmbeddingRecord, EventQuery, GalleryStore, Person, SQLiteStore
 from emolens.io.images import load_image
-from emolens.types import Detection
+from emolens.stages import FaceFinder, ImageInput, Stages
+from emolens.types import Box, Detection
 from emolens.userdata import user_data_file
-
-if TYPE_CHECKING:
-    from emolens.analyzer import Analyzer
 
 UNKNOWN = "unknown"
 
@@ -109,8 +107,11 @@ class Gallery:
         A shipped embedding model name, or a :class:`FaceEmbedder`.
     threshold:
         Cosine similarity from which a face counts as a match (default: the embedding model's).
+    stages:
+        What finds faces in enrolment and query images: a :class:`~emolens.stages.Stages` (by default one with the
+        default detector, created lazily) or anything with ``detect(rgb)`` (an :class:`~emolens.Analyzer`).
     analyzer:
-        The :class:`~emolens.Analyzer` whose detector finds faces in enrolment and query images (created lazily).
+        The older name of ``stages`` (an :class:`~emolens.Analyzer`, or anything with ``detect(rgb)``).
     keep_images:
         Also store each enrolment's aligned face crop (JPEG). Off by default: only embeddings are kept.
     threads:
@@ -124,7 +125,8 @@ class Gallery:
         store: GalleryStore | None = None,
         embedder: str | FaceEmbedder = DEFAULT_EMBEDDER,
         threshold: float | None = None,
-        analyzer: Analyzer | None = None,
+        stages: FaceFinder | None = None,
+        analyzer: FaceFinder | None = None,
         keep_images: bool = False,
         threads: int = 0,
     ) -> None:
@@ -132,7 +134,7 @@ class Gallery:
         self._embedder = embedder if isinstance(embedder, FaceEmbedder) else None
         self._embedder_name = embedder.name if isinstance(embedder, FaceEmbedder) else embedder
         self._threshold = threshold
-        self._analyzer = analyzer
+        self._finder = stages if stages is not None else analyzer
         self.keep_images = keep_images
         self.threads = threads
         self._cache: tuple[int, list[str], np.ndarray, np.ndarray] | None = None
@@ -146,18 +148,22 @@ class Gallery:
         return self._embedder
 
     @property
-    def analyzer(self) -> Analyzer:
-        if self._analyzer is None:
-            from emolens.analyzer import Analyzer
+    def stages(self) -> FaceFinder:
+        """What finds the faces of enrolment and query images (default: :class:`~emolens.stages.Stages`)."""
+        if self._finder is None:
+            self._finder = Stages(threads=self.threads)
+        return self._finder
 
-            self._analyzer = Analyzer(threads=self.threads)
-        return self._analyzer
+    @property
+    def analyzer(self) -> FaceFinder:
+        """The older name of :attr:`stages`."""
+        return self.stages
 
     @property
     def threshold(self) -> float:
         if self._threshold is not None:
             return self._threshold
-        return float(self.embedder.info.manifest.get("threshold", 0.3))
+        return self.embedder.info.manifest.threshold
 
     @property
     def model(self) -> str:
@@ -165,7 +171,7 @@ class Gallery:
 
     # --- people -------------------------------------------------------------------------------------------
 
-    def enroll(self, name: str, images: Iterable[Any], *, replace: bool = False) -> EnrollReport:
+    def enroll(self, name: str, images: Iterable[ImageInput], *, replace: bool = False) -> EnrollReport:
         """Enrol ``name`` from photos (paths, bytes, RGB arrays), one face each; all-or-nothing per call.
 
         In each photo the largest face is used; a photo without a face, with two faces of similar size, or
@@ -262,23 +268,23 @@ class Gallery:
             out.append(Match(names[top[0]] if best >= self.threshold else None, best, self.threshold, cands))
         return out
 
-    def identify(self, image: Any, *, color_order: str | None = None) -> list[tuple[Detection, Match]]:
+    def identify(self, image: ImageInput, *, color_order: str | None = None) -> list[tuple[Detection, Match]]:
         """Every face in an image with who it is (``unknown`` below the threshold)."""
         rgb = load_image(image, color_order=color_order or ("rgb" if isinstance(image, np.ndarray) else None)).rgb
-        dets = find_faces(self.analyzer, rgb)
+        dets = find_faces(self.stages, rgb)
         if not dets:
             return []
         matches = self.match(self.embedder.embed(rgb, dets))
         return list(zip(dets, matches, strict=True))
 
-    def verify(self, a: Any, b: Any) -> Verification:
+    def verify(self, a: ImageInput, b: ImageInput) -> Verification:
         """Whether the main faces of two photos are one person (each photo's largest face)."""
         ea = self.embedder.embed_crops(self._enrol_crop(a, str(a))[None])[0]
         eb = self.embedder.embed_crops(self._enrol_crop(b, str(b))[None])[0]
         score = float(ea @ eb)
         return Verification(score >= self.threshold, score, self.threshold)
 
-    def embedding(self, image: Any, *, pick: str = "largest", source: str | None = None) -> np.ndarray:
+    def embedding(self, image: ImageInput, *, pick: str = "largest", source: str | None = None) -> np.ndarray:
         """The embedding of one face of a photo: the ``largest`` or the one nearest the ``center``."""
         return self.embedder.embed_crops(self._enrol_crop(image, source or str(image), pick=pick)[None])[0]
 
@@ -299,9 +305,9 @@ class Gallery:
 
     # --- helpers ------------------------------------------------------------------------------------------
 
-    def _enrol_crop(self, image: Any, source: str, pick: str = "largest") -> np.ndarray:
+    def _enrol_crop(self, image: ImageInput, source: str, pick: str = "largest") -> np.ndarray:
         rgb = _load_rgb(image, source)
-        dets = find_faces(self.analyzer, rgb)
+        dets = find_faces(self.stages, rgb)
         if not dets:
             raise ImageError("no face found", source)
         if pick == "center":
@@ -318,10 +324,10 @@ class Gallery:
     list = people
 
 
-def find_faces(analyzer: Analyzer, rgb: np.ndarray) -> list[Detection]:
+def find_faces(finder: FaceFinder, rgb: np.ndarray) -> list[Detection]:
     """Faces in an image; a small image whose face fills the frame (a passport-style crop, ORL's 92x112
     portraits) is retried padded and enlarged, because detectors need some context around a face."""
-    dets = analyzer.detect(rgb)
+    dets = finder.detect(rgb)
     h, w = rgb.shape[:2]
     if dets or max(h, w) > 400:
         return dets
@@ -330,15 +336,13 @@ def find_faces(analyzer: Analyzer, rgb: np.ndarray) -> list[Detection]:
     scale = 2.0
     big = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     out = []
-    for d in analyzer.detect(big):
+    for d in finder.detect(big):
         out.append(_unmap(d, scale, pad))
     return out
 
 
 def _unmap(d: Detection, scale: float, pad: int) -> Detection:
     from dataclasses import replace
-
-    from emolens.types import Box
 
     b = d.box
     box = Box(b.x1 / scale - pad, b.y1 / scale - pad, b.x2 / scale - pad, b.y2 / scale - pad)
@@ -349,7 +353,7 @@ def _unmap(d: Detection, scale: float, pad: int) -> Detection:
     return replace(d, box=box, landmarks=lm)
 
 
-def _load_rgb(image: Any, source: str) -> np.ndarray:
+def _load_rgb(image: ImageInput, source: str) -> np.ndarray:
     """Pixels of a path, bytes, PIL image or RGB array (arrays given to a gallery are read as RGB)."""
     is_path = isinstance(image, str | os.PathLike)
     order = "rgb" if isinstance(image, np.ndarray) else None

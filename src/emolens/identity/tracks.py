@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emolens.identity.embedder import normalise
+from emolens.embed import normalise
 from emolens.identity.gallery import Gallery, Match
 from emolens.types import Detection
 

@@ -1,4 +1,9 @@
-"""Input and output: the one image loader, batch input expansion, and the result writers."""
+"""Input and output: the one image loader, batch input expansion, and the one output layer.
+
+Outputs: records (:mod:`emolens.types.records`, the declared schemas) written by the sinks of
+:mod:`emolens.io.sinks` (JSON, JSON Lines, CSV, Parquet, a table); :mod:`emolens.io.writers` writes photo
+results and :mod:`emolens.io.frames` the per-face table of a video.
+"""
 
 from __future__ import annotations
 

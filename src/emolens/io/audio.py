@@ -3,13 +3,13 @@ the audio track of video files through PyAV (the ``av`` extra). One loader for t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emolens.errors import AudioError, MissingExtraError
-from emolens.voice.frontend import SAMPLE_RATE, resample
 
 #: Read by libsndfile (``soundfile``).
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"})
@@ -19,6 +19,30 @@ AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | AV_SUFFIXES
 
 #: Shortest input accepted by default (seconds): one 25 ms analysis window is not enough for a decision.
 MIN_DURATION = 0.25
+
+
+#: Sample rate of every voice model and of :func:`load_audio`'s output by default.
+SAMPLE_RATE = 16000
+
+
+def resample(x: np.ndarray, orig_sr: float, target_sr: float) -> np.ndarray:
+    """Resample mono audio with libsoxr (``soxr``, "HQ": linear phase, pass band to 0.91 of the lower Nyquist
+    frequency, over 100 dB of stop-band rejection).
+
+    Output length is ``ceil(len(x) * target_sr / orig_sr)`` (soxr's own length, cut or padded with zeros by at most a
+    sample); output ``n`` sits at input time ``n * orig_sr / target_sr``, so there
+    is no delay.
+    """
+    import soxr
+
+    x = np.asarray(x, dtype=np.float32)
+    if orig_sr == target_sr or len(x) == 0:
+        return x.copy()
+    y = soxr.resample(x, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
+    n_out = math.ceil(len(x) * target_sr / orig_sr - 1e-9)
+    if len(y) < n_out:
+        y = np.concatenate([y, np.zeros(n_out - len(y), np.float32)])
+    return y[:n_out]
 
 
 @dataclass(frozen=True)

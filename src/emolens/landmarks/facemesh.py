@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emolens.registry import get_model, onnx_session
+from emolens.models import LandmarksManifest, find_model, onnx_session
 
 MESH_POINTS = 468
 MESH_SIZE = 192
@@ -126,9 +126,9 @@ class FaceMesh:
 
     def __init__(self, *, iris: bool = True, refine: int = 1, threads: int = 0) -> None:
         self.refine = int(refine)
-        self.info = get_model("facemesh", task="landmarks")
+        self.info = find_model("facemesh", LandmarksManifest)
         self._mesh = onnx_session(self.info, threads)
-        self._iris = onnx_session(get_model("iris", task="landmarks"), threads) if iris else None
+        self._iris = onnx_session(find_model("iris", LandmarksManifest), threads) if iris else None
 
     def predict(self, rgb: np.ndarray, faces: Sequence[Any], rois: Sequence[Roi | None] | None = None) -> list[Mesh]:
         """One :class:`Mesh` per face (anything with ``box`` and ``landmarks``: a Detection or a Face).

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from emolens.privacy.database import connect
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS audit ("
     "id INTEGER PRIMARY KEY, time REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, what TEXT NOT NULL)"
@@ -30,8 +32,6 @@ class AuditLog:
     _guard = threading.Lock()
 
     def __init__(self, path: str | Path, key: str | None = None) -> None:
-        from emolens.identity.store import connect
-
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = connect(str(self.path), key, timeout=30.0, check_same_thread=False, isolation_level=None)

@@ -7,13 +7,12 @@ import os
 from pathlib import Path
 
 from emolens.errors import GalleryError
+from emolens.privacy.audit import audit_path
+from emolens.privacy.database import SQLITE_HEADER, sqlcipher
 
 
 def encrypt_file(path: str | Path, key: str) -> list[Path]:
     """Encrypt the gallery at ``path`` (and its ``.audit.db``) with ``key``; returns the files encrypted."""
-    from emolens.identity.store import _SQLITE_HEADER, _sqlcipher
-    from emolens.privacy.audit import audit_path
-
     path = Path(path)
     if not path.is_file():
         raise GalleryError("no such gallery file", str(path))
@@ -22,11 +21,11 @@ def encrypt_file(path: str | Path, key: str) -> list[Path]:
         if not p.is_file():
             continue
         with open(p, "rb") as f:
-            if f.read(16) != _SQLITE_HEADER:
+            if f.read(16) != SQLITE_HEADER:
                 raise GalleryError("already encrypted (or not a gallery)", str(p))
         tmp = p.with_name(p.name + ".encrypting")
         tmp.unlink(missing_ok=True)
-        db = _sqlcipher().connect(str(p), isolation_level=None)
+        db = sqlcipher().connect(str(p), isolation_level=None)
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.execute("ATTACH DATABASE ? AS enc KEY ?", (str(tmp), key))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def private_histogram(
     by: str,
     epsilon: float,
     max_per_person: int = 10,
-    charge: Any = None,
+    charge: Callable[[float, str], float] | None = None,
 ) -> Release:
     """An ε-DP histogram of ``rows`` (event rows) over the fixed bins of ``by``.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from typing import Protocol
 
 from emolens.errors import ConfigError
 
@@ -20,11 +21,17 @@ def parse_age(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
+class Purgeable(Protocol):
+    """A store whose events and alerts can be deleted by age (the gallery's store)."""
+
+    def purge_before(self, before: float, people: bool = False, reason: str = "purge") -> dict[str, int]: ...
+
+
 class Retention:
     """Deletes a store's events and alerts older than ``keep_s`` at :meth:`start` and every ``every_s`` seconds
     after, from a daemon thread, until :meth:`stop`. ``purged`` sums what was deleted."""
 
-    def __init__(self, store, keep_s: float, every_s: float = 3600.0) -> None:
+    def __init__(self, store: Purgeable, keep_s: float, every_s: float = 3600.0) -> None:
         if keep_s <= 0 or every_s <= 0:
             raise ConfigError("retention ages must be positive")
         self.store = store

@@ -1,4 +1,5 @@
-"""The settings of one ``emolens serve`` process, and the detectors a request may name."""
+"""The settings of one ``emolens serve`` process; the detectors a request may name are the registry's
+(:func:`emolens.registry.check_detector`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emolens.errors import ConfigError
-from emolens.registry import list_models
+from emolens.registry import check_detector, detector_names
 
 __all__ = ["ServeConfig", "check_detector", "detector_names"]
 
@@ -33,16 +33,3 @@ class ServeConfig:
     stream_detector: str = "blazeface"
     source: str | None = None  # the operator's server-side source for WS /v1/source (file, camera index, URL)
     source_alerts: list[str] = field(default_factory=list)  # alert rules checked on the server source
-
-
-def detector_names() -> list[str]:
-    """The detectors the model registry ships (``blazeface``, ``retinaface``, ``yunet``)."""
-    return list_models("detect")
-
-
-def check_detector(name: str) -> str:
-    """``name`` if the registry knows it as a detector, else :class:`ConfigError` naming the ones it knows."""
-    names = detector_names()
-    if name not in names:
-        raise ConfigError(f"unknown detector {name!r}; use one of {', '.join(names)}")
-    return name

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
-# The alert rules, the event log and the alert engine move to ``emolens.events``: the session imports them here only.
-from emolens.attention.alerts import KINDS as ATTENTION_KINDS
-from emolens.attention.alerts import AttentionRule, parse_rule
 from emolens.errors import ConfigError
-from emolens.identity.events import Alert, AlertEngine, AlertRule, EventLogger
+from emolens.events import KINDS as ATTENTION_KINDS
+from emolens.events import Alert, AlertEngine, AttentionRule, EventLogger, Rule, parse_rule
 
 if TYPE_CHECKING:
     from emolens.attention import AttentionAnalyzer
 
-#: An alert rule: emotions shown for too long, or an attention state (distracted, drowsy, yawn).
-Rule: TypeAlias = AlertRule | AttentionRule
+
 
 __all__ = [
     "ATTENTION_KINDS",

@@ -44,10 +44,7 @@ class TextEmotion:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "text": self.text,
-            "language": self.language,
-            "model": self.model,
-            "label": self.label,
+            **{k: getattr(self, k) for k in ("text", "language", "model", "label")},
             "confidence": round(self.confidence, 4),
             "labels": list(self.labels),
             "probabilities": self.scores.to_dict(),

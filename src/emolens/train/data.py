@@ -109,9 +109,9 @@ def _face_aligner(detector: str, size: int) -> Callable[[Path], np.ndarray | Non
     """``path -> aligned grey face`` (the largest face in the photo), or None when it has no face or is
     unreadable."""
     from emolens.align import FER2013_TEMPLATE, align
-    from emolens.detect import create
     from emolens.errors import EmolensError
     from emolens.io.images import load_image
+    from emolens.registry import build_detector as create
 
     det = create(detector)
 
@@ -157,7 +157,7 @@ def load_dataset(
         if labels != "fer2013":
             raise DataError("a cached source's split has FER2013's seven labels only", str(spec))
         if not Path(head + ".npz").exists():
-            raise DataError("no such cached source (scripts/cache_faces_extra.py builds it)", head + ".npz")
+            raise DataError("no such cached source (research/cache_faces_extra.py builds it)", head + ".npz")
         x, y = load_split(head + ".npz", split)
         if not len(y):
             raise DataError(f"no faces in split {split!r}", head + ".npz")

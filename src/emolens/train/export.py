@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
+from emolens.models import EmotionManifest, EmotionPreprocessing, parse_manifest, sha256_file
 from emolens.probability import softmax
-from emolens.registry import sha256_file
 from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
+from emolens.train.onnx_init import ort_logits
 
 DATA_NOTE = (
     "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
@@ -72,14 +74,6 @@ def export_onnx(model: torch.nn.Module, path: Path, crop: int) -> None:
     )
 
 
-def ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    """The logits of an `emolens export` graph (input named ``input``) on CPU, in batches."""
-    import onnxruntime as ort
-
-    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.concatenate([s.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
-
-
 def _crop_normalise(x: np.ndarray, size: int, crop: int, mean: float, std: float) -> np.ndarray:
     """Centre ``crop`` of ``size``-square grey faces as ``[N, 1, crop, crop]``, scaled to ``(x / 255 - mean) / std``."""
     o = (size - crop) // 2
@@ -92,10 +86,13 @@ def _prepare(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
     return _crop_normalise(x, cfg.input_size, cfg.augment.crop, cfg.mean, cfg.std)
 
 
-def _prepare_for(manifest: dict, x: np.ndarray) -> np.ndarray:
+def _prepare_for(manifest: EmotionManifest | dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Network inputs for an exported model, from its manifest's preprocessing."""
-    pre = manifest["preprocessing"]
-    return _crop_normalise(x, pre["align_size"], pre["input_size"], pre["mean"], pre["std"])
+    if isinstance(manifest, dict):
+        manifest = parse_manifest(manifest, "manifest", task="emotion")
+    assert isinstance(manifest, EmotionManifest)
+    pre = manifest.preprocessing
+    return _crop_normalise(x, pre.align_size, pre.input_size, pre.mean, pre.std)
 
 
 class Ensemble(torch.nn.Module):
@@ -197,17 +194,20 @@ def export_run(
         )
     manifest = _manifest(name, onnx_path, cfg, labels, temperature, metrics, state, run_dir)
     if len(loaded) > 1:
-        manifest["parameters"] = int(sum(p.numel() for p in model.parameters()))
-        manifest["architecture"] = "ensemble: " + " + ".join(c.arch for _, c, _ in loaded)
-        manifest["training"] = {
-            "members": [
-                {"config": c.name, "best_epoch": int(st["epoch"]) + 1, "epochs": c.epochs, "run": str(r)}
-                for r, (_, c, st) in zip(run_dirs, loaded, strict=True)
-            ],
-            "command": " && ".join(train_command(c, r) for r, (_, c, _) in zip(run_dirs, loaded, strict=True))
-            + f" && emolens export {' '.join(str(r) for r in run_dirs)} --name {name}",
-        }
-    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = replace(
+            manifest,
+            parameters=int(sum(p.numel() for p in model.parameters())),
+            architecture="ensemble: " + " + ".join(c.arch for _, c, _ in loaded),
+            training={
+                "members": [
+                    {"config": c.name, "best_epoch": int(st["epoch"]) + 1, "epochs": c.epochs, "run": str(r)}
+                    for r, (_, c, st) in zip(run_dirs, loaded, strict=True)
+                ],
+                "command": " && ".join(train_command(c, r) for r, (_, c, _) in zip(run_dirs, loaded, strict=True))
+                + f" && emolens export {' '.join(str(r) for r in run_dirs)} --name {name}",
+            },
+        )
+    manifest.write(out_dir / f"{name}.json")
     summary: dict[str, Any] = {
         "onnx": str(onnx_path),
         "parity_max_abs": parity,
@@ -260,30 +260,29 @@ def _manifest(
     metrics: dict,
     state: dict,
     run_dir: Path,
-) -> dict:
-    return {
-        "name": name,
-        "version": time.strftime("%Y.%m.%d"),
-        "task": "emotion",
-        "file": onnx_path.name,
-        "sha256": sha256_file(onnx_path),
-        "classes": list(labels),
-        "architecture": cfg.arch,
-        "parameters": int(
+) -> EmotionManifest:
+    return EmotionManifest(
+        name=name,
+        version=time.strftime("%Y.%m.%d"),
+        task="emotion",
+        file=onnx_path.name,
+        sha256=sha256_file(onnx_path),
+        classes=tuple(labels),
+        architecture=cfg.arch,
+        parameters=int(
             sum(v.numel() for k, v in state["model"].items() if "running" not in k and "num_batches" not in k)
         ),
-        "preprocessing": {
-            "grey": True,
-            "align_size": cfg.input_size,
-            "input_size": cfg.augment.crop,
-            "mean": cfg.mean,
-            "std": cfg.std,
-            "template": [list(p) for p in FER2013_TEMPLATE],
-            "temperature": round(temperature, 4),
-            "num_classes": len(labels),
-        },
-        "metrics": metrics,
-        "training": {
+        preprocessing=EmotionPreprocessing(
+            grey=True,
+            align_size=cfg.input_size,
+            input_size=cfg.augment.crop,
+            mean=cfg.mean,
+            std=cfg.std,
+            template=tuple((float(x), float(y)) for x, y in FER2013_TEMPLATE),
+        ),
+        temperature=round(temperature, 4),
+        metrics=metrics,
+        training={
             "config": cfg.name,
             "best_epoch": int(state["epoch"]) + 1,
             "epochs": cfg.epochs,
@@ -295,9 +294,9 @@ def _manifest(
             **({"started_from": PRETRAINED[cfg.arch]} if cfg.arch in PRETRAINED else {}),
             **({"privacy": dp} if (dp := _dp_record(run_dir)) else {}),
         },
-        "licence": "Apache-2.0 (weights); data: research use",
-        "data_note": DATA_NOTE,
-    }
+        licence="Apache-2.0 (weights); data: research use",
+        data_note=DATA_NOTE,
+    )
 
 
 def _init_digest(run_dir: Path) -> str:
@@ -341,7 +340,7 @@ def _single_face_ms(path: Path, shape: tuple[int, ...], runs: int = 300) -> floa
 
 def quantize_int8(
     onnx_path: Path,
-    manifest: dict,
+    manifest: EmotionManifest,
     calib: np.ndarray,
     xv: np.ndarray,
     yv: np.ndarray,
@@ -383,8 +382,8 @@ def quantize_int8(
         )
     finally:
         pre.unlink(missing_ok=True)
-    t = manifest["preprocessing"]["temperature"]
-    labels = tuple(manifest["classes"])
+    t = manifest.temperature
+    labels = manifest.classes
     figures: dict[str, dict[str, float]] = {}
     for kind, path in (("fp32", onnx_path), ("int8", q_path)):
         logits = fp32_logits if kind == "fp32" and fp32_logits is not None else ort_logits(path, xv)
@@ -397,22 +396,21 @@ def quantize_int8(
             "size_mb": round(path.stat().st_size / 1e6, 3),
             "ms_per_face_1_thread": round(_single_face_ms(path, xv.shape[1:]), 3),
         }
-    qm = json.loads(json.dumps(manifest))
-    qm.update(
-        {
-            "name": q_path.stem,
-            "file": q_path.name,
-            "sha256": sha256_file(q_path),
-            "quantization": "static INT8 QDQ, per-channel "
-            + ("7-bit" if reduce_range else "8-bit")
-            + f" weights, u8 activations (MinMax over {len(calib)} training images)",
-        }
-    )
-    qm["metrics"] = {
-        k: v for k, v in manifest["metrics"].items() if k in ("val_split",) or not k.startswith(("val_", "private_"))
+    q_metrics = {
+        k: v for k, v in manifest.metrics.items() if k in ("val_split",) or not k.startswith(("val_", "private_"))
     }
-    qm["metrics"].update({k: figures["int8"][k] for k in ("val_accuracy", "val_macro_f1", "val_ece")})
-    q_path.with_suffix(".json").write_text(json.dumps(qm, indent=2) + "\n")
+    q_metrics.update({k: figures["int8"][k] for k in ("val_accuracy", "val_macro_f1", "val_ece")})
+    qm = replace(
+        manifest,
+        name=q_path.stem,
+        file=q_path.name,
+        sha256=sha256_file(q_path),
+        quantization="static INT8 QDQ, per-channel "
+        + ("7-bit" if reduce_range else "8-bit")
+        + f" weights, u8 activations (MinMax over {len(calib)} training images)",
+        metrics=q_metrics,
+    )
+    qm.write(q_path.with_suffix(".json"))
     drop = round(100 * (figures["fp32"]["val_accuracy"] - figures["int8"]["val_accuracy"]), 2)
     return {
         "onnx": str(q_path),
@@ -442,8 +440,8 @@ def quantize_model(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         src = Path(out_dir) / info.path.name
         src.write_bytes(info.path.read_bytes())
-    labels = "ferplus" if len(info.manifest["classes"]) == 8 else "fer2013"
-    val = load_npz(_resolve(info.manifest["metrics"]["val_split"], root), labels)
+    labels = "ferplus" if len(info.manifest.classes) == 8 else "fer2013"
+    val = load_npz(_resolve(info.manifest.metrics["val_split"], root), labels)
     calib = _prepare_for(info.manifest, calibration_images(_resolve("fer2013/train.npz", root), calib_n))
     return quantize_int8(
         src, info.manifest, calib, _prepare_for(info.manifest, val.x), val.y, reduce_range=reduce_range

@@ -415,7 +415,7 @@ def resolve_teacher(spec: str, field: str = "teacher") -> tuple[Path, str]:
         path, digest = Path(entry), sha256_file(Path(entry))
     else:  # a shipped model: get_model has checked its file against the manifest's digest
         info = get_model(entry, task="emotion")
-        path, digest = Path(info.path), info.manifest["sha256"]
+        path, digest = Path(info.path), info.manifest.sha256
     if pin and not digest.startswith(pin.lower()):
         raise ConfigError(
             f"{field} {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "

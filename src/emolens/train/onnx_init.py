@@ -154,9 +154,15 @@ def _fit_batch_norms(model: nn.Module, pairs: list, calib: torch.Tensor) -> None
         bn.weight.copy_(var.sqrt())
 
 
-def _check_parity(model: nn.Module, path: Path, calib: torch.Tensor) -> None:
-    from emolens.train.export import ort_logits  # export imports the training loop, which imports this module
+def ort_logits(path: Path, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    """The logits of an `emolens export` graph (input named ``input``) on CPU, in batches."""
+    import onnxruntime as ort
 
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.concatenate([s.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+def _check_parity(model: nn.Module, path: Path, calib: torch.Tensor) -> None:
     x = calib[:256].float().contiguous()
     want = ort_logits(path, x.numpy())
     model.eval()

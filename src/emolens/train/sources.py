@@ -78,9 +78,9 @@ def aligned_source(
     import cv2
 
     from emolens.align import FER2013_TEMPLATE, align
-    from emolens.detect import create
     from emolens.errors import EmolensError
     from emolens.io.images import load_image
+    from emolens.registry import build_detector as create
 
     template = FER2013_TEMPLATE if template is None else template
     out = Path(cache_dir) / cache_key(detector, template, size) / f"{source}.npz"

@@ -1,27 +1,23 @@
 """Train the voice emotion model on RAVDESS (speech, 8 classes), speaker-independent, on a CPU.
 
 Front end: :mod:`emolens.voice.frontend` (NumPy log-mel, the same code inference runs), on the speech span found by
-:mod:`emolens.voice.vad`. Features of every clip are computed once at five speeds (0.9-1.1: speed perturbation,
-which shifts pitch and tempo together) and cached; augmentation then works on log-mel crops: random 1-2 s crops
-(time shift), additive coloured noise at 5-30 dB SNR (mixed in the mel power domain), vocal-tract-length-style
-frequency warping, SpecAugment masks and mixup. Per-segment standardisation makes the input gain irrelevant.
+:mod:`emolens.voice.vad`; the clips, their cached features and the augmentation are :mod:`emolens.train.voice_data`.
+Per-segment standardisation makes the input gain irrelevant.
 
-    python -m emolens.train.voice --folds          # 4 folds by actor (6 held out each): mean ± std
-    python -m emolens.train.voice --fold 2         # one fold
-    python -m emolens.train.voice --full           # all 24 actors: the shipped model
-    python -m emolens.train.voice --export runs/voice/full --folds-dir runs/voice   # ONNX + manifest
+    emolens train voice --folds          # 4 folds by actor (6 held out each): mean ± std
+    emolens train voice --fold 2         # one fold
+    emolens train voice --full           # all 24 actors: the shipped model
+    emolens train voice --export runs/voice/full --folds-dir runs/voice   # ONNX + manifest
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import math
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-from emolens.datasets import data_root
+from emolens.errors import ModelError
 from emolens.labels import RAVDESS
-from emolens.voice.frontend import FrontEnd, log_mel, mel_power, normalize, resample
-from emolens.voice.vad import speech_span
+from emolens.train.voice_data import FOLDS, Augmenter, Clip, VoiceAugment, _quiet, eval_input, load_clips
+from emolens.voice.frontend import FrontEnd, normalize
 
-SPEEDS = (0.9, 0.95, 1.0, 1.05, 1.1)
-FOLDS = {k: tuple(range(6 * (k - 1) + 1, 6 * k + 1)) for k in range(1, 5)}
 LICENCE = (
     "Weights trained on RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0): the weights carry that term "
     "(non-commercial use, attribution, share-alike). Cite doi:10.1371/journal.pone.0196391."
@@ -53,20 +47,20 @@ class VoiceConfig:
     label_smoothing: float = 0.05
     channels: tuple[int, ...] = (16, 32, 64, 128)
     dropout: float = 0.3
-    crop_min: int = 100  # frames (10 ms)
-    crop_max: int = 200
-    noise_p: float = 0.5
-    snr_db: tuple[float, float] = (5.0, 30.0)
-    warp_p: float = 0.5
-    warp: tuple[float, float] = (0.9, 1.1)
-    freq_masks: int = 2
-    freq_mask_max: int = 8
-    time_masks: int = 2
-    time_mask_frac: float = 0.1
-    mixup_alpha: float = 0.0  # 0.4 scored 1.6 points lower in the 4-fold comparison (docs/voice.md)
+    augment: VoiceAugment = field(default_factory=VoiceAugment)
     seed: int = 0
     threads: int = 1
     frontend: dict = field(default_factory=lambda: FrontEnd().to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VoiceConfig:
+        """A config saved by :func:`dataclasses.asdict`; runs saved before ``augment`` was a field of its own kept
+        its keys at the top level."""
+        names = {f.name for f in fields(VoiceAugment)}
+        top = {k: v for k, v in d.items() if k not in names and k != "augment"}
+        aug = {**{k: v for k, v in d.items() if k in names}, **d.get("augment", {})}
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+        return cls(**{**top, "channels": tuple(top.get("channels", cls.channels)), "augment": VoiceAugment(**aug)})
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -98,136 +92,6 @@ class VoiceCNN(nn.Module):
 
 def build_model(cfg: VoiceConfig) -> VoiceCNN:
     return VoiceCNN(len(RAVDESS), tuple(cfg.channels), cfg.dropout)
-
-
-# ------------------------------------------------------------------------------------------------- the data
-@dataclass
-class Clip:
-    file: str
-    actor: int
-    label: int
-    feats: dict[float, np.ndarray]  # speed -> log-mel (n_mels, frames), float16
-
-
-def ravdess_dir() -> Path:
-    return data_root() / "audio" / "ravdess"
-
-
-def clip_features(x: np.ndarray, fe: FrontEnd, speed: float = 1.0) -> np.ndarray:
-    """The un-normalised log-mel of the speech span of ``x`` (16 kHz mono), optionally speed-perturbed.
-
-    Inference computes the same thing with ``speed=1`` (``emolens.voice.analyzer``)."""
-    span = speech_span(x, fe.sample_rate)
-    if span is not None:
-        x = x[int(span.start * fe.sample_rate) : math.ceil(span.end * fe.sample_rate)]
-    if speed != 1.0:
-        x = resample(x, fe.sample_rate, fe.sample_rate / speed)
-    return log_mel(x, fe)
-
-
-def load_clips(cache: Path, fe: FrontEnd, log=print) -> list[Clip]:
-    """All 1,440 clips with features at every speed; computed once and cached in ``cache`` (an .npz)."""
-    from emolens.io.audio import load_audio
-
-    root = ravdess_dir()
-    rows = list(csv.DictReader(open(root / "metadata.csv", newline="")))
-    if cache.exists():
-        z = np.load(cache, allow_pickle=False)
-        clips = []
-        for i, r in enumerate(rows):
-            feats = {s: z[f"{i}_{s}"] for s in SPEEDS}
-            clips.append(Clip(r["file"], int(r["actor"]), int(r["emotion_code"]) - 1, feats))
-        return clips
-    t0 = time.time()
-    arrays, clips = {}, []
-    for i, r in enumerate(rows):
-        x = load_audio(root / r["file"]).samples
-        feats = {s: clip_features(x, fe, s).astype(np.float16) for s in SPEEDS}
-        arrays.update({f"{i}_{s}": v for s, v in feats.items()})
-        clips.append(Clip(r["file"], int(r["actor"]), int(r["emotion_code"]) - 1, feats))
-        if i % 200 == 0:
-            log(f"features {i}/{len(rows)} {time.time() - t0:.0f}s")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **arrays)
-    return clips
-
-
-def noise_bank(fe: FrontEnd, seed: int = 1234, seconds: float = 6.0) -> list[np.ndarray]:
-    """Mel power of coloured noises (white, pink, brown, and band-limited hums/hiss), for additive-noise mixing."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fe.sample_rate)
-    out = []
-    freqs = np.fft.rfftfreq(n, 1 / fe.sample_rate)
-    for _ in range(6):
-        for exponent in (0.0, 0.5, 1.0, 1.5, 2.0):  # 1/f^exponent power
-            spec = rng.standard_normal(len(freqs)) + 1j * rng.standard_normal(len(freqs))
-            spec /= np.maximum(freqs, 20.0) ** (exponent / 2)
-            if rng.random() < 0.3:  # a band-limited colouring
-                lo, hi = sorted(rng.uniform(50, 8000, 2))
-                spec *= ((freqs >= lo) & (freqs <= hi)) + 0.05
-            x = np.fft.irfft(spec, n).astype(np.float32)
-            out.append(mel_power(x / (np.abs(x).max() + 1e-9), fe))
-    return out
-
-
-class Augmenter:
-    def __init__(self, cfg: VoiceConfig, fe: FrontEnd, rng: np.random.Generator) -> None:
-        self.cfg, self.fe, self.rng = cfg, fe, rng
-        self.noises = noise_bank(fe)
-
-    def crop(self, f: np.ndarray, t: int) -> np.ndarray:
-        if f.shape[1] < t:  # short utterance: repeat it (no artificial silence)
-            f = np.tile(f, (1, -(-t // max(1, f.shape[1]))))
-        o = self.rng.integers(0, f.shape[1] - t + 1)
-        return f[:, o : o + t].astype(np.float32)
-
-    def add_noise(self, logmel: np.ndarray) -> np.ndarray:
-        t = logmel.shape[1]
-        noise = self.noises[self.rng.integers(len(self.noises))]
-        o = self.rng.integers(0, noise.shape[1] - t + 1)
-        nz = noise[:, o : o + t]
-        power = np.exp(logmel)
-        snr = self.rng.uniform(*self.cfg.snr_db)
-        g = power.mean() / (nz.mean() + 1e-12) / 10 ** (snr / 10)
-        return np.log(np.maximum(power + g * nz, self.fe.floor)).astype(np.float32)
-
-    def batch(self, clips: list[Clip], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg, rng = self.cfg, self.rng
-        t = int(rng.integers(cfg.crop_min, cfg.crop_max + 1))
-        xs = []
-        for i in idx:
-            f = clips[i].feats[SPEEDS[rng.integers(len(SPEEDS))]]
-            x = self.crop(f, t)
-            if rng.random() < cfg.noise_p:
-                x = self.add_noise(x)
-            xs.append(normalize(x))
-        x = torch.from_numpy(np.stack(xs))[:, None]  # (B, 1, M, T)
-        y = F.one_hot(torch.tensor([clips[i].label for i in idx]), len(RAVDESS)).float()
-        if rng.random() < cfg.warp_p:  # frequency warp: stretch/squeeze the mel axis, crop or edge-pad back
-            m = x.shape[2]
-            a = rng.uniform(*cfg.warp)
-            mw = max(8, round(m * a))
-            x = F.interpolate(x, size=(mw, t), mode="bilinear", align_corners=False)
-            x = x[:, :, :m] if mw >= m else torch.cat([x, x[:, :, -1:].expand(-1, -1, m - mw, -1)], dim=2)
-        for _ in range(cfg.freq_masks):
-            w = int(rng.integers(0, cfg.freq_mask_max + 1))
-            f0 = int(rng.integers(0, x.shape[2] - w + 1))
-            x[:, :, f0 : f0 + w, :] = 0
-        for _ in range(cfg.time_masks):
-            w = int(rng.integers(0, int(cfg.time_mask_frac * t) + 1))
-            t0 = int(rng.integers(0, t - w + 1))
-            x[:, :, :, t0 : t0 + w] = 0
-        if cfg.mixup_alpha > 0:
-            lam = float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha))
-            perm = torch.from_numpy(rng.permutation(len(idx)))
-            x = lam * x + (1 - lam) * x[perm]
-            y = lam * y + (1 - lam) * y[perm]
-        return x.contiguous(), y
-
-
-def eval_input(f: np.ndarray) -> torch.Tensor:
-    """The model input of a whole utterance's log-mel, as at inference."""
-    return torch.from_numpy(normalize(f.astype(np.float32)))[None, None]
 
 
 @torch.inference_mode()
@@ -274,7 +138,7 @@ def train_run(name: str, train_clips: list[Clip], test_clips: list[Clip], cfg: V
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
-    aug = Augmenter(cfg, fe, rng)
+    aug = Augmenter(cfg.augment, fe, rng)
     steps = math.ceil(len(train_clips) / cfg.batch)
     total = steps * cfg.epochs
     start = 0
@@ -361,7 +225,7 @@ def train_run(name: str, train_clips: list[Clip], test_clips: list[Clip], cfg: V
 # ------------------------------------------------------------------------------------------------- export
 def load_final(run_dir: Path) -> tuple[VoiceCNN, VoiceConfig, dict]:
     st = torch.load(run_dir / "final.pt", map_location="cpu", weights_only=False)
-    cfg = VoiceConfig(**{**st["config"], "channels": tuple(st["config"]["channels"])})
+    cfg = VoiceConfig.from_dict(st["config"])
     model = build_model(cfg)
     model.load_state_dict(st["model"])
     return model.eval(), cfg, st
@@ -430,12 +294,12 @@ def fold_report(folds_dir: Path, clips: list[Clip]) -> dict:
 
 
 def export(
-    run_dir: Path, out_dir: Path, name: str, folds_dir: Path | None, log=print, results_json: Path | None = None
+    run_dir: Path, out_dir: Path, name: str, folds_dir: Path | None, log=_quiet, results_json: Path | None = None
 ) -> dict:
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
 
-    from emolens.registry import sha256_file
+    from emolens.models import VoiceInput, VoiceManifest, sha256_file
 
     model, cfg, _ = load_final(run_dir)
     onnx_path = out_dir / f"{name}.onnx"
@@ -461,7 +325,7 @@ def export(
             ref = model(x).numpy()
         parity = max(parity, float(np.abs(sess.run(None, {"logmel": x.numpy()})[0] - ref).max()))
     if parity > 1e-3:
-        raise RuntimeError(f"ONNX differs from torch by {parity:.2e}")
+        raise ModelError(f"ONNX differs from torch by {parity:.2e}", str(onnx_path))
     metrics: dict = {"onnx_torch_max_abs_diff": parity}
     temperature = 1.0
     if folds_dir is not None and any((folds_dir / f"fold{k}" / "final.pt").exists() for k in FOLDS):
@@ -477,95 +341,43 @@ def export(
         if results_json is not None:
             results_json.parent.mkdir(parents=True, exist_ok=True)
             results_json.write_text(json.dumps(report, indent=1) + "\n")
-    flags = f" --epochs {cfg.epochs} --mixup {cfg.mixup_alpha:g} --runs {run_dir.parent}"
+    flags = f" --epochs {cfg.epochs} --mixup {cfg.augment.mixup_alpha:g} --runs {run_dir.parent}"
     if result.get("test_actors"):  # a fold model: its own held-out figures
         test = [c for c in clips if c.actor in set(result["test_actors"])]
         acc = float((predict(model, test).argmax(1) == [c.label for c in test]).mean())
         metrics.update(held_out_actors=result["test_actors"], held_out_accuracy=round(acc, 4))
-        train_cmd = f"python -m emolens.train.voice --folds{flags}"
+        train_cmd = f"emolens train voice --folds{flags}"
     else:
-        train_cmd = f"python -m emolens.train.voice --folds{flags} && python -m emolens.train.voice --full{flags}"
+        train_cmd = f"emolens train voice --folds{flags} && emolens train voice --full{flags}"
     n_params = int(sum(p.numel() for p in model.parameters()))
-    manifest = {
-        "name": name,
-        "version": time.strftime("%Y.%m.%d"),
-        "task": "voice",
-        "file": onnx_path.name,
-        "sha256": sha256_file(onnx_path),
-        "classes": list(RAVDESS),
-        "architecture": f"VoiceCNN channels={list(cfg.channels)}",
-        "parameters": n_params,
-        "input": {"name": "logmel", "shape": ["batch", 1, fe.n_mels, "frames"], "min_frames": 16},
-        "sample_rate": fe.sample_rate,
-        "frontend": fe.to_dict(),
-        "frontend_notes": "emolens.voice.frontend: periodic Hann, HTK mel, natural log, per-segment (x - mean) / "
+    manifest = VoiceManifest(
+        name=name,
+        version=time.strftime("%Y.%m.%d"),
+        task="voice",
+        file=onnx_path.name,
+        sha256=sha256_file(onnx_path),
+        classes=tuple(RAVDESS),
+        architecture=f"VoiceCNN channels={list(cfg.channels)}",
+        parameters=n_params,
+        input=VoiceInput(name="logmel", shape=("batch", 1, fe.n_mels, "frames"), min_frames=16),
+        sample_rate=fe.sample_rate,
+        frontend=fe.to_dict(),
+        frontend_notes="emolens.voice.frontend: periodic Hann, HTK mel, natural log, per-segment (x - mean) / "
         "(std + 1e-5); input = the VAD speech span (emolens.voice.vad)",
-        "temperature": round(temperature, 4),
-        "metrics": metrics,
-        "training": {
+        temperature=round(temperature, 4),
+        metrics=metrics,
+        training={
             "data": "RAVDESS speech, 16 kHz mono copy (datasets/audio/ravdess); the actors below",
             "actors": result["train_actors"],
             "epochs": cfg.epochs,
             "seed": cfg.seed,
             "after_training": "BatchNorm statistics re-estimated on the clean training clips (recalibrate_bn)",
             "command": train_cmd
-            + f" && python -m emolens.train.voice --export {run_dir} --folds-dir {folds_dir} --runs {run_dir.parent}"
+            + f" && emolens train voice --export {run_dir} --folds-dir {folds_dir} --runs {run_dir.parent}"
             + (f" --results {results_json}" if results_json else ""),
         },
-        "licence": "CC BY-NC-SA 4.0 (weights, inherited from the training data)",
-        "data_note": LICENCE,
-    }
-    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        licence="CC BY-NC-SA 4.0 (weights, inherited from the training data)",
+        data_note=LICENCE,
+    )
+    manifest.write(out_dir / f"{name}.json")
     return {"onnx": str(onnx_path), "parity": parity, "size_mb": round(onnx_path.stat().st_size / 1e6, 3), **metrics}
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m emolens.train.voice", description=__doc__.splitlines()[0])
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--folds", action="store_true", help="train the 4 actor folds in turn")
-    g.add_argument("--fold", type=int, choices=[1, 2, 3, 4], help="train one actor fold")
-    g.add_argument("--full", action="store_true", help="train on all 24 actors")
-    g.add_argument("--export", type=Path, help="export a run folder's final.pt to ONNX + manifest")
-    g.add_argument("--features-only", action="store_true", help="compute the feature cache and stop")
-    ap.add_argument("--runs", type=Path, default=Path("runs/voice"))
-    ap.add_argument("--epochs", type=int, default=VoiceConfig.epochs)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--mixup", type=float, default=VoiceConfig.mixup_alpha, help="mixup alpha (0: off)")
-    ap.add_argument("--name", default="voice-ravdess")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
-    ap.add_argument("--folds-dir", type=Path, default=None, help="fold runs: cross-validation metrics, temperature")
-    ap.add_argument("--results", type=Path, default=None, help="write the out-of-fold per-clip results here")
-    a = ap.parse_args(argv)
-    logf = None
-
-    def log(msg: str) -> None:
-        line = time.strftime("%H:%M:%S ") + msg
-        print(line, flush=True)
-        if logf:
-            logf.write(line + "\n")
-            logf.flush()
-
-    cfg = VoiceConfig(epochs=a.epochs, seed=a.seed, threads=a.threads, mixup_alpha=a.mixup)
-    fe = FrontEnd.from_dict(cfg.frontend)
-    a.runs.mkdir(parents=True, exist_ok=True)
-    if a.export:
-        log(json.dumps(export(a.export, a.out, a.name, a.folds_dir, log, a.results)))
-        return
-    logf = open(a.runs / "train.log", "a")
-    torch.set_num_threads(a.threads)
-    clips = load_clips(a.runs / "features.npz", fe, log)
-    if a.features_only:
-        return
-    folds = [a.fold] if a.fold else list(FOLDS) if a.folds else []
-    for k in folds:
-        test = [c for c in clips if c.actor in FOLDS[k]]
-        train = [c for c in clips if c.actor not in FOLDS[k]]
-        r = train_run(f"fold{k}", train, test, cfg, a.runs / f"fold{k}", log)
-        log(f"[fold{k}] accuracy {r['accuracy']:.4f}")
-    if a.full:
-        train_run("full", clips, [], cfg, a.runs / "full", log)
-
-
-if __name__ == "__main__":
-    main()

@@ -46,7 +46,7 @@ class LiveWindow:
         import cv2
 
         from emolens.draw import annotate
-        from emolens.video.writers import display_face
+        from emolens.video.outputs.annotated import display_face
 
         if not self._open:
             return False

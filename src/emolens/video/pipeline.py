@@ -23,115 +23,58 @@ ONNX Runtime and OpenCV release the GIL while they compute, so the stages overla
 
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from emolens.errors import ConfigError
-from emolens.types import EmotionScores, Face, FrameResult
+from emolens.stages import AttentionOption, Prepared, Stages, TrackIdentifier, attention_stage, make_face
+from emolens.types import FrameResult
+from emolens.video.queues import Closed, End, Ring, VideoStats
 from emolens.video.smoothing import SmoothingConfig, TrackSmoother
 from emolens.video.sources import Frame, VideoSource, open_source
 from emolens.video.tracker import TrackedDetection, Tracker, TrackerConfig
 
 if TYPE_CHECKING:
-    from emolens.analyzer import Analyzer
+    import os
 
-__all__ = ["VideoRun", "VideoStats"]
+__all__ = ["VideoOptions", "VideoRun", "VideoStats"]
 
 _POLL = 0.05  # seconds between checks of the stop flags while waiting on a queue
 
 
-@dataclass
-class VideoStats:
-    """Counters of a run, updated as it goes (read them during or after the iteration).
+class VideoOptions(TypedDict, total=False):
+    """The options of a video run (documented on :meth:`emolens.Analyzer.analyze_video`)."""
 
-    Attributes
-    ----------
-    frames_read : int
-        Frames decoded from the source.
-    frames_sampled : int
-        Frames kept by ``every_n_frames`` / ``target_fps`` and sent to detection.
-    frames_dropped : int
-        Sampled frames dropped by the live ring buffer because the analysis could not keep up.
-    frames_analysed : int
-        Results yielded.
-    faces : int
-        Faces in the yielded results.
-    tracks : int
-        Track ids given.
-    model_calls : int
-        Emotion-model calls (each may hold the faces of several frames).
-    max_batch_faces : int
-        Most faces sent to the emotion model in one call.
-    """
-
-    frames_read: int = 0
-    frames_sampled: int = 0
-    frames_dropped: int = 0
-    frames_analysed: int = 0
-    faces: int = 0
-    tracks: int = 0
-    model_calls: int = 0
-    max_batch_faces: int = 0
-
-
-class _End:
-    """The last item a stage sends; ``error`` is the exception that ended the stream, if any."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
+    every_n_frames: int
+    target_fps: float | None
+    max_frames: int | None
+    smoothing: str
+    smoothing_options: SmoothingConfig | dict[str, Any] | None
+    tracking: TrackerConfig | dict[str, Any] | None
+    live: bool | None
+    with_frames: bool
+    batch_frames: int
+    buffer_frames: int
+    sequence_fps: float
+    attention: AttentionOption
 
 
 @dataclass
 class _Detected:
     frame: Frame
     tracked: list[TrackedDetection]
-    crops: np.ndarray | None
+    prepared: Prepared  # the tracked faces' detections and crops
     removed: list[int]
     forget: list[int] = field(default_factory=list)  # ids to forget before this frame (the source restarted)
 
 
-class _Closed(Exception):  # noqa: N818  (a control-flow signal, not an error)
-    """Raised inside a stage when it must stop (the caller closed the run, or a later stage failed)."""
-
-
-class _Ring:
-    """A bounded buffer that drops its oldest frame when full (end markers are never dropped)."""
-
-    def __init__(self, size: int, stats: VideoStats) -> None:
-        self._items: collections.deque[Any] = collections.deque()
-        self._size = size
-        self._cond = threading.Condition()
-        self._stats = stats
-
-    def put(self, item: Any, timeout: float) -> None:
-        with self._cond:
-            while len(self._items) >= self._size and not isinstance(self._items[0], _End):
-                self._items.popleft()
-                self._stats.frames_dropped += 1
-            self._items.append(item)
-            self._cond.notify()
-
-    def get(self, timeout: float) -> Any:
-        with self._cond:
-            if not self._items and not self._cond.wait(timeout):
-                raise queue.Empty
-            if not self._items:
-                raise queue.Empty
-            return self._items.popleft()
-
-
 class VideoRun:
-    """An iterator over the per-frame results of one video; made by :meth:`emolens.Analyzer.analyze_video`.
+    """An iterator over the per-frame results of one video; made by :meth:`emolens.Analyzer.analyze_video`,
+    or directly on a :class:`~emolens.stages.Stages` (its detector, emotion model and face filters).
 
     Iterate it (once) for :class:`~emolens.types.FrameResult` objects, or ``(FrameResult, Frame)`` pairs with
     ``with_frames``. The threads start on the first ``next()``. Use it as a context manager, or call
@@ -151,8 +94,8 @@ class VideoRun:
 
     def __init__(
         self,
-        analyzer: Analyzer,
-        source: Any,
+        stages: Stages,
+        source: VideoSource | str | int | os.PathLike[str],
         *,
         every_n_frames: int = 1,
         target_fps: float | None = None,
@@ -166,7 +109,8 @@ class VideoRun:
         buffer_frames: int = 2,
         queue_frames: int = 8,
         sequence_fps: float = 25.0,
-        attention: Any = None,
+        attention: AttentionOption = None,
+        identities: TrackIdentifier | None = None,
     ) -> None:
         _check_int("every_n_frames", every_n_frames, 1)
         if target_fps is not None and (_bad_number(target_fps) or target_fps <= 0):
@@ -185,26 +129,24 @@ class VideoRun:
         self.batch_frames = batch_frames
         self.stats = VideoStats()
         # Models first (a ModelError before the source is opened), then the source.
-        self._emotion = analyzer.emotion
-        self._detector = analyzer._tracking_detector(self.tracker_config.low_score)
-        self._min_face = analyzer.min_face
-        self._max_faces = analyzer.max_faces
-        self._identities = analyzer.track_identities()
-        self._attention = _attention_stage(attention, analyzer.threads)
+        self._stages = stages
+        self._detector = stages.tracking_detector(self.tracker_config.low_score)
+        self._identities = identities
+        self._attention = attention_stage(attention, stages.threads)
         #: the :class:`emolens.attention.AttentionAnalyzer` of the run (its ``finished`` tracks hold the focus
         #: spells, blinks, eye closures and yawns of tracks that ended), or None without attention
         self.attention = self._attention
-        self.labels: tuple[str, ...] = tuple(self._emotion.labels)
+        self.labels: tuple[str, ...] = stages.labels
         self.source: VideoSource = open_source(source, live=live, sequence_fps=sequence_fps)
         live_now = self.source.live
-        self._q1: Any = _Ring(buffer_frames, self.stats) if live_now else queue.Queue(queue_frames)
+        self._q1: Any = Ring(buffer_frames, self.stats) if live_now else queue.Queue(queue_frames)
         self._q2: queue.Queue[Any] = queue.Queue(max(queue_frames, batch_frames))
         self._q3: queue.Queue[Any] = queue.Queue(queue_frames)
         self._closed = threading.Event()
         self._failed_at = -1  # index of the latest stage that failed; the stages before it stop
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._gen: Iterator[Any] | None = None
+        self._gen: Generator[Any, None, None] | None = None
         self._done = False
 
     # ---------------------------------------------------------------------------------------- iterator protocol
@@ -235,9 +177,7 @@ class VideoRun:
     def __enter__(self) -> VideoRun:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------------------------------------ stages
@@ -248,11 +188,11 @@ class VideoRun:
             self._threads.append(t)
             t.start()
 
-    def _results(self) -> Iterator[Any]:
+    def _results(self) -> Generator[Any, None, None]:
         try:
             while True:
                 item = self._get(self._q3, stage=3)
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     if item.error is not None:
                         raise item.error
                     return
@@ -260,7 +200,7 @@ class VideoRun:
                 self.stats.frames_analysed += 1
                 self.stats.faces += len(result.faces)
                 yield (result, frame) if self.with_frames else result
-        except _Closed:
+        except Closed:
             return
         finally:
             self._done = True
@@ -276,7 +216,7 @@ class VideoRun:
     def _put(self, q: Any, item: Any, stage: int) -> None:
         while True:
             if self._stopping(stage):
-                raise _Closed
+                raise Closed
             try:
                 q.put(item, timeout=_POLL)
                 return
@@ -286,25 +226,25 @@ class VideoRun:
     def _get(self, q: Any, stage: int) -> Any:
         while True:
             if self._stopping(stage):
-                raise _Closed
+                raise Closed
             try:
                 return q.get(timeout=_POLL)
             except queue.Empty:
                 continue
 
-    def _run_stage(self, stage: int, body: Any, out: Any) -> None:
+    def _run_stage(self, stage: int, body: Callable[[], None], out: Any) -> None:
         """Run a stage body; send its end marker (with the error, if it failed) down ``out``."""
         try:
             body()
-            end = _End()
-        except _Closed:
+            end = End()
+        except Closed:
             return
         except BaseException as e:  # handed to the caller's thread, which re-raises it
             self._fail(stage)
-            end = _End(e)
+            end = End(e)
         try:
             self._put(out, end, stage)
-        except _Closed:
+        except Closed:
             pass
 
     def _decode(self) -> None:
@@ -329,7 +269,7 @@ class VideoRun:
             self.stats.frames_sampled += 1
             self._put(self._q1, frame, 0)
             if self._stopping(0):
-                raise _Closed
+                raise Closed
 
     def _detect(self) -> None:
         self._run_stage(1, self._detect_body, self._q2)
@@ -340,7 +280,7 @@ class VideoRun:
         loop = 0
         while True:
             item = self._get(self._q1, 1)
-            if isinstance(item, _End):
+            if isinstance(item, End):
                 if item.error is not None:
                     raise item.error
                 return
@@ -351,17 +291,15 @@ class VideoRun:
                 forget = tracker.active_ids
                 assigned_before += tracker.ids_assigned
                 tracker = Tracker(self.tracker_config)
-            dets = self._detector.detect(frame.rgb)
-            if self._min_face:
-                dets = [d for d in dets if d.box.size >= self._min_face]
-            tracked = tracker.update(dets)
+            tracked = tracker.update(self._stages.big_enough(self._detector.detect(frame.rgb)))
             self.stats.tracks = assigned_before + tracker.ids_assigned
-            if self._max_faces is not None and len(tracked) > self._max_faces:
+            most = self._stages.max_faces
+            if most is not None and len(tracked) > most:
                 keep = sorted(tracked, key=lambda t: t.detection.box.area, reverse=True)
-                keep_ids = {t.track_id for t in keep[: self._max_faces]}
+                keep_ids = {t.track_id for t in keep[:most]}
                 tracked = [t for t in tracked if t.track_id in keep_ids]
-            crops = np.stack([self._emotion.crop(frame.rgb, t.detection) for t in tracked]) if tracked else None
-            self._put(self._q2, _Detected(frame, tracked, crops, list(tracker.removed_ids), forget), 1)
+            prepared = self._stages.prepare(frame.rgb, [t.detection for t in tracked])
+            self._put(self._q2, _Detected(frame, tracked, prepared, list(tracker.removed_ids), forget), 1)
 
     def _classify(self) -> None:
         self._run_stage(2, self._classify_body, self._q3)
@@ -371,10 +309,10 @@ class VideoRun:
         wait_for_batch = not self.source.live
         while True:
             batch: list[_Detected] = []
-            end: _End | None = None
+            end: End | None = None
             item = self._get(self._q2, 2)
             while True:
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     end = item
                     break
                 batch.append(item)
@@ -396,68 +334,46 @@ class VideoRun:
                 return
 
     def _classify_batch(self, batch: list[_Detected], smoother: TrackSmoother) -> list[tuple[FrameResult, Frame]]:
-        crops = [d.crops for d in batch if d.crops is not None]
-        probs = self._emotion.predict(np.concatenate(crops)) if crops else np.zeros((0, len(self.labels)))
-        if crops:
+        probs = self._stages.classify([d.prepared for d in batch])
+        n_faces = sum(len(d.tracked) for d in batch)
+        if n_faces:
             self.stats.model_calls += 1
-            self.stats.max_batch_faces = max(self.stats.max_batch_faces, len(probs))
-        labels = self.labels
+            self.stats.max_batch_faces = max(self.stats.max_batch_faces, n_faces)
         out = []
-        k = 0
-        for d in batch:
-            for tid in d.forget:
-                smoother.drop(tid)
-                if self._identities is not None:
-                    self._identities.drop(tid)
-            faces = []
+        for d, frame_probs in zip(batch, probs, strict=True):
+            self._forget(d.forget, smoother)
             who = (
                 self._identities.update(d.frame.rgb, [(t.track_id, t.detection) for t in d.tracked])
                 if self._identities is not None and d.tracked
                 else {}
             )
-            for i, t in enumerate(d.tracked):
-                p = probs[k]
-                k += 1
+            faces = []
+            for i, (t, p) in enumerate(zip(d.tracked, frame_probs, strict=True)):
                 s, label = smoother.update(t.track_id, p)
-                det = t.detection
                 faces.append(
-                    Face(
+                    make_face(
                         i,
-                        det.box,
-                        float(det.score),
-                        det.landmarks,
-                        EmotionScores(labels, tuple(float(v) for v in p)),
+                        t.detection,
+                        p,
+                        self.labels,
+                        match=who.get(t.track_id),
                         track_id=t.track_id,
-                        smoothed=EmotionScores(labels, tuple(float(v) for v in s)),
+                        smoothed=s,
                         smoothed_label=label,
-                        identity=who[t.track_id].label if t.track_id in who else None,
-                        identity_score=_finite(who[t.track_id].score) if t.track_id in who else None,
                     )
                 )
             if self._attention is not None:
                 faces = self._attention.frame(d.frame.rgb, d.frame.timestamp_s, faces, d.removed)
-            for tid in d.removed:
-                smoother.drop(tid)
-                if self._identities is not None:
-                    self._identities.drop(tid)
+            self._forget(d.removed, smoother)
             h, w = d.frame.rgb.shape[:2]
             out.append((FrameResult(d.frame.index, d.frame.timestamp_s, tuple(faces), w, h), d.frame))
         return out
 
-
-def _attention_stage(attention: Any, threads: int) -> Any:
-    """An :class:`emolens.attention.AttentionAnalyzer` for ``attention`` (True, a config or a dict), or None."""
-    if attention is None or attention is False:
-        return None
-    from emolens.attention import AttentionAnalyzer
-
-    if isinstance(attention, AttentionAnalyzer):
-        return attention
-    return AttentionAnalyzer(None if attention is True else attention, threads=threads)
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+    def _forget(self, track_ids: list[int], smoother: TrackSmoother) -> None:
+        for tid in track_ids:
+            smoother.drop(tid)
+            if self._identities is not None:
+                self._identities.drop(tid)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

@@ -1,6 +1,6 @@
 """The per-video summary sheet: every track with its best face, dominant emotion, time on screen and timeline.
 
-Two files in the video's output folder, written by :class:`emolens.video.writers.VideoOutputWriter` on close:
+Two files in the video's output folder, written by :class:`emolens.video.outputs.VideoOutputWriter` on close:
 
 ``summary.html``
     One self-contained page (thumbnails as ``data:`` PNGs, timelines as inline SVG, no scripts, fonts or links
@@ -25,7 +25,7 @@ import numpy as np
 from emolens.errors import ConfigError, MissingExtraError
 
 if TYPE_CHECKING:
-    from emolens.video.writers import TrackSummary
+    from emolens.video.outputs.summary import TrackSummary
 
 __all__ = ["MAX_ROWS", "summary_rows", "write_summary_html", "write_summary_png"]
 

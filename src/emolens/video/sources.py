@@ -31,12 +31,9 @@ import os
 import re
 import sys
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,6 +41,7 @@ import numpy as np
 
 from emolens.errors import ConfigError, EmolensError, VideoError
 from emolens.io.inputs import is_image_path
+from emolens.video.frames import Frame, PushSource, VideoSource
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET: FFmpeg must not write to the console
 
@@ -53,6 +51,7 @@ __all__ = [
     "CaptureSource",
     "Frame",
     "ImageSequenceSource",
+    "PushSource",
     "VideoSource",
     "open_source",
 ]
@@ -62,73 +61,6 @@ LIVE_SCHEMES: frozenset[str] = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "udp
 
 #: A file whose decoding stops more than this share of its header's frame count early is reported as truncated.
 TRUNCATION_TOLERANCE = 0.02
-
-
-@dataclass(frozen=True, eq=False)
-class Frame:
-    """One decoded frame.
-
-    Attributes
-    ----------
-    index : int
-        0-based frame number in decode order.
-    timestamp_s : float
-        Seconds from the start of the video; for a live source, from the first frame read.
-    rgb : numpy.ndarray
-        The pixels, ``uint8`` ``[H, W, 3]``, RGB.
-    captured_at : float
-        ``time.perf_counter()`` when the frame was read (for latency measurements).
-    loop : int
-        Which pass over the source this frame is from (0, then 1, 2... for a file played in a loop): when it
-        changes, the pipeline tracks the people afresh, so track ids start again from 1 on every pass instead of
-        climbing. A number rather than a flag on the first frame of a pass, which a live pipeline may drop.
-    """
-
-    index: int
-    timestamp_s: float
-    rgb: np.ndarray
-    captured_at: float = 0.0
-    loop: int = 0
-
-
-class VideoSource(ABC):
-    """A stream of frames; iterate it once, then close it (or use it as a context manager).
-
-    Attributes
-    ----------
-    name : str
-        The source as a user would recognise it (a path, ``camera 0``, a URL without its password).
-    live : bool
-        Whether frames arrive in real time (camera, RTSP); the pipeline then drops old frames rather than lag.
-    fps : float or None
-        Frames per second if known.
-    frame_count : int or None
-        Number of frames if known (from the file header; ``None`` for live sources).
-    width, height : int
-        Frame size in pixels (0 when not known before reading).
-    """
-
-    name: str = "<video>"
-    live: bool = False
-    fps: float | None = None
-    frame_count: int | None = None
-    width: int = 0
-    height: int = 0
-
-    @abstractmethod
-    def __iter__(self) -> Iterator[Frame]:
-        """Yield the frames in order; may raise :class:`~emolens.errors.VideoError` after the last good one."""
-
-    def close(self) -> None:  # noqa: B027  (optional hook)
-        """Release the file, camera or connection. Calling it twice is harmless."""
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class CaptureSource(VideoSource):
@@ -324,8 +256,6 @@ def _open_camera(index: int, live: bool | None) -> CaptureSource:
 
 
 def _open_file(path: str, live: bool | None) -> CaptureSource:
-    from emolens.io.inputs import is_image_path
-
     if is_image_path(path):  # OpenCV would open it as a one-frame video and give a meaningless timeline
         raise VideoError("a photo, not a video: read photos with `emolens analyze` (Analyzer.analyze in Python)", path)
     if not os.access(path, os.R_OK):
@@ -393,60 +323,3 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 def _natural_key(name: str) -> list[Any]:
     return [(0, int(t), t) if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t]
-
-
-class PushSource(VideoSource):
-    """Frames handed in by the caller (a WebSocket, a GUI, another library) instead of read from a device.
-
-    ``push(rgb)`` adds a frame, stamped with the time since the first one; ``end()`` finishes the stream.
-    It is live: when the analysis falls behind, the pipeline's ring buffer drops the oldest frames.
-    """
-
-    def __init__(self, name: str = "<push>", max_queue: int = 4) -> None:
-        import queue as _queue
-
-        self.name = name
-        self.live = True
-        self._queue: _queue.Queue[Frame | None] = _queue.Queue(max_queue)
-        self._index = 0
-        self._t0: float | None = None
-        self._ended = False
-
-    def push(self, rgb: np.ndarray, timestamp_s: float | None = None) -> int:
-        """Add one RGB frame; returns its index. Blocks while the small hand-over queue is full."""
-        if self._ended:
-            raise VideoError("the stream has ended", self.name)
-        now = time.perf_counter()
-        if self._t0 is None:
-            self._t0 = now
-        t = now - self._t0 if timestamp_s is None else float(timestamp_s)
-        idx = self._index
-        self._queue.put(Frame(idx, t, rgb, now))
-        self._index += 1
-        return idx
-
-    def end(self) -> None:
-        """No more frames: the analysis finishes what it has and stops."""
-        import queue as _queue
-
-        if not self._ended:
-            self._ended = True
-            while True:  # never block here: make room by dropping the oldest frame
-                try:
-                    self._queue.put_nowait(None)
-                    return
-                except _queue.Full:
-                    try:
-                        self._queue.get_nowait()
-                    except _queue.Empty:
-                        pass
-
-    def __iter__(self) -> Iterator[Frame]:
-        while True:
-            frame = self._queue.get()
-            if frame is None:
-                return
-            yield frame
-
-    def close(self) -> None:
-        self.end()

@@ -18,8 +18,8 @@ import numpy as np
 from emolens.errors import AudioError, ConfigError, EmolensError, ModelError
 from emolens.io.audio import Audio, audio_from_array, load_audio
 from emolens.labels import FER2013, RAVDESS, RAVDESS_TO_FER2013, VALENCE
+from emolens.models import ModelInfo, VoiceManifest, find_model, onnx_session
 from emolens.probability import softmax
-from emolens.registry import get_model, onnx_session
 from emolens.voice.frontend import FrontEnd, log_mel, normalize
 from emolens.voice.vad import Segment, SileroVad, VadConfig, detect_speech
 
@@ -145,15 +145,16 @@ class VoiceModel:
     """The ONNX voice model and its front end, from a verified manifest."""
 
     def __init__(self, name: str = DEFAULT_VOICE_MODEL, threads: int = 0) -> None:
-        info = get_model(name, task="voice")
+        info: ModelInfo[VoiceManifest] = find_model(name, VoiceManifest)
+        m = info.manifest
         self.info = info
         self.name = info.name
-        self.frontend = FrontEnd.from_dict(info.manifest["frontend"])
-        self.classes = tuple(info.manifest["classes"])
+        self.frontend = FrontEnd.from_dict(m.frontend)
+        self.classes = m.classes
         if self.classes != RAVDESS:
             raise ModelError(f"expected the RAVDESS classes, the manifest lists {self.classes}", str(info.path))
-        self.temperature = float(info.manifest.get("temperature", 1.0))
-        self.min_frames = int(info.manifest.get("input", {}).get("min_frames", 16))
+        self.temperature = m.temperature
+        self.min_frames = m.input.min_frames
         self.session = onnx_session(info, threads)
         self.input_name = self.session.get_inputs()[0].name
 

@@ -1,4 +1,5 @@
-"""The voice front end: resampling (libsoxr), log-mel features and their normalisation (NumPy).
+"""The voice front end: log-mel features and their normalisation (NumPy); resampling (libsoxr) lives with the
+audio loader in :mod:`emolens.io.audio` and is re-exported here.
 
 Training (``emolens.train.voice``) and inference (``emolens.voice.analyzer``) both call these functions, so the
 features a model was trained on are the features it sees at run time; ``tests/voice`` checks that parity.
@@ -6,14 +7,14 @@ features a model was trained on are the features it sees at run time; ``tests/vo
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from functools import cache
 
 import numpy as np
 
-#: Sample rate of every voice model and of :func:`emolens.io.audio.load_audio`'s output by default.
-SAMPLE_RATE = 16000
+from emolens.io.audio import SAMPLE_RATE, resample
+
+__all__ = ["SAMPLE_RATE", "FrontEnd", "frame_signal", "log_mel", "mel_filterbank", "mel_power", "normalize", "resample"]
 
 
 @dataclass(frozen=True)
@@ -102,24 +103,3 @@ def normalize(logmel: np.ndarray) -> np.ndarray:
     m = logmel.mean(dtype=np.float64)
     s = logmel.std(dtype=np.float64)
     return ((logmel - m) / (s + 1e-5)).astype(np.float32)
-
-
-# ---------------------------------------------------------------------------------------------- resampling
-def resample(x: np.ndarray, orig_sr: float, target_sr: float) -> np.ndarray:
-    """Resample mono audio with libsoxr (``soxr``, "HQ": linear phase, pass band to 0.91 of the lower Nyquist
-    frequency, over 100 dB of stop-band rejection).
-
-    Output length is ``ceil(len(x) * target_sr / orig_sr)`` (soxr's own length, cut or padded with zeros by at most a
-    sample); output ``n`` sits at input time ``n * orig_sr / target_sr``, so there
-    is no delay.
-    """
-    import soxr
-
-    x = np.asarray(x, dtype=np.float32)
-    if orig_sr == target_sr or len(x) == 0:
-        return x.copy()
-    y = soxr.resample(x, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
-    n_out = math.ceil(len(x) * target_sr / orig_sr - 1e-9)
-    if len(y) < n_out:
-        y = np.concatenate([y, np.zeros(n_out - len(y), np.float32)])
-    return y[:n_out]

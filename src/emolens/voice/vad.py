@@ -118,10 +118,10 @@ class SileroVad:
     """
 
     def __init__(self, model: str = "silero-vad") -> None:
-        from emolens.registry import get_model, onnx_session
+        from emolens.models import VadManifest, find_model, onnx_session
 
-        info = get_model(model, task="vad")
-        self.decoding = dict(info.manifest.get("decoding", {}))
+        info = find_model(model, VadManifest)
+        self.decoding = dict(info.manifest.decoding)
         self.session = onnx_session(info, threads=1)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:

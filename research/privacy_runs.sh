@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The training runs behind docs/privacy.md, scaled to a 2-core CPU shared with other jobs: one thread, one run at a
+# time, the first 10,000 rows of the FER2013 Training split and 3 epochs for every DP, federated and centralised
+# arm. Usage: bash research/privacy_runs.sh [ARM...] (default: all, in the order below); then
+# `python research/privacy_report.py` writes the tables and the plot. A run that is restarted resumes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+E=${EMOLENS_BIN:-.venv/bin/emolens}
+R=${RUNS:-runs/privacy}
+mkdir -p "$R"
+# The same small `cnn` (GroupNorm, widths 8-16-32-64, 92k parameters) for every DP and federated arm, trained by
+# AdamW at batch 64 without augmentation (at this budget of steps, augmentation only slows learning); PrivateTest is
+# the validation split, and the last epoch is reported (nothing is selected on it).
+COMMON=(--config fer2013-cnn --set norm=group --set 'arch_kwargs={"widths": [8, 16, 32, 64], "dropout": 0.1}'
+  --set epochs=3 --set limit_train=10000 --set batch_size=64 --set warmup_epochs=0.1 --set optimizer=adamw
+  --set lr=0.003 --set weight_decay=0.0001 --set label_smoothing=0
+  --set 'augment={"rotate_deg": 0, "erase_p": 0, "scale": [1, 1], "shift": 0, "brightness": 0, "contrast": 0}'
+  --set val=fer2013/private_test.npz --set threads=1 -q)
+
+arm() {
+  case $1 in
+    central) $E train "${COMMON[@]}" --run-dir $R/central ;;
+    dp-eps*) $E train "${COMMON[@]}" --dp-epsilon "${1#dp-eps}" --run-dir $R/$1 ;;
+    # Pre-training without DP on a disjoint public split (FER2013 PublicTest, 3,589 faces: neither the Training rows
+    # the DP runs use nor the PrivateTest they are scored on), then DP fine-tuning on Training from its weights at a
+    # tenth of the learning rate (the usual fine-tuning step).
+    pretrained-dp-eps*)
+      $E train "${COMMON[@]}" --set train=fer2013/public_test.npz --set limit_train=0 --set epochs=8 \
+        --run-dir $R/public-pretrain &&
+        $E train "${COMMON[@]}" --dp-epsilon "${1#pretrained-dp-eps}" --set init_from=$R/public-pretrain/last.pt \
+          --set lr=0.0003 --run-dir $R/$1 ;;
+    # The shipped model, pruned, fine-tuned for one pass over the first 5,000 Training rows, taught by itself.
+    prune-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
+        --out $R/pruned --run-dir $R/$1 ;;
+    # The same, fine-tuned for 2 epochs over the whole Training split.
+    prunelong-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --out $R/pruned --run-dir $R/$1 ;;
+    # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
+    federated-*)
+      $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
+        --run-dir $R/$1 ;;
+  esac
+}
+
+arms=("$@")
+[[ ${#arms[@]} -eq 0 ]] && arms=(central dp-eps8 dp-eps2 dp-eps0.5 prune-3 federated-fedavg pretrained-dp-eps0.5
+  federated-fedmedian prune-5 prunelong-3 prunelong-5)
+for a in "${arms[@]}"; do
+  echo "== $a $(date -u +%FT%TZ)"
+  arm "$a" > "$R/$a.log" 2>&1 || echo "!! $a failed (see $R/$a.log)"
+done
+echo "== done $(date -u +%FT%TZ)"

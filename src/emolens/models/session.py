@@ -1,0 +1,56 @@
+"""ONNX Runtime sessions for verified models, on the execution providers :mod:`emolens.device` picks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emolens.errors import ModelError
+from emolens.models.files import ModelInfo
+
+
+def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -> Any:
+    """An ONNX Runtime session for a verified model; ``threads=0`` lets ONNX Runtime choose.
+
+    ``device`` (``auto``, ``cpu``, ``cuda``, ``tensorrt``; default :func:`emolens.device.default_device`) picks
+    the execution providers (:func:`emolens.device.providers_for`). A GPU that was asked for and is missing, or
+    that fails to start, gives one :class:`emolens.device.DeviceFallbackWarning` and a CPU session.
+    """
+    import onnxruntime as ort
+
+    from emolens.device import CPU, provider_names, providers_for, warn_fallback
+
+    providers, notice = providers_for(device)
+    if notice is not None:
+        warn_fallback(notice)
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # errors only: the library does not write to the console (SFace's graph declares a batch of 1 for its
+    # output, and ONNX Runtime warns on every batched call although the result is right)
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    # e.g. {"session.disable_quant_qdq": "1"} lets ONNX Runtime fold the weight-only DequantizeLinear nodes of a
+    # block-quantised model into plain float weights once, at load, instead of on every call
+    for key, value in info.manifest.session_config.items():
+        opts.add_session_config_entry(str(key), str(value))
+    if len(providers) > 1:
+        try:
+            session = ort.InferenceSession(str(info.path), opts, providers=providers)
+        except Exception as e:  # a GPU provider that cannot start (driver, CUDA or cuDNN libraries missing)
+            warn_fallback(f"{provider_names(providers)[0]} could not start ({_first_line(e)}); running on the CPU")
+        else:
+            wanted = provider_names(providers)[0]
+            if wanted not in session.get_providers():
+                warn_fallback(f"{wanted} could not start; running on {session.get_providers()[0]}")
+            return session
+    try:
+        return ort.InferenceSession(str(info.path), opts, providers=[CPU])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"cannot load model ({e})", str(info.path)) from None
+
+
+def _first_line(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return text[:120] + ("…" if len(text) > 120 else "")
