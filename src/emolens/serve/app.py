@@ -37,7 +37,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError(e.name or "fastapi", "serve") from None
 
 from emolens import __version__
-from emolens.serve.config import ServeConfig, check_detector
+from emolens.registry import check_detector
+from emolens.serve.config import ServeConfig
 from emolens.serve.docs import mount_docs
 from emolens.serve.errors import install_error_handlers
 from emolens.serve.guard import Guard, GuardMiddleware, SecurityHeaders, is_loopback, parse_proxies
