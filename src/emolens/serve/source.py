@@ -28,7 +28,7 @@ from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, Vid
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
 
-#: What a viewer gets: a frame's JSON and JPEG, or (last) one ``{"end": ...}`` or ``{"error": ...}`` line.
+#: What a viewer gets: a frame's JSON and JPEG, or, last, one ``{"end": ...}`` or ``{"error": ...}`` dict.
 Item = tuple[dict[str, Any], bytes] | dict[str, Any]
 
 _FLUSH_S = 2.0  # how often the server source's events are written (the dashboard polls every few seconds)
@@ -121,11 +121,12 @@ class Viewer:
         self._item, self._final = item, final
         self._ready.set()
 
-    async def next(self) -> tuple[Item | None, bool]:
+    async def next(self) -> Item | None:
+        """The newest frame (JSON and JPEG), or the last message (a dict) once the run has ended."""
         await self._ready.wait()
         self._ready.clear()
         item, self._item = self._item, None
-        return item, self._final
+        return item
 
 
 class SourceHub:
