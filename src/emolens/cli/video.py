@@ -12,7 +12,13 @@ import typer
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLandmarksOpt
+from emolens.cli.options import (
+    QuietOpt,
+    RecogniseOpt,
+    VideoBlurUnknownOpt,
+    VideoLabelSizeOpt,
+    VideoLandmarksOpt,
+)
 from emolens.errors import EmolensError, VideoError
 
 if TYPE_CHECKING:
@@ -58,9 +64,7 @@ def video(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Timeline PNG per track (needs matplotlib).")
     ] = True,
-    gallery: Annotated[
-        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
-    ] = None,
+    gallery: RecogniseOpt = None,
     log_events: Annotated[
         bool, typer.Option(help="Append identity + emotion events (one per track per second) to the gallery.")
     ] = False,
@@ -100,7 +104,7 @@ def video(
             "direction over the first SECONDS of video)."
         ),
     ] = "camera",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: QuietOpt = False,
     retain: Annotated[
         str | None,
         typer.Option(help="With --gallery: delete events and alerts older than this age (30d) now and every hour."),
