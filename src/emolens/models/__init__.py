@@ -35,7 +35,7 @@ from emolens.models.manifests import (
     parse_manifest,
     read_manifest,
 )
-from emolens.models.session import onnx_session
+from emolens.models.session import OnnxModel, onnx_session
 
 __all__ = [
     "MANIFEST_TYPES",
@@ -49,6 +49,7 @@ __all__ = [
     "LandmarksManifest",
     "Manifest",
     "ModelInfo",
+    "OnnxModel",
     "SamePersonFit",
     "TextManifest",
     "VadManifest",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
+
+import numpy as np
 
 from emolens.errors import ModelError
-from emolens.models.files import ModelInfo
+from emolens.models.files import M, ModelInfo, find_model
 
 
 def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -> Any:
@@ -54,3 +56,25 @@ def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -
 def _first_line(e: Exception) -> str:
     text = " ".join(str(e).split())
     return text[:120] + ("…" if len(text) > 120 else "")
+
+
+class OnnxModel(Generic[M]):
+    """A shipped model of one kind (its typed manifest ``M``), verified and opened once on ONNX Runtime.
+
+    The emotion model and the face embedder build on it: ``info`` (name, path, manifest), ``name``, ``batch_size``
+    and :meth:`_run` (one call of the network on its first input).
+    """
+
+    def __init__(self, name: str, kind: type[M], threads: int = 0, batch_size: int = 32) -> None:
+        self.info: ModelInfo[M] = find_model(name, kind)
+        self.batch_size = batch_size
+        self._session = onnx_session(self.info, threads)
+        self._input: str = self._session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The network's first output for one batch ``x``."""
+        return np.asarray(self._session.run(None, {self._input: x})[0])
