@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align, align_all
-from emolens.models import EmbedderManifest, ModelInfo, find_model, onnx_session
+from emolens.models import EmbedderManifest, ModelInfo, open_model
 from emolens.types import Detection
 
 DEFAULT_EMBEDDER = "sface"
@@ -45,15 +45,14 @@ class FaceEmbedder:
     """
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, threads: int = 0, batch_size: int = 32) -> None:
-        self.info: ModelInfo[EmbedderManifest] = find_model(name, EmbedderManifest)
+        self.info: ModelInfo[EmbedderManifest]
+        self.info, self._session, self._input = open_model(name, EmbedderManifest, threads)
         m = self.info.manifest
         self.size = m.input_size
         self.dim = m.embedding_dim
         self.template = m.template or ARCFACE_TEMPLATE
         self.colour = m.preprocessing.colour.upper()
         self.batch_size = batch_size
-        self._session = onnx_session(self.info, threads)
-        self._input = self._session.get_inputs()[0].name
 
     @property
     def name(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align, align_all
-from emolens.models import EmotionManifest, ModelInfo, find_model, onnx_session
+from emolens.models import EmotionManifest, ModelInfo, open_model
 from emolens.probability import softmax
 from emolens.types import Detection, EmotionScores
 
@@ -36,7 +36,8 @@ class EmotionModel:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0, tta: bool = False, batch_size: int = 256) -> None:
-        self.info: ModelInfo[EmotionManifest] = find_model(name, EmotionManifest)
+        self.info: ModelInfo[EmotionManifest]
+        self.info, self._session, self._input = open_model(name, EmotionManifest, threads)
         pre = self.info.manifest.preprocessing
         self.align_size = pre.align_size
         self.input_size = pre.input_size
@@ -48,8 +49,6 @@ class EmotionModel:
         self.labels: tuple[str, ...] = self.info.manifest.classes
         self.tta = tta
         self.batch_size = batch_size
-        self._session = onnx_session(self.info, threads)
-        self._input = self._session.get_inputs()[0].name
 
     @property
     def name(self) -> str:

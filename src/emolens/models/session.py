@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from emolens.errors import ModelError
-from emolens.models.files import ModelInfo
+from emolens.models.files import ModelInfo, find_model
+from emolens.models.manifests import Manifest
+
+M = TypeVar("M", bound=Manifest)
+
+
+def open_model(name_or_path: str, kind: type[M], threads: int = 0) -> tuple[ModelInfo[M], Any, str]:
+    """Find, verify and open a model of one kind: ``(info, ONNX Runtime session, name of its first input)``.
+
+    ``kind`` is the manifest dataclass (``EmotionManifest``, ``EmbedderManifest``, ...); a model of another kind, a
+    bad manifest or a file that fails its sha256 check raises ``ModelError``.
+    """
+    info = find_model(name_or_path, kind)
+    session = onnx_session(info, threads)
+    return info, session, session.get_inputs()[0].name
 
 
 def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -> Any:

@@ -4,7 +4,6 @@ validation metrics, a manifest, and optionally a static INT8 copy."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
-from emolens.models import EmotionManifest, EmotionPreprocessing, parse_manifest, sha256_file
+from emolens.models import EmotionManifest, EmotionPreprocessing, new_manifest, parse_manifest, sha256_file
 from emolens.probability import softmax
 from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
@@ -261,12 +260,10 @@ def _manifest(
     state: dict,
     run_dir: Path,
 ) -> EmotionManifest:
-    return EmotionManifest(
+    return new_manifest(
+        EmotionManifest,
+        onnx_path,
         name=name,
-        version=time.strftime("%Y.%m.%d"),
-        task="emotion",
-        file=onnx_path.name,
-        sha256=sha256_file(onnx_path),
         classes=tuple(labels),
         architecture=cfg.arch,
         parameters=int(

@@ -299,7 +299,7 @@ def export(
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
 
-    from emolens.models import VoiceInput, VoiceManifest, sha256_file
+    from emolens.models import VoiceInput, VoiceManifest, new_manifest
 
     model, cfg, _ = load_final(run_dir)
     onnx_path = out_dir / f"{name}.onnx"
@@ -350,12 +350,10 @@ def export(
     else:
         train_cmd = f"emolens train voice --folds{flags} && emolens train voice --full{flags}"
     n_params = int(sum(p.numel() for p in model.parameters()))
-    manifest = VoiceManifest(
+    manifest = new_manifest(
+        VoiceManifest,
+        onnx_path,
         name=name,
-        version=time.strftime("%Y.%m.%d"),
-        task="voice",
-        file=onnx_path.name,
-        sha256=sha256_file(onnx_path),
         classes=tuple(RAVDESS),
         architecture=f"VoiceCNN channels={list(cfg.channels)}",
         parameters=n_params,
