@@ -166,6 +166,8 @@ def test_loaders_build_models_from_typed_manifests():
     assert voice.probs(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)).shape == (8,)
     text = registry.load_text_model("text-en-dair")
     assert text.language == "en" and text.head == "softmax"
+    embedder = registry.load_embedder(threads=1)
+    assert embedder.dim == 128 and embedder.same_probability(0.9) > 0.99
     mesh = registry.load_face_mesh(iris=False, threads=1)
     assert mesh.info.manifest.task == "landmarks"
 
