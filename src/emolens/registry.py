@@ -61,8 +61,8 @@ __all__ = [
     "sha256_file",
 ]
 
-#: The default detector of photos, videos and the service: the fastest that meets the recall bar of the default
-#: (docs/detectors.md).
+#: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
+#: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
 DEFAULT_DETECTOR = "yunet"
 
 _DETECTORS: dict[str, Callable[..., Detector]] = {
