@@ -274,3 +274,14 @@ def test_deprecated_alias_works_with_a_note(tmp_path):
     help_text = CliRunner().invoke(app, ["batch", "--help"]).stdout
     assert "--output" in help_text and "--out " not in help_text
     assert TERMS["--output"].short == "-o"
+
+
+def test_analyze_has_a_table_and_keeps_json_lines_through_a_pipe(tmp_path):
+    photo = REPO / "src" / "emolens" / "examples" / "astronaut.jpg"
+    r = CliRunner().invoke(app, ["analyze", str(photo), "-q"])  # CliRunner's output is not a terminal
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.splitlines()[0])["label"]
+    r = CliRunner().invoke(app, ["analyze", str(photo), "-f", "table", "-o", str(tmp_path / "t.txt"), "-q"])
+    assert r.exit_code == 0, r.output
+    header = (tmp_path / "t.txt").read_text(encoding="utf-8").splitlines()[1]
+    assert all(c in header for c in ("file", "face", "box", "label", "confidence")) and "identity" not in header

@@ -122,7 +122,10 @@ def analyze(
         t0 = time.perf_counter()
         first = 0.0
         chosen = choose_format(fmt, output, [f.value for f in Format if f is not Format.auto])
-        with _writer(chosen, output) as writer, progress_bar(len(items), quiet or len(items) <= 3) as advance:
+        with (
+            _writer(chosen, output, gallery is not None) as writer,
+            progress_bar(len(items), quiet or len(items) <= 3) as advance,
+        ):
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 writer.write(result)
                 n_images += result.ok  # a missing path or a video is an error, not an image
@@ -161,10 +164,8 @@ def analyze(
 class _TableWriter:
     """The `analyze` table: one row per face, printed per photo (a terminal) or once at the end (a file)."""
 
-    def __init__(self, output: str | None) -> None:
-        self._records = RecordWriter(
-            "table", output, simple_table(TABLE_COLUMNS), table_at_end=output not in (None, "-")
-        )
+    def __init__(self, output: str | None, columns: tuple[str, ...]) -> None:
+        self._records = RecordWriter("table", output, simple_table(columns), table_at_end=output not in (None, "-"))
 
     def __enter__(self) -> _TableWriter:
         self._records.__enter__()
@@ -183,10 +184,11 @@ class _TableWriter:
         self._records.__exit__(*exc)
 
 
-def _writer(fmt: str, output: str | None):
+def _writer(fmt: str, output: str | None, identity: bool):
     from emolens.io.writers import open_writer
 
-    return _TableWriter(output) if fmt == "table" else open_writer(fmt, output)
+    columns = TABLE_COLUMNS if identity else TABLE_COLUMNS[:-1]
+    return _TableWriter(output, columns) if fmt == "table" else open_writer(fmt, output)
 
 
 def _unique_name(source: str, used: set[str]) -> str:
