@@ -122,7 +122,7 @@ def _box_transform(box: Box, size: int, margin: float = 0.1) -> np.ndarray:
 
 #: Where the 5 landmarks sit in a FER2013 48x48 crop, as fractions of the side (left eye, right eye, nose,
 #: mouth left, mouth right). Emotion models trained on FER2013 expect faces framed like this. Measured with
-#: ``python scripts/fit_template.py --n 1500`` (RetinaFace on 1,483 training faces; medians
+#: ``python research/fit_template.py --n 1500`` (RetinaFace on 1,483 training faces; medians
 #: (0.316, 0.392), (0.688, 0.384), (0.505, 0.601), (0.360, 0.764), (0.648, 0.760)), then made left-right symmetric.
 FER2013_TEMPLATE: tuple[tuple[float, float], ...] = (
     (0.314, 0.388),

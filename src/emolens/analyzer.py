@@ -21,12 +21,21 @@ from emolens.video.pipeline import VideoOptions, VideoRun
 from emolens.video.sources import VideoSource
 from emolens.video.tracker import TrackerConfig
 
-__all__ = ["DEFAULT_DETECTOR", "Analyzer", "IdentityOption", "ImageInput", "analyze"]
+__all__ = ["DEFAULT_DETECTOR", "Analyzer", "AnalyzerOptions", "IdentityOption", "ImageInput", "analyze"]
 
 #: How identity is asked for: a :class:`~emolens.identity.Gallery`, the path of a gallery database, ``True``
 #: (the default gallery), or ``None``/``False`` for none.
 IdentityOption = Gallery | str | os.PathLike[str] | bool | None
 _T = TypeVar("_T")
+
+
+class AnalyzerOptions(StageOptions, total=False):
+    """Every keyword of :class:`Analyzer` (for code that builds one from options, e.g. ``analyze_many``)."""
+
+    detector: str
+    model: str
+    identity: IdentityOption
+    workers: int
 
 
 class _Batching(TypedDict, total=False):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
-from emolens.analyzer import Analyzer
+from emolens.analyzer import Analyzer, AnalyzerOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +21,7 @@ __all__ = ["analyze_many"]
 
 
 def analyze_many(
-    paths: str | Path | Iterable[str | Path], *, analyzer: Analyzer | None = None, **options: Any
+    paths: str | Path | Iterable[str | Path], *, analyzer: Analyzer | None = None, **options: Unpack[AnalyzerOptions]
 ) -> pd.DataFrame:
     """Analyse photos (files, folders searched recursively, globs) into one DataFrame, one row per face.
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align, align_all
-from emolens.models import EmbedderManifest, ModelInfo, find_model, onnx_session
+from emolens.models import EmbedderManifest, OnnxModel
 from emolens.types import Detection
 
 DEFAULT_EMBEDDER = "sface"
@@ -31,7 +31,7 @@ ARCFACE_TEMPLATE: tuple[tuple[float, float], ...] = tuple(
 )
 
 
-class FaceEmbedder:
+class FaceEmbedder(OnnxModel[EmbedderManifest]):
     """Turns faces into unit-length identity embeddings.
 
     Parameters
@@ -45,19 +45,12 @@ class FaceEmbedder:
     """
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, threads: int = 0, batch_size: int = 32) -> None:
-        self.info: ModelInfo[EmbedderManifest] = find_model(name, EmbedderManifest)
+        super().__init__(name, EmbedderManifest, threads, batch_size)
         m = self.info.manifest
         self.size = m.input_size
         self.dim = m.embedding_dim
         self.template = m.template or ARCFACE_TEMPLATE
         self.colour = m.preprocessing.colour.upper()
-        self.batch_size = batch_size
-        self._session = onnx_session(self.info, threads)
-        self._input = self._session.get_inputs()[0].name
-
-    @property
-    def name(self) -> str:
-        return self.info.name
 
     def same_probabilities(self, scores: np.ndarray) -> np.ndarray | None:
         """Same-person probabilities of cosine similarities: the manifest's logistic ``sigmoid(a * score + b)``,
@@ -92,7 +85,7 @@ class FaceEmbedder:
             if self.colour == "BGR":
                 x = x[..., ::-1]
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-            out[i : i + len(x)] = np.asarray(self._session.run(None, {self._input: x})[0])
+            out[i : i + len(x)] = self._run(x)
         return normalise(out)
 
     def embed(self, rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:

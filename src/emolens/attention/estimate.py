@@ -21,7 +21,7 @@ EYE_CLOSED_EAR = 0.3906
 #: The same on the mesh's six-point outline (:func:`geometry.eye_aspect_ratio`), used without the iris model.
 EYE_CLOSED_EAR_MESH = 0.2863
 #: The yawn classifier: a logistic regression on :func:`geometry.yawn_features` (mouth opening, mouth aspect
-#: ratio, eye openness, brow raise), standardised; fitted by ``scripts/fit_yawn.py`` on the 169 ``valid`` yawns of
+#: ratio, eye openness, brow raise), standardised; fitted by ``research/fit_yawn.py`` on the 169 ``valid`` yawns of
 #: ``attention/yawn`` against the ``train`` faces of ``faces_extra/taiwanese`` (posed laughs, surprise, fear...).
 #: On its own training data: recall 0.982 of the yawns, 2.7 % false yawns among the posed faces.
 YAWN_MODEL: dict[str, Any] = {

@@ -12,7 +12,14 @@ import typer
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import VideoBlurUnknownOpt, VideoLabelSizeOpt, VideoLandmarksOpt
+from emolens.cli.options import (
+    ModelOpt,
+    QuietOpt,
+    RecogniseOpt,
+    VideoBlurUnknownOpt,
+    VideoLabelSizeOpt,
+    VideoLandmarksOpt,
+)
 from emolens.errors import EmolensError, VideoError
 
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ def video(
             min=0.0, max=1.0, help="Below this smoothed confidence the label is 'uncertain' (kept, with hysteresis)."
         ),
     ] = 0.0,
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    model: ModelOpt = "emotion-fer2013",
     threads: Annotated[int, typer.Option(min=0, help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     live: Annotated[
         bool | None,
@@ -58,9 +65,7 @@ def video(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Timeline PNG per track (needs matplotlib).")
     ] = True,
-    gallery: Annotated[
-        Path | None, typer.Option("--gallery", "-g", help="Recognise enrolled people (a gallery database).")
-    ] = None,
+    gallery: RecogniseOpt = None,
     log_events: Annotated[
         bool, typer.Option(help="Append identity + emotion events (one per track per second) to the gallery.")
     ] = False,
@@ -100,7 +105,7 @@ def video(
             "direction over the first SECONDS of video)."
         ),
     ] = "camera",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: QuietOpt = False,
     retain: Annotated[
         str | None,
         typer.Option(help="With --gallery: delete events and alerts older than this age (30d) now and every hour."),

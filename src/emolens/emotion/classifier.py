@@ -13,14 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from emolens.align import align, align_all
-from emolens.models import EmotionManifest, ModelInfo, find_model, onnx_session
+from emolens.models import EmotionManifest, OnnxModel
 from emolens.probability import softmax
 from emolens.types import Detection, EmotionScores
 
 DEFAULT_MODEL = "emotion-fer2013"
 
 
-class EmotionModel:
+class EmotionModel(OnnxModel[EmotionManifest]):
     """Predicts emotion probabilities for faces.
 
     Parameters
@@ -36,7 +36,7 @@ class EmotionModel:
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0, tta: bool = False, batch_size: int = 256) -> None:
-        self.info: ModelInfo[EmotionManifest] = find_model(name, EmotionManifest)
+        super().__init__(name, EmotionManifest, threads, batch_size)
         pre = self.info.manifest.preprocessing
         self.align_size = pre.align_size
         self.input_size = pre.input_size
@@ -47,13 +47,6 @@ class EmotionModel:
         self.temperature = self.info.manifest.temperature
         self.labels: tuple[str, ...] = self.info.manifest.classes
         self.tta = tta
-        self.batch_size = batch_size
-        self._session = onnx_session(self.info, threads)
-        self._input = self._session.get_inputs()[0].name
-
-    @property
-    def name(self) -> str:
-        return self.info.name
 
     def crop(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         """The aligned crop (``align_size`` square, grey or RGB as the model wants) for one detection."""
@@ -111,6 +104,3 @@ class EmotionModel:
             )
         x = (crops.astype(np.float32) / 255.0 - self.mean) / self.std
         return np.ascontiguousarray(x[:, None] if self.grey else x.transpose(0, 3, 1, 2), dtype=np.float32)
-
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._session.run(None, {self._input: x})[0])

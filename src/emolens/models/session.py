@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
+
+import numpy as np
 
 from emolens.errors import ModelError
-from emolens.models.files import ModelInfo
+from emolens.models.files import M, ModelInfo, find_model
+
+
+def open_model(name_or_path: str, kind: type[M], threads: int = 0) -> tuple[ModelInfo[M], Any, str]:
+    """Find, verify and open a model of one kind: ``(info, ONNX Runtime session, name of its first input)``.
+
+    ``kind`` is the manifest dataclass (``EmotionManifest``, ``EmbedderManifest``, ...); a model of another kind, a
+    bad manifest or a file that fails its sha256 check raises ``ModelError``.
+    """
+    info = find_model(name_or_path, kind)
+    session = onnx_session(info, threads)
+    return info, session, session.get_inputs()[0].name
 
 
 def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -> Any:
@@ -54,3 +67,24 @@ def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -
 def _first_line(e: Exception) -> str:
     text = " ".join(str(e).split())
     return text[:120] + ("…" if len(text) > 120 else "")
+
+
+class OnnxModel(Generic[M]):
+    """A shipped model of one kind (its typed manifest ``M``), verified and opened once on ONNX Runtime.
+
+    The emotion model and the face embedder build on it: ``info`` (name, path, manifest), ``name``, ``batch_size``
+    and :meth:`_run` (one call of the network on its first input).
+    """
+
+    def __init__(self, name: str, kind: type[M], threads: int = 0, batch_size: int = 32) -> None:
+        self.info: ModelInfo[M]
+        self.info, self._session, self._input = open_model(name, kind, threads)
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The network's first output for one batch ``x``."""
+        return np.asarray(self._session.run(None, {self._input: x})[0])

@@ -23,7 +23,10 @@ stores no images (enrolment keeps embeddings only).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from emolens.errors import ConfigError, MissingExtraError
 
@@ -34,7 +37,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError(e.name or "fastapi", "serve") from None
 
 from emolens import __version__
-from emolens.serve.config import ServeConfig, check_detector
+from emolens.registry import check_detector
+from emolens.serve.config import ServeConfig
 from emolens.serve.docs import mount_docs
 from emolens.serve.errors import install_error_handlers
 from emolens.serve.guard import Guard, GuardMiddleware, SecurityHeaders, is_loopback, parse_proxies
@@ -62,7 +66,12 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     guard = _guard(cfg)
     state = ServeState(cfg, guard, Metrics())
     app = FastAPI(
-        title="emolens", version=__version__, description=__doc__.split("\n\n")[0], docs_url=None, redoc_url=None
+        title="emolens",
+        version=__version__,
+        description=(__doc__ or "").split("\n\n")[0],
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.serve = state
     app.add_middleware(GuardMiddleware, guard=guard)
@@ -79,6 +88,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     mount_docs(app, "emolens")
     app.include_router(dashboard.router)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, the server source's run ends and closes (its events flushed) before the process goes."""
+    yield
+    state: ServeState = app.state.serve
+    if state.source_hub is not None:
+        await asyncio.to_thread(state.source_hub.stop)
 
 
 def _guard(cfg: ServeConfig) -> Guard:

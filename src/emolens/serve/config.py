@@ -1,5 +1,5 @@
-"""The settings of one ``emolens serve`` process; the detectors a request may name are the registry's
-(:func:`emolens.registry.check_detector`, re-exported here)."""
+"""The settings of one ``emolens serve`` process (the detectors they may name are the registry's:
+:func:`emolens.registry.check_detector`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emolens.registry import check_detector, detector_names
-
-__all__ = ["ServeConfig", "check_detector", "detector_names"]
+__all__ = ["ServeConfig"]
 
 
 @dataclass

@@ -52,20 +52,21 @@ def _asset(name: str) -> bytes:
 def mount_docs(app: FastAPI, title: str) -> None:
     """Add ``/docs``, ``/redoc`` and their assets to an app created with ``docs_url=None, redoc_url=None``."""
     openapi = app.openapi_url or "/openapi.json"
-    swagger = get_swagger_ui_html(
+    swagger_response = get_swagger_ui_html(
         openapi_url=openapi,
         title=f"{title} - Swagger UI",
         swagger_js_url=_PREFIX + "swagger-ui-bundle.js",
         swagger_css_url=_PREFIX + "swagger-ui.css",
         swagger_favicon_url=_PREFIX + "favicon.png",
-    ).body.decode()
-    redoc = get_redoc_html(
+    )
+    redoc_response = get_redoc_html(
         openapi_url=openapi,
         title=f"{title} - ReDoc",
         redoc_js_url=_PREFIX + "redoc.standalone.js",
         redoc_favicon_url=_PREFIX + "favicon.png",
         with_google_fonts=False,
-    ).body.decode()
+    )
+    swagger, redoc = bytes(swagger_response.body).decode(), bytes(redoc_response.body).decode()
     swagger_headers = {"Content-Security-Policy": docs_policy(swagger)}
     redoc_headers = {"Content-Security-Policy": redoc_policy()}
     cache: dict[str, bytes] = {}

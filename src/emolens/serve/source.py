@@ -11,6 +11,7 @@ A viewer that reads slower than the source gets the newest frame, never a backlo
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, Vid
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
 
-#: What a viewer gets: a frame's JSON and JPEG, or (last) one ``{"end": ...}`` or ``{"error": ...}`` line.
+#: What a viewer gets: a frame's JSON and JPEG, or, last, one ``{"end": ...}`` or ``{"error": ...}`` dict.
 Item = tuple[dict[str, Any], bytes] | dict[str, Any]
 
 _FLUSH_S = 2.0  # how often the server source's events are written (the dashboard polls every few seconds)
@@ -120,11 +121,12 @@ class Viewer:
         self._item, self._final = item, final
         self._ready.set()
 
-    async def next(self) -> tuple[Item | None, bool]:
+    async def next(self) -> Item | None:
+        """The newest frame (JSON and JPEG), or the last message (a dict) once the run has ended."""
         await self._ready.wait()
         self._ready.clear()
         item, self._item = self._item, None
-        return item, self._final
+        return item
 
 
 class SourceHub:
@@ -162,15 +164,36 @@ class SourceHub:
         self._lock = threading.Lock()
         self._viewers: set[Viewer] = set()
         self._thread: threading.Thread | None = None
+        self._session: Session | None = None
+        self._exit_hook = False
 
     def subscribe(self, loop: asyncio.AbstractEventLoop) -> Viewer:
         viewer = Viewer(loop)
         with self._lock:
             self._viewers.add(viewer)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="emolens-source", daemon=True)
-                self._thread.start()
+                self._start()
         return viewer
+
+    def _start(self) -> None:
+        """Start the run (with the lock held); the process's exit waits for it to close (:meth:`stop`)."""
+        if not self._exit_hook:
+            atexit.register(self.stop)
+            self._exit_hook = True
+        self._thread = threading.Thread(target=self._work, name="emolens-source", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the run after its current frame and wait for it to close (at most ``timeout`` seconds), for when the
+        app shuts down or the process exits: a run cut off by the interpreter's exit (its pipeline threads in
+        native code) aborts the process."""
+        with self._lock:
+            self._viewers.clear()
+            thread, session = self._thread, self._session
+        if session is not None:
+            session.stop()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def unsubscribe(self, viewer: Viewer) -> None:
         with self._lock:
@@ -194,6 +217,8 @@ class SourceHub:
             )
             shown_rules = [_shown(r) for r in config.rules()]  # with each frame: the page says what each needs
             session = Session(analyzer, open_server_source(self.spec), config)
+            with self._lock:
+                self._session = session
             name = session.open().name
             for step in session:
                 if self.faces_counter is not None:
@@ -220,11 +245,11 @@ class SourceHub:
                 except EmolensError:
                     pass
             with self._lock:
+                self._session = None
                 viewers = list(self._viewers)
                 restart = not final and bool(viewers)  # a viewer came just as the last one left
                 if restart:
-                    self._thread = threading.Thread(target=self._work, name="emolens-source", daemon=True)
-                    self._thread.start()
+                    self._start()
                 else:
                     self._thread = None
                     self._viewers.clear()

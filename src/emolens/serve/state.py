@@ -14,7 +14,8 @@ from typing import TypeVar
 from emolens.analyzer import Analyzer
 from emolens.errors import GalleryError
 from emolens.identity import Gallery
-from emolens.serve.config import ServeConfig, check_detector
+from emolens.registry import check_detector
+from emolens.serve.config import ServeConfig
 from emolens.serve.errors import UnavailableError
 from emolens.serve.guard import Guard
 from emolens.serve.metrics import Metrics

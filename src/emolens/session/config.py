@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from emolens.attention import AttentionAnalyzer
 
 
-
 __all__ = [
     "ATTENTION_KINDS",
     "Alert",

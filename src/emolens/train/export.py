@@ -4,7 +4,6 @@ validation metrics, a manifest, and optionally a static INT8 copy."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
+from emolens.train.manifest_keys import file_keys
 from emolens.train.onnx_init import ort_logits
 
 DATA_NOTE = (
@@ -262,11 +262,7 @@ def _manifest(
     run_dir: Path,
 ) -> EmotionManifest:
     return EmotionManifest(
-        name=name,
-        version=time.strftime("%Y.%m.%d"),
-        task="emotion",
-        file=onnx_path.name,
-        sha256=sha256_file(onnx_path),
+        **file_keys(name, onnx_path, "emotion"),
         classes=tuple(labels),
         architecture=cfg.arch,
         parameters=int(

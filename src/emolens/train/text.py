@@ -33,11 +33,12 @@ import numpy as np
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import fit_temperature
 from emolens.labels import DAIR_EMOTION, DAIR_TO_FACE, FER2013, SMP2020, SMP2020_TO_FACE
-from emolens.models import parse_manifest, sha256_file
+from emolens.models import parse_manifest
 from emolens.text.data import SPLITS, goemotions_face_targets, load_dair, load_goemotions, load_smp
 from emolens.text.evaluate import evaluate_text_model, multilabel_f1
 from emolens.text.features import normalize_text
 from emolens.text.model import load_npz
+from emolens.train.manifest_keys import file_keys
 
 SEED = 0
 REPO = Path(__file__).resolve().parents[3]
@@ -272,11 +273,7 @@ def vocab_arrays(vec, blocks: list[dict[str, Any]]) -> tuple[dict[str, np.ndarra
 def manifest_head(name: str, path: Path, language: str, classes, to_face: dict[str, str], head: str) -> dict:
     """The first keys of a text model's manifest: what the file is and which labels it speaks."""
     return {
-        "name": name,
-        "version": datetime.date.today().isoformat().replace("-", "."),
-        "task": "text",
-        "file": path.name,
-        "sha256": sha256_file(path),
+        **file_keys(name, path, "text"),
         "language": language,
         "classes": list(FER2013),
         "source_classes": list(classes),

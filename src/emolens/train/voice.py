@@ -28,6 +28,7 @@ from torch.optim.swa_utils import update_bn
 
 from emolens.errors import ModelError
 from emolens.labels import RAVDESS
+from emolens.train.manifest_keys import file_keys
 from emolens.train.voice_data import FOLDS, Augmenter, Clip, VoiceAugment, _quiet, eval_input, load_clips
 from emolens.voice.frontend import FrontEnd, normalize
 
@@ -299,7 +300,7 @@ def export(
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
 
-    from emolens.models import VoiceInput, VoiceManifest, sha256_file
+    from emolens.models import VoiceInput, VoiceManifest
 
     model, cfg, _ = load_final(run_dir)
     onnx_path = out_dir / f"{name}.onnx"
@@ -351,11 +352,7 @@ def export(
         train_cmd = f"emolens train voice --folds{flags} && emolens train voice --full{flags}"
     n_params = int(sum(p.numel() for p in model.parameters()))
     manifest = VoiceManifest(
-        name=name,
-        version=time.strftime("%Y.%m.%d"),
-        task="voice",
-        file=onnx_path.name,
-        sha256=sha256_file(onnx_path),
+        **file_keys(name, onnx_path, "voice"),
         classes=tuple(RAVDESS),
         architecture=f"VoiceCNN channels={list(cfg.channels)}",
         parameters=n_params,

@@ -112,11 +112,13 @@ async def _watch(ws: WebSocket, hub: SourceHub, state: ServeState) -> None:
             if not wait.done():
                 wait.cancel()
                 return
-            item, final = wait.result()
-            if final:
+            item = wait.result()
+            if isinstance(item, dict):  # the last message: the source ended, or failed
                 await ws.send_json(item)
                 code, reason = (1011, item["error"]) if "error" in item else (1000, item.get("end", ""))
                 break
+            if item is None:
+                continue
             message, jpeg = item
             await ws.send_json(message)
             await ws.send_bytes(jpeg)
