@@ -4,8 +4,9 @@ The model is ``face_detection_yunet_2023mar_int8bq.onnx`` from the PyPI package 
 wheel SFace also comes from), with its height and width made symbolic by ``scripts/convert_yunet.py``, which
 checks that this module gives the same faces as OpenCV's own ``FaceDetectorYN`` on the untouched file.
 
-Pre-processing, as ``FaceDetectorYN`` does it: the image is shrunk (never enlarged) so that its longer side is at
-most ``max_size``, padded with black at the bottom and right to multiples of 32, and fed as BGR float 0-255, NCHW.
+Pre-processing, as ``FaceDetectorYN`` does it: the image is shrunk (bilinear; never enlarged) so that its longer side
+is at most ``max_size``, padded with black at the bottom and right to multiples of 32, and fed as BGR float 0-255,
+NCHW.
 Each of the three levels (strides 8, 16, 32) has one anchor per cell; a cell's score is
 ``sqrt(clip(cls) * clip(obj))``, its box centre ``(cell + offset) * stride`` and size ``exp(log_size) * stride``,
 its five points ``(cell + offset) * stride``. Greedy NMS follows.
@@ -28,11 +29,13 @@ from emolens.types import Detection
 STRIDES: tuple[int, ...] = (8, 16, 32)
 STRIDE = 32
 OUTPUTS: tuple[str, ...] = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in STRIDES)
+#: How a photo larger than ``max_size`` is shrunk (:func:`emolens.detect.common.shrink_and_pad`).
+RESIZE = "linear"
 
 
 def prepare(image: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
     """The network input for an RGB image: ``([1, 3, H32, W32] float32 BGR, resized width, resized height)``."""
-    padded, nw, nh = shrink_and_pad(image, max_size, STRIDE)
+    padded, nw, nh = shrink_and_pad(image, max_size, STRIDE, RESIZE)
     # RGB HWC -> BGR CHW, one plane at a time: about 8x faster than one strided ``[..., ::-1].transpose`` copy
     x = np.empty((1, 3, *padded.shape[:2]), np.float32)
     for c in range(3):
@@ -94,9 +97,9 @@ class YuNetDetector(OnnxDetector):
     """YuNet (OpenCV Zoo 2023mar, INT8 weights) on ONNX Runtime: boxes, scores and five landmarks.
 
     Options as :class:`~emolens.detect.base.OnnxDetector`; the manifest's defaults: score 0.6 and NMS IoU 0.3
-    (OpenCV Zoo's), and ``max_size`` 896: larger photos are shrunk before detection, boxes and landmarks scaled
-    back. 896 was chosen by the recall on voc_boxes (docs/benchmarks.md, "Face detection"): at least the recall of
-    the full 1024-px photos, on about three quarters of the pixels; 768 and below lose faces of 20 px and more.
+    (OpenCV Zoo's), and ``max_size`` 864: larger photos are shrunk (bilinear) before detection, boxes and landmarks
+    scaled back. 864 was chosen by the recall on voc_boxes (docs/benchmarks.md, "YuNet's input size"): the same
+    recall as the full 1024-px photos on 0.71x the pixels; from 784 px down, faces of 20 px and more are lost.
     """
 
     name = "yunet"
