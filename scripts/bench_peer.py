@@ -18,7 +18,8 @@ Usage::
 
     python -m venv /work/peer-venv && /work/peer-venv/bin/pip install fer
     python scripts/bench_peer.py --peer-python /work/peer-venv/bin/python [--passes 7] [--threads 2] [--json out.json]
-        [--config default --config "yunet max_size=896 threads=1" ...] [--only voc|couple]
+        [--config default --config "yunet max_size=1024 resize=area threads=1" ...] [--only voc|couple]
+    python scripts/bench_peer.py --alone --config ... (the emolens set-ups only, taking turns)
 
 Faces found are also printed (voc_boxes: detections matching a hand-drawn box at IoU >= 0.5, by the same greedy
 matching as ``scripts/bench_detectors.py``).
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shlex
@@ -158,7 +160,10 @@ def parse_config(text: str, default_detector: str, threads: int) -> tuple[str, d
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--peer-python", required=True, help="the interpreter of a virtual environment with fer")
+    ap.add_argument("--peer-python", default=None, help="the interpreter of a virtual environment with fer")
+    ap.add_argument(
+        "--alone", action="store_true", help="time the emolens set-ups only, taking turns (no fer, no ratios)"
+    )
     ap.add_argument("--data", type=Path, default=None, help="shared datasets folder (holds photos/)")
     ap.add_argument("--passes", type=int, default=7, help="timed passes of each side (default 7)")
     ap.add_argument("--threads", type=int, default=0, help="emolens threads per model (0: ONNX Runtime's choice)")
@@ -173,6 +178,8 @@ def main() -> int:
     ap.add_argument("--only", choices=("voc", "couple"), default=None, help="run one of the two set-ups")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
+    if not a.alone and not a.peer_python:
+        ap.error("--peer-python is required (or --alone)")
 
     from emolens import Analyzer
     from emolens.analyzer import DEFAULT_DETECTOR
@@ -189,7 +196,7 @@ def main() -> int:
     detector = a.detector or DEFAULT_DETECTOR
     configs = [parse_config(c, detector, a.threads) for c in (a.config or ["default"])]
     analyzers = {label: Analyzer(**kwargs) for label, kwargs in configs}
-    peer = Peer(a.peer_python, paths)
+    peer = None if a.alone else Peer(a.peer_python, paths)
     setups = {"voc": ("default", voc_idx), "couple": ("mtcnn", couple_idx)}
     if a.only:
         setups = {a.only: setups[a.only]}
@@ -199,7 +206,8 @@ def main() -> int:
             images = [rgb[i] for i in idx]
             for analyzer in analyzers.values():
                 emolens_pass(analyzer, images)  # warm-up (and model loading)
-            peer.run(mode, idx)
+            if peer is not None:
+                peer.run(mode, idx)
             ours: dict[str, list[dict]] = {k: [] for k in analyzers}
             ratios: dict[str, list[float]] = {k: [] for k in analyzers}
             cpu_ratios: dict[str, list[float]] = {k: [] for k in analyzers}
@@ -207,10 +215,12 @@ def main() -> int:
             theirs, p_boxes = [], None
             labels = list(analyzers)
             for n in range(a.passes):
-                p = peer.run(mode, idx)
-                p_boxes = p["boxes"]
-                p_mean, p_cpu = statistics.fmean(p["ms"]), statistics.fmean(p["cpu_ms"])
-                theirs.append({"median": statistics.median(p["ms"]), "mean": p_mean, "cpu_mean": p_cpu})
+                p_mean = p_cpu = math.nan
+                if peer is not None:
+                    p = peer.run(mode, idx)
+                    p_boxes = p["boxes"]
+                    p_mean, p_cpu = statistics.fmean(p["ms"]), statistics.fmean(p["cpu_ms"])
+                    theirs.append({"median": statistics.median(p["ms"]), "mean": p_mean, "cpu_mean": p_cpu})
                 for label in labels[n % len(labels) :] + labels[: n % len(labels)]:
                     e_ms, e_cpu, e_boxes[label] = emolens_pass(analyzers[label], images)
                     e_mean, e_cpu_mean = statistics.fmean(e_ms), statistics.fmean(e_cpu)
@@ -223,23 +233,32 @@ def main() -> int:
                     "peer_mode": "Haar cascade + TFLite (fer's default)" if mode == "default" else "MTCNN (mtcnn=True)",
                     "photos": len(idx),
                     "emolens_ms_per_photo": statistics.median(x["mean"] for x in ours[label]),
-                    "peer_ms_per_photo": statistics.median(x["mean"] for x in theirs),
-                    "speedup_median": statistics.median(ratios[label]),
-                    "speedup_range": [min(ratios[label]), max(ratios[label])],
                     "emolens_cpu_ms_per_photo": statistics.median(x["cpu_mean"] for x in ours[label]),
-                    "peer_cpu_ms_per_photo": statistics.median(x["cpu_mean"] for x in theirs),
-                    "cpu_ratio_median": statistics.median(cpu_ratios[label]),
-                    "cpu_ratio_range": [min(cpu_ratios[label]), max(cpu_ratios[label])],
+                    "emolens_ms_range": [min(x["mean"] for x in ours[label]), max(x["mean"] for x in ours[label])],
+                    "emolens_cpu_ms_range": [
+                        min(x["cpu_mean"] for x in ours[label]),
+                        max(x["cpu_mean"] for x in ours[label]),
+                    ],
                     "emolens_faces": sum(len(b) for b in e_boxes[label]),
                     "peer_faces": sum(len(b) for b in p_boxes or []),
                 }
+                if peer is not None:
+                    r |= {
+                        "peer_ms_per_photo": statistics.median(x["mean"] for x in theirs),
+                        "speedup_median": statistics.median(ratios[label]),
+                        "speedup_range": [min(ratios[label]), max(ratios[label])],
+                        "peer_cpu_ms_per_photo": statistics.median(x["cpu_mean"] for x in theirs),
+                        "cpu_ratio_median": statistics.median(cpu_ratios[label]),
+                        "cpu_ratio_range": [min(cpu_ratios[label]), max(cpu_ratios[label])],
+                    }
                 if name == "voc":
                     r["emolens_found"] = found(e_boxes[label], truths)
-                    r["peer_found"] = found(p_boxes or [], truths)
+                    r["peer_found"] = found(p_boxes, truths) if p_boxes is not None else None
                     r["true_faces"] = sum(len(t.boxes) for t in truths)
                 results[f"{name} [{label}]" if len(labels) > 1 else name] = r
     finally:
-        peer.close()
+        if peer is not None:
+            peer.close()
 
     import onnxruntime as ort
 
@@ -248,7 +267,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "onnxruntime": ort.__version__,
-        "fer": peer.version,
+        "fer": peer.version if peer is not None else None,
         "emolens_configs": [label for label, _ in configs],
         "threads": a.threads,
         "passes": a.passes,
@@ -257,6 +276,13 @@ def main() -> int:
     }
     print(", ".join(f"{k} {v}" for k, v in env.items()))
     for name, r in results.items():
+        if peer is None:
+            print(
+                f"{name}: emolens {r['emolens_ms_per_photo']:.1f} ms/photo (passes {r['emolens_ms_range'][0]:.1f}-"
+                f"{r['emolens_ms_range'][1]:.1f}); CPU time {r['emolens_cpu_ms_per_photo']:.1f} ms/photo (passes "
+                f"{r['emolens_cpu_ms_range'][0]:.1f}-{r['emolens_cpu_ms_range'][1]:.1f}); faces {r['emolens_faces']}"
+            )
+            continue
         line = (
             f"{name}: emolens {r['emolens_ms_per_photo']:.1f} ms/photo, fer {r['peer_mode']} "
             f"{r['peer_ms_per_photo']:.1f} ms/photo: {r['speedup_median']:.2f}x "

@@ -105,6 +105,10 @@ def test_yunet_input_is_the_shrunk_photo_as_bgr_planes(photos):
     assert area.shape == shrunk.shape and not np.array_equal(area, shrunk)
     with pytest.raises(ConfigError, match="interpolation"):
         shrink_and_pad(image, 864, 32, "cubic")
+    old = build_detector("yunet", threads=1, resize="area", max_size=864)
+    assert len(old.detect(image)) == 2
+    with pytest.raises(ConfigError, match="resize"):
+        build_detector("yunet", resize="cubic")
 
 
 @pytest.mark.parametrize("shape", [(10, 10, 3), (1, 1, 3), (3, 2000, 3), (480, 640, 3)])

@@ -23,6 +23,7 @@ import numpy as np
 
 from emolens.detect.base import OnnxDetector
 from emolens.detect.common import check_image, nms, shrink_and_pad, to_detections, to_image_pixels
+from emolens.errors import ConfigError
 from emolens.types import Detection
 
 #: Feature strides of the three output levels; input sides must be multiples of the largest.
@@ -33,9 +34,9 @@ OUTPUTS: tuple[str, ...] = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps
 RESIZE = "linear"
 
 
-def prepare(image: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
+def prepare(image: np.ndarray, max_size: int, resize: str = RESIZE) -> tuple[np.ndarray, int, int]:
     """The network input for an RGB image: ``([1, 3, H32, W32] float32 BGR, resized width, resized height)``."""
-    padded, nw, nh = shrink_and_pad(image, max_size, STRIDE, RESIZE)
+    padded, nw, nh = shrink_and_pad(image, max_size, STRIDE, resize)
     # RGB HWC -> BGR CHW, one plane at a time into a C-contiguous array (ONNX Runtime takes it without a copy):
     # about 8x faster than one strided ``[..., ::-1].transpose`` copy
     x = np.empty((1, 3, *padded.shape[:2]), np.float32)
@@ -80,11 +81,12 @@ def run(
     nms_threshold: float,
     max_size: int,
     min_face: float = 0.0,
+    resize: str = RESIZE,
 ) -> list[Detection]:
     """YuNet on an open ONNX Runtime session: detections in pixels of ``image``, highest score first."""
     check_image(image)
     h, w = image.shape[:2]
-    x, nw, nh = prepare(image, max_size)
+    x, nw, nh = prepare(image, max_size, resize)
     values = session.run(list(OUTPUTS), {"input": x})
     boxes, scores, points = decode(dict(zip(OUTPUTS, values, strict=True)), x.shape[2], x.shape[3], score_threshold)
     if scores.size == 0:
@@ -101,10 +103,17 @@ class YuNetDetector(OnnxDetector):
     (OpenCV Zoo's), and ``max_size`` 864: larger photos are shrunk (bilinear) before detection, boxes and landmarks
     scaled back. 864 was chosen by the recall on voc_boxes (docs/benchmarks.md, "YuNet's input size"): the same
     recall as the full 1024-px photos on 0.71x the pixels; from 784 px down, faces of 20 px and more are lost.
+    ``resize`` is how: ``"linear"`` (default) or ``"area"`` (OpenCV's ``INTER_AREA``, several ms slower a photo).
     """
 
     name = "yunet"
     stride = STRIDE
+
+    def __init__(self, *args: Any, resize: str = RESIZE, **kwargs: Any) -> None:
+        if resize not in ("linear", "area"):
+            raise ConfigError(f"resize must be 'linear' or 'area', got {resize!r}")
+        super().__init__(*args, **kwargs)
+        self.resize = resize
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         return run(
@@ -114,4 +123,5 @@ class YuNetDetector(OnnxDetector):
             nms_threshold=self.nms_threshold,
             max_size=self.max_size,
             min_face=self.min_face,
+            resize=self.resize,
         )
