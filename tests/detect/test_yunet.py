@@ -11,9 +11,10 @@ import numpy as np
 import onnx
 import pytest
 
-from emolens.detect.common import iou_matrix
+from emolens.detect.common import iou_matrix, shrink_and_pad
 from emolens.detect.evaluation import match, read_voc
-from emolens.detect.yunet import YuNetDetector
+from emolens.detect.yunet import YuNetDetector, prepare
+from emolens.errors import ConfigError
 from emolens.registry import build_detector, get_model, models_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,24 @@ def test_yunet_max_size_maps_boxes_back_and_options_filter(photos):
     assert len(small) == 2 and iou_matrix(COUPLE_BOXES, boxes).max(axis=1).min() >= 0.5
     assert build_detector("yunet", threads=2, min_face=400).detect(image) == []
     assert all(d.score >= 0.94 for d in build_detector("yunet", threads=2, score_threshold=0.94).detect(image))
+
+
+def test_yunet_input_is_the_shrunk_photo_as_bgr_planes(photos):
+    image = load(photos / "couple.jpg")  # 1024 x 685
+    x, nw, nh = prepare(image, 864)
+    assert (nw, nh) == (864, 578) and x.shape == (1, 3, 608, 864) and x.dtype == np.float32
+    shrunk, _, _ = shrink_and_pad(image, 864, 32, "linear")
+    assert np.array_equal(x[0], shrunk[..., ::-1].transpose(2, 0, 1))  # BGR, channels first, zero padding
+    assert not x[0, :, nh:].any() and not x[0, :, :, nw:].any()
+    assert get_model("yunet").manifest.defaults.max_size == 864  # the default chosen in docs/benchmarks.md
+    area, _, _ = shrink_and_pad(image, 864, 32)  # other backends keep INTER_AREA
+    assert area.shape == shrunk.shape and not np.array_equal(area, shrunk)
+    with pytest.raises(ConfigError, match="interpolation"):
+        shrink_and_pad(image, 864, 32, "cubic")
+    old = build_detector("yunet", threads=1, resize="area", max_size=864)
+    assert len(old.detect(image)) == 2
+    with pytest.raises(ConfigError, match="resize"):
+        build_detector("yunet", resize="cubic")
 
 
 @pytest.mark.parametrize("shape", [(10, 10, 3), (1, 1, 3), (3, 2000, 3), (480, 640, 3)])

@@ -74,9 +74,14 @@ def check_nonnegative(name: str, value: object) -> float:
     return v
 
 
-def shrink_and_pad(image: np.ndarray, max_size: int, stride: int) -> tuple[np.ndarray, int, int]:
+def shrink_and_pad(
+    image: np.ndarray, max_size: int, stride: int, interpolation: str = "area"
+) -> tuple[np.ndarray, int, int]:
     """The image shrunk (never enlarged) so that its longer side is at most ``max_size``, then padded with black at
     the bottom and right to multiples of ``stride``.
+
+    ``interpolation`` is ``"area"`` (OpenCV's ``INTER_AREA``: averages every source pixel, the most faithful, but
+    slow for a fractional scale) or ``"linear"`` (``INTER_LINEAR``: about 10x faster; fine for mild shrinking).
 
     Returns
     -------
@@ -89,7 +94,10 @@ def shrink_and_pad(image: np.ndarray, max_size: int, stride: int) -> tuple[np.nd
     scale = min(1.0, max_size / max(h, w))
     if scale < 1.0:
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        flag = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}.get(interpolation)
+        if flag is None:
+            raise ConfigError(f"interpolation must be 'area' or 'linear', got {interpolation!r}")
+        image = cv2.resize(image, (nw, nh), interpolation=flag)
     else:
         nw, nh = w, h
     ph, pw = -(-nh // stride) * stride, -(-nw // stride) * stride
