@@ -3,9 +3,9 @@
 - no import cycle between any two modules of emolens, inside a package or across packages;
 - no module in ``src/`` over 450 lines;
 - the public names of ``emolens`` stay importable;
-- every layer that the import-linter contracts in ``pyproject.toml`` name exists (the contracts mark layers that
-  may be missing with parentheses, which import-linter then skips: this test keeps such a skip from hiding a typo
-  or a module that was never created).
+- every layer that the import-linter contracts in ``pyproject.toml`` name exists (import-linter skips a layer
+  written in parentheses while it is missing: this test keeps such a skip from hiding a typo or a module that was
+  never created).
 
 Imports inside functions and under ``if TYPE_CHECKING:`` count, as they do for import-linter: hiding an import in a
 function does not undo a cycle. The layer rules themselves are checked by ``lint-imports`` (``.ci/run``).
@@ -163,5 +163,5 @@ def test_every_contract_layer_exists(graph: grimp.ImportGraph) -> None:
     ]
     assert not missing, (
         f"{len(missing)} layer module(s) named in pyproject.toml's import-linter contracts do not exist "
-        "(create them, or fix the name; once all exist, drop the parentheses):\n" + "\n".join(missing)
+        "(create them, or fix the name):\n" + "\n".join(missing)
     )

@@ -166,6 +166,8 @@ def test_loaders_build_models_from_typed_manifests():
     assert voice.probs(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)).shape == (8,)
     text = registry.load_text_model("text-en-dair")
     assert text.language == "en" and text.head == "softmax"
+    embedder = registry.load_embedder(threads=1)
+    assert embedder.dim == 128 and embedder.same_probability(0.9) > 0.99
     mesh = registry.load_face_mesh(iris=False, threads=1)
     assert mesh.info.manifest.task == "landmarks"
 
@@ -182,3 +184,18 @@ def test_the_models_command_lists_from_the_registry():
     assert r.exit_code == 0 and "detectors: blazeface, retinaface, yunet (default yunet)" in r.output
     r = CliRunner().invoke(app, ["models", "--kind", "faces"])
     assert r.exit_code != 0 and "unknown model kind 'faces'" in r.output
+
+
+def test_new_manifest_takes_file_and_digest_from_the_model_file(tmp_path):
+    from emolens.models import VoiceInput, new_manifest
+
+    shipped = get_model("voice-ravdess")
+    shutil.copy(shipped.path, tmp_path / "v.onnx")
+    old = shipped.manifest
+    m = new_manifest(
+        VoiceManifest, tmp_path / "v.onnx", classes=old.classes, frontend=old.frontend, input=VoiceInput(min_frames=16)
+    )
+    assert (m.task, m.name, m.file, m.sha256) == ("voice", "v", "v.onnx", old.sha256) and len(m.version) == 10
+    m.write(tmp_path / "v.json")
+    info = get_model(str(tmp_path / "v.json"), task="voice")
+    assert info.manifest == m and registry.load_voice_model(str(tmp_path / "v.json")).classes == old.classes

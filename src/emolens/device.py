@@ -1,7 +1,7 @@
 """Where the ONNX models run: the choice of ONNX Runtime execution providers, made in one place.
 
 Every shipped ONNX model (detectors, emotion models, the face embedder, the voice model and the voice activity
-detector) is loaded by :func:`emolens.registry.onnx_session`, which asks :func:`providers_for` which execution
+detector) is loaded by :func:`emolens.models.onnx_session`, which asks :func:`providers_for` which execution
 providers to use.
 
 Devices

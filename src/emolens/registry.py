@@ -2,8 +2,9 @@
 
 The CLI, the service and batch runs ask this module which detectors and models there are
 (:func:`detector_names`, :func:`model_names`) and build them (:func:`build_detector`, :func:`load_emotion_model`,
-...). It sits above the stages it builds (``detect``, ``emotion``, ``landmarks``, ``voice``, ``text``); the model
-files and their typed manifests are :mod:`emolens.models`, whose names are re-exported here for older callers.
+...). It sits above the stages it builds (``detect``, ``emotion``, ``embed``, ``landmarks``, ``voice``, ``text``);
+the model files and their typed manifests are :mod:`emolens.models`, whose names are re-exported here for older
+callers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from emolens.models import (
 from emolens.models.files import _verified_model  # noqa: F401  (older callers clear its cache through this name)
 
 if TYPE_CHECKING:
+    from emolens.embed import FaceEmbedder
     from emolens.emotion.classifier import EmotionModel
     from emolens.landmarks.facemesh import FaceMesh
     from emolens.text.model import LinearTextModel
@@ -45,6 +47,7 @@ __all__ = [
     "detector_names",
     "get_model",
     "list_models",
+    "load_embedder",
     "load_emotion_model",
     "load_face_mesh",
     "load_text_model",
@@ -58,8 +61,8 @@ __all__ = [
     "sha256_file",
 ]
 
-#: The default detector of photos, videos and the service: the fastest that meets the recall bar of the default
-#: (docs/detectors.md).
+#: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
+#: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
 DEFAULT_DETECTOR = "yunet"
 
 _DETECTORS: dict[str, Callable[..., Detector]] = {
@@ -142,6 +145,14 @@ def load_emotion_model(name: str | None = None, **options: Any) -> EmotionModel:
     from emolens.emotion.classifier import DEFAULT_MODEL, EmotionModel
 
     return EmotionModel(name or DEFAULT_MODEL, **options)
+
+
+def load_embedder(name: str | None = None, **options: Any) -> FaceEmbedder:
+    """The face embedder ``name`` (default: the library's); ``options`` go to :class:`~emolens.embed.FaceEmbedder`
+    (``threads``, ``batch_size``)."""
+    from emolens.embed import DEFAULT_EMBEDDER, FaceEmbedder
+
+    return FaceEmbedder(name or DEFAULT_EMBEDDER, **options)
 
 
 def load_face_mesh(**options: Any) -> FaceMesh:

@@ -20,20 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emolens.types.spans import Span
+
 
 @dataclass(frozen=True)
-class Spell:
+class Spell(Span):
     """A span of video time (seconds): a focus spell, a blink, an eye closure or a yawn."""
 
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
     def to_dict(self) -> dict[str, float]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "duration": round(self.duration, 3)}
+        return {**super().to_dict(), "duration": round(self.duration, 3)}
 
 
 @dataclass(frozen=True)

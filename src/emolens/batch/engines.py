@@ -187,7 +187,7 @@ class ProcessEngine:
         busy = [p for p in self._procs if p.chunk is not None]
         if not busy:
             return []
-        ready = set(mp.connection.wait([p.conn for p in busy] + [p.proc.sentinel for p in busy]))
+        ready = set(multiprocessing.connection.wait([p.conn for p in busy] + [p.proc.sentinel for p in busy]))
         out = []
         for p in busy:
             if p.conn not in ready and p.proc.sentinel not in ready:

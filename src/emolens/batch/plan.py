@@ -155,7 +155,10 @@ def plan_inputs(inputs: Iterable[str | os.PathLike[str]]) -> Plan:
     errors: list[InputError] = []
     for arg in inputs:
         for entry in _expand(os.fspath(arg), seen, in_list=False):
-            (items if isinstance(entry, WorkItem) else errors).append(entry)
+            if isinstance(entry, WorkItem):
+                items.append(entry)
+            else:
+                errors.append(entry)
     return Plan(tuple(items), tuple(errors))
 
 

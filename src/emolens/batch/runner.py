@@ -311,7 +311,7 @@ class _Run:
             if len(items) > 1:  # find the input that kills the worker: each runs again alone
                 queue.extendleft(Chunk((it,)) for it in reversed(items))
                 return
-            it = items[0]
+            it = next(iter(items))  # the one input of the chunk
             new.append(Failure(it.source, it.id, it.kind, f"the worker died analysing this input: {finished.crash}"))
         else:
             self._pending.append(finished.result)

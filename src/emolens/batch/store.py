@@ -44,7 +44,7 @@ FACES, INPUTS, DONE = "faces", "inputs", "_done"
 FAILURES, SUMMARY, SETTINGS, LOCK = "failures.jsonl", "summary.json", "_batch.json", "_lock"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through ``write(tmp)`` on a hidden temporary name beside it, sync it, then rename it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -17,6 +17,7 @@ from emolens.cli.options import (
     LabelSizeOpt,
     LandmarksOpt,
     LogEventsOpt,
+    ModelOpt,
     OutputOpt,
     QuietOpt,
     RecogniseOpt,
@@ -45,7 +46,7 @@ def analyze(
         str,
         typer.Option(help="Face detector: yunet (fast, the default), retinaface (thorough: crowds of tiny faces)."),
     ] = DEFAULT_DETECTOR,
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    model: ModelOpt = "emotion-fer2013",
     min_face: Annotated[float, typer.Option(help="Ignore faces smaller than this many pixels.")] = 0,
     max_faces: Annotated[
         int | None, typer.Option(help="Keep at most this many faces per image (largest first).")

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.options import QuietOpt
+from emolens.cli.options import ModelOpt, QuietOpt
 from emolens.errors import EmolensError
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def batch(
     detector: Annotated[
         str, typer.Option(help="Face detector backend (yunet, the default; retinaface, thorough; blazeface).")
     ] = "yunet",
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    model: ModelOpt = "emotion-fer2013",
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Most photos per worker call (a video is a call of its own).")
     ] = 8,

@@ -23,6 +23,7 @@ def _label_size(where: str) -> Any:
 
 
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="Output file (default: standard output).")]
+ModelOpt = Annotated[str, typer.Option(help="Emotion model name or manifest path.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 #: The gallery of a command that analyses faces (recognition is off without one).
 RecogniseOpt = Annotated[

@@ -13,6 +13,7 @@ import typer
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
+    ModelOpt,
     QuietOpt,
     RecogniseOpt,
     VideoBlurUnknownOpt,
@@ -55,7 +56,7 @@ def video(
             min=0.0, max=1.0, help="Below this smoothed confidence the label is 'uncertain' (kept, with hysteresis)."
         ),
     ] = 0.0,
-    model: Annotated[str, typer.Option(help="Emotion model name or manifest path.")] = "emotion-fer2013",
+    model: ModelOpt = "emotion-fer2013",
     threads: Annotated[int, typer.Option(min=0, help="Threads per model (0: ONNX Runtime's choice).")] = 0,
     live: Annotated[
         bool | None,

@@ -7,13 +7,13 @@ The options a caller leaves out come from the model manifest's ``defaults``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from emolens.detect.common import check_fraction, check_image, check_int, check_nonnegative
 from emolens.errors import ConfigError
-from emolens.models import DetectorManifest, ModelInfo, find_model, onnx_session
+from emolens.models import DetectorManifest, ModelInfo, open_model
 from emolens.types import Detection
 
 
@@ -69,7 +69,9 @@ class OnnxDetector:
         nms_threshold: float | None = None,
         model: str | None = None,
     ) -> None:
-        self.info: ModelInfo[DetectorManifest] = find_model(str(model or self.name), DetectorManifest)
+        self.threads = check_int("threads", threads, 0)
+        self.info: ModelInfo[DetectorManifest]
+        self.info, self._session, self._input = open_model(str(model or self.name), DetectorManifest, self.threads)
         defaults = self.info.manifest.defaults
         pick = defaults.score_threshold if score_threshold is None else score_threshold
         self.score_threshold = check_fraction("score_threshold", pick)
@@ -80,10 +82,7 @@ class OnnxDetector:
             self.max_size = check_int("max_size", pick, self.stride)
         elif max_size is not None:
             raise ConfigError(f"the {self.name} detector has a fixed input size; it takes no max_size")
-        self.threads = check_int("threads", threads, 0)
         self.min_face = check_nonnegative("min_face", min_face)
-        self._session: Any = onnx_session(self.info, self.threads)
-        self._input: str = self._session.get_inputs()[0].name
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Find faces in an RGB uint8 image ``[H, W, 3]``.

@@ -34,7 +34,7 @@ def prepare(image: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
     """The network input for an RGB image: ``([1, 3, H32, W32] float32 BGR, resized width, resized height)``."""
     padded, nw, nh = shrink_and_pad(image, max_size, STRIDE)
     # RGB HWC -> BGR CHW
-    return padded[None, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32), nw, nh
+    return np.ascontiguousarray(padded[None, :, :, ::-1].transpose(0, 3, 1, 2), dtype=np.float32), nw, nh
 
 
 def decode(

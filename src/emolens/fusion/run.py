@@ -24,6 +24,7 @@ from emolens.fusion.timeline import (
     text_segments,
     voice_segments,
 )
+from emolens.io.sinks import CsvSink
 from emolens.labels import FER2013
 
 
@@ -95,26 +96,24 @@ def write_rows(rows: list[dict[str, Any]], path: str | Path) -> None:
     mods = [k for k in (rows[0] if rows else {}) if k not in ("start", "end", "modalities", "fused", "label")]
     cols = ["start", "end", "modalities", "label", *(f"fused_{lab}" for lab in FER2013)]
     cols += [f"{m}_{lab}" for m in mods for lab in FER2013]
-    with p.open("w", newline="") as f:
-        w = csv.DictWriter(f, cols)
-        w.writeheader()
+    with CsvSink(p, cols) as sink:
         for r in rows:
             out: dict[str, Any] = {"start": r["start"], "end": r["end"], "modalities": "+".join(r["modalities"])}
             out["label"] = r["label"] or ""
             for key, prefix in (("fused", "fused_"), *((m, f"{m}_") for m in mods)):
                 if r.get(key):
                     out.update({f"{prefix}{lab}": v for lab, v in r[key].items()})
-            w.writerow(out)
+            sink.write([out])
 
 
 def write_segments(segments: Sequence[Segment], path: str | Path) -> Path:
     """One modality's segments as CSV: ``start, end, p_<label>`` (FER2013 labels), times to 1 ms."""
     p = Path(path)
-    with p.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["start", "end", *(f"p_{lab}" for lab in FER2013)])
+    cols = ["start", "end", *(f"p_{lab}" for lab in FER2013)]
+    with CsvSink(p, cols) as sink:
         for seg in segments:
-            w.writerow([round(seg.start, 3), round(seg.end, 3), *(round(v, 4) for v in seg.probs)])
+            values = [round(seg.start, 3), round(seg.end, 3), *(round(v, 4) for v in seg.probs)]
+            sink.write([dict(zip(cols, values, strict=True))])
     return p
 
 

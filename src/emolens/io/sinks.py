@@ -29,7 +29,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar, Self
+from typing import IO, Any, ClassVar, Literal, Self
 
 from emolens.errors import ConfigError, MissingExtraError
 from emolens.types.records import Column
@@ -250,13 +250,13 @@ class CsvSink(_TextSink):
         path: str | Path | None,
         columns: Sequence[str] | None = None,
         *,
-        extrasaction: str = "raise",
+        extrasaction: Literal["raise", "ignore"] = "raise",
         cell: Callable[[Any], Any] | None = None,
         lineterminator: str = "\r\n",
         parents: bool = False,
     ) -> None:
         super().__init__(path, parents)
-        self._extrasaction = extrasaction
+        self._extrasaction: Literal["raise", "ignore"] = extrasaction
         self._cell = cell
         self._lineterminator = lineterminator
         self._csv: csv.DictWriter[str] | None = None

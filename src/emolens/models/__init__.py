@@ -11,6 +11,7 @@ from emolens.models.files import (
     get_model,
     list_models,
     models_dir,
+    new_manifest,
     sha256_file,
     shipped_manifests,
     unknown_model,
@@ -35,7 +36,7 @@ from emolens.models.manifests import (
     parse_manifest,
     read_manifest,
 )
-from emolens.models.session import OnnxModel, onnx_session
+from emolens.models.session import OnnxModel, onnx_session, open_model
 
 __all__ = [
     "MANIFEST_TYPES",
@@ -60,7 +61,9 @@ __all__ = [
     "list_models",
     "migrate",
     "models_dir",
+    "new_manifest",
     "onnx_session",
+    "open_model",
     "parse_manifest",
     "read_manifest",
     "sha256_file",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from emolens.errors import ModelError
 from emolens.models.manifests import MANIFEST_TYPES, TASK_NOUNS, Manifest, read_manifest
@@ -50,6 +51,19 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def new_manifest(kind: type[M], path: str | Path, **fields: Any) -> M:
+    """A manifest of one kind for the model file at ``path``, as writers build it: ``task`` is the kind's,
+    ``file`` and ``sha256`` come from the file, ``name`` is its stem and ``version`` today's date unless given."""
+    path = Path(path)
+    fields.setdefault("name", path.stem)
+    fields.setdefault("version", time.strftime("%Y.%m.%d"))
+    return kind(task=_task_of(kind), file=path.name, sha256=sha256_file(path), **fields)
+
+
+def _task_of(kind: type[Manifest]) -> str:
+    return next(t for t, cls in MANIFEST_TYPES.items() if cls is kind)
+
+
 def shipped_manifests() -> dict[str, Manifest]:
     """Every shipped model's manifest by name (checked, not hashed), in name order."""
     return {p.stem: read_manifest(p) for p in sorted(models_dir().glob("*.json"))}
@@ -79,8 +93,7 @@ def get_model(name_or_path: str, task: str | None = None) -> ModelInfo:
 
 def find_model(name_or_path: str, kind: type[M]) -> ModelInfo[M]:
     """:func:`get_model` for one kind of manifest, typed: ``find_model("yunet", DetectorManifest)``."""
-    task = next(t for t, cls in MANIFEST_TYPES.items() if cls is kind)
-    return cast(ModelInfo[M], get_model(name_or_path, task))
+    return cast(ModelInfo[M], get_model(name_or_path, _task_of(kind)))
 
 
 def unknown_model(name: str, task: str | None) -> str:

@@ -31,13 +31,16 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from emolens.errors import ModelError
 from emolens.labels import labels_for
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Point = tuple[float, float]
-M = TypeVar("M", bound="Manifest")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,7 +299,7 @@ def read_manifest(path: str | Path, task: str | None = None) -> Manifest:
 # --- checking -----------------------------------------------------------------------------------------------
 
 
-def _build(cls: type[M], data: dict[str, Any], src: str, prefix: str) -> M:
+def _build(cls: type[T], data: dict[str, Any], src: str, prefix: str) -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
@@ -330,7 +333,7 @@ def _check(value: Any, tp: Any, src: str, key: str) -> Any:
             except ModelError:
                 continue
         raise _mistyped(value, tp, src, key)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _mistyped(value, tp, src, key)
         return _build(tp, value, src, key + ".")

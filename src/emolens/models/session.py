@@ -10,6 +10,17 @@ from emolens.errors import ModelError
 from emolens.models.files import M, ModelInfo, find_model
 
 
+def open_model(name_or_path: str, kind: type[M], threads: int = 0) -> tuple[ModelInfo[M], Any, str]:
+    """Find, verify and open a model of one kind: ``(info, ONNX Runtime session, name of its first input)``.
+
+    ``kind`` is the manifest dataclass (``EmotionManifest``, ``EmbedderManifest``, ...); a model of another kind, a
+    bad manifest or a file that fails its sha256 check raises ``ModelError``.
+    """
+    info = find_model(name_or_path, kind)
+    session = onnx_session(info, threads)
+    return info, session, session.get_inputs()[0].name
+
+
 def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -> Any:
     """An ONNX Runtime session for a verified model; ``threads=0`` lets ONNX Runtime choose.
 
@@ -66,10 +77,9 @@ class OnnxModel(Generic[M]):
     """
 
     def __init__(self, name: str, kind: type[M], threads: int = 0, batch_size: int = 32) -> None:
-        self.info: ModelInfo[M] = find_model(name, kind)
+        self.info: ModelInfo[M]
+        self.info, self._session, self._input = open_model(name, kind, threads)
         self.batch_size = batch_size
-        self._session = onnx_session(self.info, threads)
-        self._input: str = self._session.get_inputs()[0].name
 
     @property
     def name(self) -> str:

@@ -27,9 +27,8 @@ from emolens.types import Detection, EmotionScores, Face
 
 __all__ = ["DEFAULT_DETECTOR", "AttentionOption", "Prepared", "StageOptions", "Stages", "attention_stage", "make_face"]
 
-#: The default detector of photos, videos and the service: the fastest that meets the recall bar measured in
-#: docs/benchmarks.md ("Face detection"); ``"retinaface"`` is the thorough choice for crowds of tiny faces.
-DEFAULT_DETECTOR = "yunet"
+#: The default detector of photos, videos and the service (the registry's; docs/benchmarks.md, "Face detection").
+DEFAULT_DETECTOR = registry.DEFAULT_DETECTOR
 
 #: How attention is asked for: ``True``, a dict of :class:`~emolens.attention.AttentionConfig` fields, a config,
 #: or a ready :class:`~emolens.attention.AttentionAnalyzer`; ``None``/``False`` for none.

@@ -238,11 +238,14 @@ class Face:
     score: float
     landmarks: Landmarks | None
     emotions: EmotionScores
+    # with a gallery
     identity: str | None = None
     identity_score: float | None = None
+    # in video results
     track_id: int | None = None
     smoothed: EmotionScores | None = None
     smoothed_label: str | None = None
+    # with attention analysis
     pose: HeadPose | None = None
     eyes: EyeState | None = None
     mouth: MouthState | None = None

@@ -18,7 +18,7 @@ import numpy as np
 from emolens.errors import AudioError, ConfigError, EmolensError, ModelError
 from emolens.io.audio import Audio, audio_from_array, load_audio
 from emolens.labels import FER2013, RAVDESS, RAVDESS_TO_FER2013, VALENCE
-from emolens.models import ModelInfo, VoiceManifest, find_model, onnx_session
+from emolens.models import ModelInfo, VoiceManifest, open_model
 from emolens.probability import softmax
 from emolens.voice.frontend import FrontEnd, log_mel, normalize
 from emolens.voice.vad import Segment, SileroVad, VadConfig, detect_speech
@@ -145,7 +145,8 @@ class VoiceModel:
     """The ONNX voice model and its front end, from a verified manifest."""
 
     def __init__(self, name: str = DEFAULT_VOICE_MODEL, threads: int = 0) -> None:
-        info: ModelInfo[VoiceManifest] = find_model(name, VoiceManifest)
+        info: ModelInfo[VoiceManifest]
+        info, self.session, self.input_name = open_model(name, VoiceManifest, threads)
         m = info.manifest
         self.info = info
         self.name = info.name
@@ -155,8 +156,6 @@ class VoiceModel:
             raise ModelError(f"expected the RAVDESS classes, the manifest lists {self.classes}", str(info.path))
         self.temperature = m.temperature
         self.min_frames = m.input.min_frames
-        self.session = onnx_session(info, threads)
-        self.input_name = self.session.get_inputs()[0].name
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Model input ``(1, 1, n_mels, frames)`` of a stretch of speech (16 kHz mono)."""

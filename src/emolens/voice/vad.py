@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emolens.types.spans import Span
 from emolens.voice.frontend import SAMPLE_RATE, frame_signal
 
 
@@ -32,18 +33,8 @@ class VadConfig:
 
 
 @dataclass(frozen=True)
-class Segment:
+class Segment(Span):
     """A stretch of speech, in seconds from the start of the audio."""
-
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    def to_dict(self) -> dict:
-        return {"start": round(self.start, 3), "end": round(self.end, 3)}
 
 
 def frame_energy_db(x: np.ndarray, sample_rate: int = SAMPLE_RATE, cfg: VadConfig = VadConfig()) -> np.ndarray:

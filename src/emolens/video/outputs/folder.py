@@ -3,7 +3,7 @@
 ``frames.csv`` / ``frames.parquet`` (:mod:`emolens.io.frames`, columns declared in :mod:`emolens.types.records`),
 ``tracks.json`` (:mod:`emolens.video.outputs.summary`), ``timeline_track_<id>.png``
 (:mod:`emolens.video.outputs.timeline`), ``annotated.mp4`` (:mod:`emolens.video.outputs.annotated`),
-``summary.html`` / ``summary.png`` (:mod:`emolens.video.report`) and, with attention, ``thumbs/track_<id>.jpg``
+``summary.html`` / ``summary.png`` (:mod:`emolens.video.outputs.report`) and, with attention, ``thumbs/track_<id>.jpg``
 (each track's largest face view, for ``emolens report``).
 """
 
@@ -20,8 +20,8 @@ from emolens.errors import ConfigError, MissingExtraError
 from emolens.io.frames import TABLE_FORMATS, FrameTableWriter
 from emolens.types import FrameResult
 from emolens.video.outputs.annotated import AnnotatedVideoWriter
+from emolens.video.outputs.report import write_summary_html, write_summary_png
 from emolens.video.outputs.summary import TrackSummary
-from emolens.video.report import write_summary_html, write_summary_png
 
 __all__ = ["VideoOutputWriter"]
 
@@ -51,7 +51,7 @@ class VideoOutputWriter:
         Tag text height in pixels in ``annotated.mp4`` (default: scaled with the frame).
     summary : bool, default True
         Write the per-video summary sheet on close: ``summary.html`` (self-contained) and, with ``plots``,
-        ``summary.png`` (:mod:`emolens.video.report`). Thumbnails need the frames passed to :meth:`write`.
+        ``summary.png`` (:mod:`emolens.video.outputs.report`). Thumbnails need the frames passed to :meth:`write`.
     codec : str, optional
         ``annotated.mp4``'s codec (:class:`AnnotatedVideoWriter`); default H.264 when PyAV is installed.
     attention : bool, default False
