@@ -257,6 +257,8 @@ def main() -> None:
                         "iris": "[N, 15]: 5 iris points (x, y, z), the centre first, in input pixels",
                     }
                 ),
+                # small models run per face next to other stages: idle threads sleep rather than spin
+                "session_config": {"session.intra_op.allow_spinning": "0"},
                 "conversion": {
                     "command": "python -m tf2onnx.convert --tflite MODEL --opset 17, then "
                     "scripts/convert_facemesh.py adds the uint8 input, scaling and dynamic batch",

@@ -116,7 +116,8 @@ def test_eye_state_floor_on_test_split(analyzer, att, data_dir):
 def test_yawns_floor(analyzer, att, data_dir):
     """Recall on the 31 test yawns and false yawns on the expression grid (open-mouthed surprise included).
 
-    Measured: 30/31 and 2/25 (8 %: the issue's 5 % target is missed, see docs/benchmarks.md#attention)."""
+    Measured: 28/31 and 1/25 (the threshold keeps recall 0.92 on the valid yawns it was fitted on, see
+    docs/benchmarks.md#attention)."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test"]
     hits = 0
     for r in rows:
@@ -130,7 +131,7 @@ def test_yawns_floor(analyzer, att, data_dir):
     faces = analyzer.detect(grid)
     assert len(faces) >= 20
     false = sum(m.yawning(att.config) for m in att.measures(grid, faces))
-    assert false <= 3, false
+    assert false <= 2, false
 
 
 def photo_face(analyzer, att, path: Path):

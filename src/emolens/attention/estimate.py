@@ -20,15 +20,17 @@ from emolens.types import AttentionState, EyeState, Face, HeadPose, MouthState
 EYE_CLOSED_EAR = 0.3906
 #: The same on the mesh's six-point outline (:func:`geometry.eye_aspect_ratio`), used without the iris model.
 EYE_CLOSED_EAR_MESH = 0.2863
-#: The yawn classifier: a logistic regression on :func:`geometry.yawn_features` (mouth opening, mouth aspect
-#: ratio, eye openness, brow raise), standardised; fitted by ``research/fit_yawn.py`` on the 169 ``valid`` yawns of
-#: ``attention/yawn`` against the ``train`` faces of ``faces_extra/taiwanese`` (posed laughs, surprise, fear...).
-#: On its own training data: recall 0.982 of the yawns, 2.7 % false yawns among the posed faces.
+#: The yawn classifier: a logistic regression on :func:`geometry.yawn_features` (inner-lip gap, mouth aspect ratio,
+#: outer-lip height, eye openness, brow-to-lid distance; sizes over the outer-eye-corner distance), standardised;
+#: fitted by ``research/fit_yawn.py`` on the 169 ``valid`` yawns of ``attention/yawn`` against the ``train`` faces of
+#: ``faces_extra/taiwanese`` (posed laughs, surprise, fear...) and the declared fitting half of the ``none`` photos
+#: (talking, eating). The intercept puts probability 0.5 at the 8th percentile of the valid yawns' scores: on its
+#: own training data recall 0.917 of the yawns, 0.9 % false yawns among the 1,046 negatives.
 YAWN_MODEL: dict[str, Any] = {
-    "mean": [0.052012, 0.15156, 0.392899, 0.128696],
-    "scale": [0.055882, 0.177062, 0.046652, 0.014602],
-    "coef": [-3.02541, 6.397881, -0.251509, -0.30817],
-    "intercept": -2.636884,
+    "mean": [0.093415, 0.151653, 0.247654, 0.393777, 0.210603],
+    "scale": [0.112676, 0.17385, 0.139664, 0.047769, 0.042023],
+    "coef": [0.168521, -0.237335, 4.327635, 0.041543, 1.053624],
+    "intercept": -6.866251,
 }
 
 
@@ -60,6 +62,11 @@ class AttentionConfig:
         The same for the mesh's outline, used when the iris model is not run.
     yawn_threshold:
         Yawn probability (:func:`yawn_probability`) from which a face yawns (in video: held for ``yawn_min_s``).
+    iris_every_s:
+        Video: the iris model runs on a track at most this often (seconds; 0: every frame); in the frames between,
+        the track's last irises and eye contours follow its eye corners (:func:`~emolens.landmarks.follow_eyes`).
+        The default 0.05 keeps at least 20 eye samples per second (a blink lasts 0.1-0.4 s) and halves the iris
+        work at 25 frames/s and more.
     smoothing:
         Video: weight of the newest frame in the running mean of where each track looks (1: no smoothing), so that
         landmark jitter at the edge of the cone does not flip the state every frame.
@@ -74,6 +81,7 @@ class AttentionConfig:
     eye_closed: float = EYE_CLOSED_EAR
     eye_closed_mesh: float = EYE_CLOSED_EAR_MESH
     yawn_threshold: float = 0.5
+    iris_every_s: float = 0.05
     smoothing: float = 0.4
     timings: TrackTimings = field(default_factory=TrackTimings)
 
@@ -82,6 +90,10 @@ class AttentionConfig:
             raise ConfigError(f"attention smoothing must be in (0, 1], got {self.smoothing!r}")
         if not 0 < self.cone <= 180:
             raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
+        if isinstance(self.iris_every_s, bool) or not isinstance(self.iris_every_s, int | float):
+            raise ConfigError(f"attention iris_every_s must be a number, got {self.iris_every_s!r}")
+        if not (math.isfinite(self.iris_every_s) and self.iris_every_s >= 0):
+            raise ConfigError(f"attention iris_every_s must be 0 or more seconds, got {self.iris_every_s!r}")
         for name in ("target_yaw", "target_pitch", "eye_closed", "eye_closed_mesh", "yawn_threshold"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -146,7 +158,7 @@ def measure(mesh: Any) -> Measures:
         ears[0],
         ears[1],
         gaze,
-        float(feats[0]),
+        geometry.mouth_opening(pts),
         mesh.score,
         mesh,
         mesh.eye_contours is not None,
@@ -209,6 +221,8 @@ class AttentionAnalyzer:
         self._tracks: dict[int, TrackAttention] = {}
         self._looking: dict[int, tuple[float, float]] = {}
         self._rois: dict[int, Any] = {}
+        #: per track: when the iris model last ran on it, and that frame's mesh (irises and eye contours)
+        self._eyes: dict[int, tuple[float, Any]] = {}
         self.finished: dict[int, TrackAttention] = {}
 
     def measures(self, rgb: np.ndarray, faces: Sequence[Any]) -> list[Measures]:
@@ -220,6 +234,8 @@ class AttentionAnalyzer:
 
     def frame(self, rgb: np.ndarray, t: float, faces: Sequence[Face], removed: Sequence[int] = ()) -> list[Face]:
         """Tracked faces of one video frame at time ``t`` with attention fields, blinks, PERCLOS, focus and yawns."""
+        from emolens.landmarks import follow_eyes
+
         out = []
         # MediaPipe's tracking: a track whose face was found in the previous frame is cropped where it was
         # (one mesh pass); the detector box is used when the face has moved away from that crop
@@ -229,11 +245,21 @@ class AttentionAnalyzer:
             if r is not None and not _near(r, f.box):
                 r = None
             rois.append(r)
-        meshes = self.mesh.predict(rgb, faces, rois)
+        # the irises of a track followed from the last frame that ran them, while that is recent enough
+        follow = [
+            r is not None and f.track_id in self._eyes and t - self._eyes[f.track_id][0] < self.config.iris_every_s
+            for f, r in zip(faces, rois, strict=True)
+        ]
+        meshes = self.mesh.predict(rgb, faces, rois, [not x for x in follow])
+        meshes = [
+            follow_eyes(self._eyes[f.track_id][1], m) if x else m for f, m, x in zip(faces, meshes, follow, strict=True)
+        ]
         measures = [measure(m) for m in meshes]
-        for f, m in zip(faces, meshes, strict=True):
+        for f, m, x in zip(faces, meshes, follow, strict=True):
             if f.track_id is not None:
                 self._rois[f.track_id] = self.mesh.roi(m) if m.score >= 0.5 else None
+                if not x and m.eye_contours is not None:
+                    self._eyes[f.track_id] = (t, m)
         if not self.calibrated:
             self._calibrate(t, measures)
         for f, m in zip(faces, measures, strict=True):
@@ -287,6 +313,7 @@ class AttentionAnalyzer:
         tr = self._tracks.pop(track_id, None)
         self._looking.pop(track_id, None)
         self._rois.pop(track_id, None)
+        self._eyes.pop(track_id, None)
         if tr is not None:
             tr.finish()
             self.finished[track_id] = tr

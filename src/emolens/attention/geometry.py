@@ -137,6 +137,10 @@ def mouth_aspect_ratio(points: np.ndarray) -> float:
 
 #: Brow middles and upper-lid middles (image left, image right), for how raised the brows are.
 BROWS, UPPER_LIDS = (105, 334), (159, 386)
+#: Outer lips (upper, lower): the mouth's outer height, which grows with the jaw drop of a yawn.
+OUTER_LIPS = (0, 17)
+#: Outer eye corners: the face size that does not change when the jaw drops (the face height does).
+OUTER_EYE_CORNERS = (33, 263)
 
 
 def brow_raise(points: np.ndarray) -> float:
@@ -149,9 +153,20 @@ def brow_raise(points: np.ndarray) -> float:
 
 
 def yawn_features(points: np.ndarray, eye_openness: float) -> np.ndarray:
-    """What tells a yawn from a laugh or a surprised face: mouth opening (over face height), mouth aspect ratio
-    (over mouth width: a laugh is wide), eye openness (yawns squint) and brow raise (surprise lifts them)."""
-    return np.array([mouth_opening(points), mouth_aspect_ratio(points), eye_openness, brow_raise(points)])
+    """What tells a yawn from talking, eating, a laugh or a surprised face, all sizes over the distance between the
+    outer eye corners (it does not grow with the jaw as the face height does):
+
+    0. inner-lip gap (a yawn opens widest), 1. the gap over the mouth width (a yawn is tall and round, a laugh
+    wide), 2. outer-lip height (upper to lower lip: the jaw drop), 3. eye openness (a yawn narrows the eyes,
+    surprise widens them), 4. brow-to-lid distance (surprise raises the brows)."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    eyes = np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])
+    if eyes <= 1e-6:
+        return np.full(5, np.nan)
+    gap = np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]])
+    outer = np.linalg.norm(p[OUTER_LIPS[0]] - p[OUTER_LIPS[1]])
+    brows = np.mean([np.linalg.norm(p[b] - p[e]) for b, e in zip(BROWS, UPPER_LIDS, strict=True)])
+    return np.array([gap / eyes, mouth_aspect_ratio(points), outer / eyes, eye_openness, brows / eyes])
 
 
 def direction(yaw: float, pitch: float) -> np.ndarray:

@@ -5,6 +5,6 @@ pixels, z relative depth on the same scale, smaller nearer the camera), the face
 iris model, 5 points per iris.
 """
 
-from emolens.landmarks.facemesh import MESH_POINTS, FaceMesh, Mesh, mesh_roi
+from emolens.landmarks.facemesh import MESH_POINTS, FaceMesh, Mesh, follow_eyes, mesh_roi
 
-__all__ = ["MESH_POINTS", "FaceMesh", "Mesh", "mesh_roi"]
+__all__ = ["MESH_POINTS", "FaceMesh", "Mesh", "follow_eyes", "mesh_roi"]

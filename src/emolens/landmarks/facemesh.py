@@ -95,6 +95,33 @@ def mesh_roi(points: np.ndarray, scale: float = ROI_SCALE) -> Roi:
     return Roi(float(x0 + x1) / 2, float(y0 + y1) / 2, float(max(x1 - x0, y1 - y0)) * scale, angle)
 
 
+def follow_eyes(previous: Mesh, current: Mesh) -> Mesh:
+    """``current`` with ``previous``'s irises and eye contours carried along: each eye's points moved by the
+    similarity transform that takes its corners in ``previous`` onto those in ``current`` (so the eye's openness and
+    the iris's place in the eye stay as last measured while the head moves)."""
+    if previous.iris is None or previous.eye_contours is None:
+        return current
+    irises, contours = [], []
+    for e, (outer, inner) in enumerate(EYE_CORNERS):
+        a0, b0 = previous.points[outer, :2].astype(np.float64), previous.points[inner, :2].astype(np.float64)
+        a1, b1 = current.points[outer, :2].astype(np.float64), current.points[inner, :2].astype(np.float64)
+        v0, v1 = complex(*(b0 - a0)), complex(*(b1 - a1))
+        if abs(v0) <= 1e-6:
+            return current
+        k = v1 / v0  # rotation and scale as one complex factor
+
+        def move(p: np.ndarray, k: complex = k, a0: np.ndarray = a0, a1: np.ndarray = a1) -> np.ndarray:
+            z = (p[:, 0] - a0[0]) + 1j * (p[:, 1] - a0[1])
+            z = z * k
+            out = p.copy()
+            out[:, 0], out[:, 1], out[:, 2] = z.real + a1[0], z.imag + a1[1], p[:, 2] * abs(k)
+            return out.astype(np.float32)
+
+        irises.append(move(np.asarray(previous.iris[e], dtype=np.float64)))
+        contours.append(move(np.asarray(previous.eye_contours[e], dtype=np.float64)))
+    return Mesh(current.points, current.score, np.stack(irises), np.stack(contours))
+
+
 def box_roi(box: Any, landmarks: Any = None, scale: float = ROI_SCALE) -> Roi:
     """The crop from a detection: the box centre, ``scale`` times its longer side, eyes level when known."""
     angle = 0.0
@@ -130,11 +157,18 @@ class FaceMesh:
         self._mesh = onnx_session(self.info, threads)
         self._iris = onnx_session(find_model("iris", LandmarksManifest), threads) if iris else None
 
-    def predict(self, rgb: np.ndarray, faces: Sequence[Any], rois: Sequence[Roi | None] | None = None) -> list[Mesh]:
+    def predict(
+        self,
+        rgb: np.ndarray,
+        faces: Sequence[Any],
+        rois: Sequence[Roi | None] | None = None,
+        iris: Sequence[bool] | None = None,
+    ) -> list[Mesh]:
         """One :class:`Mesh` per face (anything with ``box`` and ``landmarks``: a Detection or a Face).
 
         ``rois`` may give a crop per face (e.g. :meth:`roi` of the same track's mesh in the previous video frame,
-        as MediaPipe tracks faces): such a face is run once, without the ``refine`` passes.
+        as MediaPipe tracks faces): such a face is run once, without the ``refine`` passes. ``iris`` says per face
+        whether to run the iris model (default: every face, when the stage has it).
         """
         if not faces:
             return []
@@ -148,8 +182,11 @@ class FaceMesh:
                 pts[i], scores[i] = again[k], again_scores[k]
         irises: list[Any] = [None] * len(pts)
         contours: list[Any] = [None] * len(pts)
-        if self._iris is not None:
-            irises, contours = self._run_iris(rgb, pts)
+        wanted = [i for i in range(len(pts)) if iris is None or iris[i]]
+        if self._iris is not None and wanted:
+            got_i, got_c = self._run_iris(rgb, [pts[i] for i in wanted])
+            for k, i in enumerate(wanted):
+                irises[i], contours[i] = got_i[k], got_c[k]
         return [Mesh(p, float(s), i, c) for p, s, i, c in zip(pts, scores, irises, contours, strict=True)]
 
     def roi(self, mesh: Mesh) -> Roi:
