@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +29,8 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
 pytest.importorskip("fastapi")
-import uvicorn  # noqa: E402
 
-from emolens.serve.app import ServeConfig, create_app  # noqa: E402
+from emolens.serve.app import ServeConfig  # noqa: E402
 
 
 def artifacts_dir() -> Path:
@@ -69,14 +66,8 @@ def write_y4m(clip: Path, out: Path, start: int = 300, seconds: float = 4.0, siz
     return n
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, data_dir) -> Iterator[str]:
+def server(tmp_path_factory, data_dir, serve_in_thread) -> Iterator[str]:
     d = tmp_path_factory.mktemp("dashboard")
     cfg = ServeConfig(
         gallery=d / "gallery.db",
@@ -86,17 +77,8 @@ def server(tmp_path_factory, data_dir) -> Iterator[str]:
         source=str(data_dir / "videos" / "stage_three.mp4"),
         source_alerts=["angry:1"],
     )
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(cfg) as url:
+        yield url
 
 
 #: Clicks the second person in view, then samples, every 100 ms for 5 s, who the timeline charts, who is listed

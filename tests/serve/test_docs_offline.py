@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +25,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
 pytest.importorskip("fastapi")
-import uvicorn  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from emolens.serve.app import ServeConfig, create_app  # noqa: E402
@@ -36,27 +32,11 @@ from emolens.serve.app import ServeConfig, create_app  # noqa: E402
 OPERATIONS = 9  # the API's operations in /openapi.json (the WebSockets are not in it)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server(tmp_path_factory, serve_in_thread) -> Iterator[str]:
     d = tmp_path_factory.mktemp("docs")
-    cfg = ServeConfig(gallery=d / "gallery.db", keys=d / "keys.db", require_keys=False)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(ServeConfig(gallery=d / "gallery.db", keys=d / "keys.db", require_keys=False)) as url:
+        yield url
 
 
 def _not_blank(png: bytes) -> float:
