@@ -95,9 +95,9 @@ def prune_model(
         _to_tensor,
         build_model,
         center_crop,
-        resolve_teacher,
     )
     from emolens.train.onnx_init import check_preprocessing, load_onnx_weights
+    from emolens.train.teachers import resolve_teacher
 
     torch.set_num_threads(threads)
     path, digest = resolve_teacher(model, field="model")
