@@ -11,13 +11,14 @@ from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import OutputOpt, QuietOpt, ReportFormatOpt
-from emolens.cli.records import ReportFormat, report_output, write_json
+from emolens.cli.options import QuietOpt, ReportOutput, option_groups
+from emolens.cli.records import write_json
 from emolens.errors import EmolensError
 
 out = Console()
 
 
+@option_groups
 def bench(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Model(s) to time (default: all emotion models).")
@@ -25,8 +26,7 @@ def bench(
     batch: Annotated[list[int] | None, typer.Option("--batch", help="Batch sizes (default 1, 32, 256).")] = None,
     threads: Annotated[list[int] | None, typer.Option("--threads", help="Thread counts (default 1, 2).")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each setting.")] = 2.0,
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
+    report: ReportOutput = ReportOutput(),
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -41,7 +41,7 @@ def bench(
     names = model or model_names("emotion")
     rows = []
     try:
-        show, json_to = report_output(fmt, output)
+        show, json_to = report.destinations()
         for name in names:
             for t in threads or [1, 2]:
                 if not quiet:

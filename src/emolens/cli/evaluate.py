@@ -12,9 +12,9 @@ from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, err, fail
 from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import DetectorOpt, OutputOpt, QuietOpt, ReportFormatOpt
+from emolens.cli.options import DetectorOpt, QuietOpt, ReportOutput, option_groups
 from emolens.cli.progress import progress_bar
-from emolens.cli.records import ReportFormat, report_output, write_json
+from emolens.cli.records import write_json
 from emolens.errors import ConfigError, DataError, EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
@@ -32,6 +32,7 @@ class InputKind(StrEnum):
     photos = "photos"
 
 
+@option_groups
 def evaluate(
     npz: Annotated[
         Path | None, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")
@@ -67,8 +68,7 @@ def evaluate(
             help="crops: already-cropped faces; photos: detect and align the largest face; auto: crops when ≤ 64 px.",
         ),
     ] = InputKind.auto,
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
+    report: ReportOutput = ReportOutput(),
     plot: Annotated[Path | None, typer.Option("--plot", help="Confusion-matrix PNG (first model).")] = None,
     reliability: Annotated[Path | None, typer.Option("--reliability", help="Reliability-diagram PNG.")] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation.")] = False,
@@ -99,7 +99,7 @@ def evaluate(
 
     use_device(device)
     try:
-        json_path = report_output(fmt, output)
+        json_path = report.destinations()
     except EmolensError as e:
         raise fail(e) from None
     if suite:

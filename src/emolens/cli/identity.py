@@ -13,17 +13,16 @@ from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     AnnotateOpt,
-    BlurUnknownOpt,
+    Drawing,
     FormatOpt,
-    LabelSizeOpt,
-    LandmarksOpt,
     LogEventsOpt,
     OutputOpt,
     QuietOpt,
-    ReportFormatOpt,
+    ReportOutput,
+    option_groups,
 )
 from emolens.cli.progress import progress_bar
-from emolens.cli.records import Format, RecordWriter, ReportFormat, report_output, simple_table, write_json
+from emolens.cli.records import Format, RecordWriter, simple_table, write_json
 from emolens.errors import ConfigError, EmolensError
 
 out = Console()
@@ -203,6 +202,7 @@ def gallery_recover(gallery: GalleryOpt = None) -> None:
 # --------------------------------------------------------------------------------------------------- identify
 
 
+@option_groups
 def identify(
     paths: Annotated[list[str], typer.Argument(help="Images, folders or globs.")],
     gallery: GalleryOpt = None,
@@ -210,9 +210,7 @@ def identify(
     fmt: FormatOpt = Format.auto,
     output: OutputOpt = None,
     annotate: AnnotateOpt = None,
-    blur_unknown: BlurUnknownOpt = False,
-    landmarks: LandmarksOpt = True,
-    label_size: LabelSizeOpt = None,
+    drawing: Drawing = Drawing(),
     log_events: LogEventsOpt = False,
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
@@ -221,8 +219,7 @@ def identify(
     use_device(device)
     from emolens.analyzer import Analyzer
     from emolens.cli.analyze import _unique_name
-    from emolens.draw import annotate as draw_faces
-    from emolens.draw import pixelate, save_image
+    from emolens.draw import save_image
     from emolens.events import EventLogger
     from emolens.io.inputs import expand_inputs
 
@@ -260,16 +257,7 @@ def identify(
                         }
                     )
                 if annotate is not None and rgb is not None:
-                    blur_if = (lambda f: f.identity == "unknown") if blur_unknown else None
-                    img = draw_faces(
-                        rgb,
-                        result.faces,
-                        blur=pixelate if blur_unknown else None,
-                        blur_if=blur_if,
-                        landmarks=landmarks,
-                        label_size=label_size,
-                    )
-                    save_image(img, annotate / _unique_name(result.source, used))
+                    save_image(drawing.draw(rgb, result.faces), annotate / _unique_name(result.source, used))
         if logger is not None:
             logger.close()
     except EmolensError as e:
@@ -285,6 +273,7 @@ def identify(
 # --------------------------------------------------------------------------------------------------- verify
 
 
+@option_groups
 def verify(
     a: Annotated[str | None, typer.Argument(help="First photo.")] = None,
     b: Annotated[str | None, typer.Argument(help="Second photo.")] = None,
@@ -302,8 +291,7 @@ def verify(
     ] = None,
     threshold: ThresholdOpt = None,
     ext: Annotated[str, typer.Option(help="Image file extension in --images.")] = "jpg",
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
+    report: ReportOutput = ReportOutput(),
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -312,7 +300,7 @@ def verify(
     from emolens.identity import Gallery
 
     try:
-        show, json_to = report_output(fmt, output)
+        show, json_to = report.destinations()
     except EmolensError as e:
         raise fail(e) from None
     if pairs is None:

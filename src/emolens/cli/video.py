@@ -18,9 +18,8 @@ from emolens.cli.options import (
     OutputDirOpt,
     QuietOpt,
     RecogniseOpt,
-    VideoBlurUnknownOpt,
-    VideoLabelSizeOpt,
-    VideoLandmarksOpt,
+    VideoDrawing,
+    option_groups,
 )
 from emolens.errors import EmolensError, VideoError
 from emolens.registry import DEFAULT_DETECTOR
@@ -36,6 +35,7 @@ class Smoothing(StrEnum):
     none = "none"
 
 
+@option_groups
 def video(
     source: Annotated[
         str, typer.Argument(help="Video file, folder of images, camera index (0) or stream URL (rtsp://, http://).")
@@ -82,9 +82,7 @@ def video(
         typer.Option(help="Alert rule EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]], e.g. angry,fear:3:unknown (repeatable)."),
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
-    blur_unknown: VideoBlurUnknownOpt = False,
-    landmarks: VideoLandmarksOpt = True,
-    label_size: VideoLabelSizeOpt = None,
+    drawing: VideoDrawing = VideoDrawing(),
     audio: Annotated[
         bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
     ] = False,
@@ -135,7 +133,7 @@ def video(
         err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in ATTENTION_KINDS)} needs --attention")
         raise typer.Exit(EXIT_USAGE)
     state_rules_only = attention and all(k in ATTENTION_KINDS for k in kinds)
-    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
+    if (log_events or (alert and not state_rules_only) or drawing.blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
     window = _window(show)
@@ -168,9 +166,9 @@ def video(
             tables=tables,
             plots=plots,
             annotate=annotate or False,
-            blur_unknown=blur_unknown,
-            landmarks=landmarks,
-            label_size=label_size,
+            blur_unknown=drawing.blur_unknown,
+            landmarks=drawing.landmarks,
+            label_size=drawing.label_size,
             attention=attention,
             facts=facts,
         )
