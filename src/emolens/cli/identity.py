@@ -10,15 +10,14 @@ import typer
 from rich.console import Console
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
-from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     AnnotateOpt,
     Drawing,
     FormatOpt,
     LogEventsOpt,
     OutputOpt,
-    QuietOpt,
     ReportOutput,
+    Running,
     option_groups,
 )
 from emolens.cli.progress import progress_bar
@@ -51,6 +50,7 @@ def _open(gallery: Path | None, threshold: float | None = None, **kw: Any):
 # --------------------------------------------------------------------------------------------------- enroll
 
 
+@option_groups
 def enroll(
     name: Annotated[str | None, typer.Argument(help="The person's name.")] = None,
     images: Annotated[list[str] | None, typer.Argument(help="Photos of the person (files, folders or globs).")] = None,
@@ -62,11 +62,10 @@ def enroll(
     keep_images: Annotated[
         bool, typer.Option(help="Also store the aligned face crops (off: embeddings only).")
     ] = False,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Enrol a person from photos (one face each), or everyone in a folder of per-person sub-folders."""
-    use_device(device)
+    running.use_device()
     from emolens.identity.names import check_name
     from emolens.io.inputs import expand_inputs
 
@@ -89,7 +88,7 @@ def enroll(
                 raise ConfigError("give at least one photo of the person")
             people = [(check_name(name), images)]
         failures = 0
-        with progress_bar(len(people), quiet or len(people) <= 1, "enrolling") as advance:
+        with progress_bar(len(people), running.quiet or len(people) <= 1, "enrolling") as advance:
             for person, paths in people:
                 try:
                     person = check_name(person)
@@ -106,7 +105,7 @@ def enroll(
                     err.print(f"[yellow]skipped[/yellow] {src}: {msg}", highlight=False)
                 if report.added == 0:
                     err.print(f"[yellow]not enrolled[/yellow] {person}: no usable photo", highlight=False)
-                elif not quiet:
+                elif not running.quiet:
                     err.print(f"{person}: +{report.added} embedding(s), {report.total} in all", highlight=False)
                 advance()
     except EmolensError as e:
@@ -212,11 +211,10 @@ def identify(
     annotate: AnnotateOpt = None,
     drawing: Drawing = Drawing(),
     log_events: LogEventsOpt = False,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
-    use_device(device)
+    running.use_device()
     from emolens.analyzer import Analyzer
     from emolens.cli.analyze import _unique_name
     from emolens.draw import save_image
@@ -227,7 +225,7 @@ def identify(
     errors = 0
     try:
         g = _open(gallery, threshold)
-        if len(g) == 0 and not quiet:
+        if len(g) == 0 and not running.quiet:
             err.print("[yellow]the gallery is empty: every face will be unknown[/yellow]")
         analyzer = Analyzer(threads=g.threads, identity=g)  # finds faces; the gallery's embedder recognises
         logger = EventLogger(g.store) if log_events else None
@@ -235,7 +233,7 @@ def identify(
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
         used: set[str] = set()
-        with progress_bar(len(items), quiet or len(items) <= 3, "identifying") as advance:
+        with progress_bar(len(items), running.quiet or len(items) <= 3, "identifying") as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 advance()
                 if not result.ok:
@@ -291,16 +289,15 @@ def verify(
     ] = None,
     threshold: ThresholdOpt = None,
     ext: Annotated[str, typer.Option(help="Image file extension in --images.")] = "jpg",
-    report: ReportOutput = ReportOutput(),
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    report_to: ReportOutput = ReportOutput(),
+    running: Running = Running(),
 ) -> None:
     """Are two photos the same person? Or, with --pairs, verification accuracy on a pairs list."""
-    use_device(device)
+    running.use_device()
     from emolens.identity import Gallery
 
     try:
-        show, json_to = report.destinations()
+        show, json_to = report_to.destinations()
     except EmolensError as e:
         raise fail(e) from None
     if pairs is None:
@@ -325,7 +322,7 @@ def verify(
     if images is None and pairs.suffix.lower() != ".csv":
         err.print("[red]error:[/red] --pairs needs --images DIR (only a .csv of pairs may do without)")
         raise typer.Exit(EXIT_USAGE)
-    figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, quiet)
+    figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, running.quiet)
     if show:
         _print_figures(figures)
     write_json(figures, json_to)

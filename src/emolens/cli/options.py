@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.records import Format, ReportFormat, report_output
 
 if TYPE_CHECKING:
@@ -93,6 +94,19 @@ VideoLabelSizeOpt = Annotated[float | None, _label_size("annotated.mp4")]
 @dataclass(frozen=True)
 class OptionGroup:
     """The base of an option group: a frozen dataclass whose fields are shared options (``name: SomeOpt = default``)."""
+
+
+@dataclass(frozen=True)
+class Running(OptionGroup):
+    """``--device`` and ``--quiet``: the options every command that loads and runs a model has (the vocabulary's
+    ``MODEL_RUNNING``)."""
+
+    device: DeviceOpt = None
+    quiet: QuietOpt = False
+
+    def use_device(self) -> None:
+        """Make ``--device`` the default for the models this process loads (:func:`emolens.cli.device.use_device`)."""
+        use_device(self.device)
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,11 @@ def gallery_purge(
 def gallery_budget(
     gallery: GalleryOpt = None,
     set_to: Annotated[float | None, typer.Option("--set", help="Set the gallery's total privacy budget (ε).")] = None,
-    report: ReportOutput = ReportOutput(),
+    report_to: ReportOutput = ReportOutput(),
 ) -> None:
     """The gallery's privacy budget, what the DP releases from it have spent, and its ledger."""
     try:
-        show, json_to = report.destinations()
+        show, json_to = report_to.destinations()
         store = _store(gallery)
         if set_to is not None:
             store.set_privacy_budget(set_to)
