@@ -16,13 +16,12 @@ from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
-from emolens.models import EmotionManifest, EmotionPreprocessing, parse_manifest, sha256_file
+from emolens.models import EmotionManifest, EmotionPreprocessing, new_manifest, parse_manifest, sha256_file
 from emolens.probability import softmax
 from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
-from emolens.train.manifest_keys import file_keys
 from emolens.train.onnx_init import ort_logits
 
 DATA_NOTE = (
@@ -261,8 +260,10 @@ def _manifest(
     state: dict,
     run_dir: Path,
 ) -> EmotionManifest:
-    return EmotionManifest(
-        **file_keys(name, onnx_path, "emotion"),
+    return new_manifest(
+        EmotionManifest,
+        onnx_path,
+        name=name,
         classes=tuple(labels),
         architecture=cfg.arch,
         parameters=int(
