@@ -37,7 +37,6 @@ from emolens.train.loop import (
 )
 from emolens.train.onnx_init import load_onnx_weights
 from emolens.train.teachers import resolve_teacher
-
 from weight_soup import reestimate_batch_norm  # research/ is on sys.path when this file runs
 
 
