@@ -9,9 +9,9 @@ One row per face found, from these sources (``--sources``, comma-separated):
 - ``expw``: the ``train`` faces of ``faces_extra/expw`` with an open-mouth label (surprise, fear, happy, angry;
   grouped by source photo).
 
-Per face it keeps the mesh points, the eye openness (iris-model contour), the head pose, the source, the label
-(1 yawn, 0 not), a group key and, for ``yawn``/``none``/``grid``, the SFace identity embedding, with which
-``fit_yawn.py`` groups near-duplicate photos and the same person into one cross-validation fold.
+Per face it keeps the mesh points, the mesh's face score, the eye openness (iris-model contour), the head pose,
+the source, the label (1 yawn, 0 not), a group key and, for ``yawn``/``none``/``grid``, the SFace identity
+embedding, with which ``fit_yawn.py`` groups near-duplicate photos and the same person into one cross-validation fold.
 
 Usage: ``python research/yawn_faces.py --out yawn_faces.npz [--sources yawn,none,grid,taiwanese,expw]``
 (a generated file: keep it out of the repository).
@@ -44,7 +44,8 @@ def main() -> None:
 
     analyzer, att = Analyzer("retinaface", threads=args.threads), AttentionAnalyzer(threads=args.threads)
     embedder = FaceEmbedder(threads=args.threads)
-    rows: dict[str, list] = {k: [] for k in ("points", "ears", "pose", "emb", "source", "label", "group", "file")}
+    keys = ("points", "score", "ears", "pose", "emb", "source", "label", "group", "file")
+    rows: dict[str, list] = {k: [] for k in keys}
 
     def add(path: Path, source: str, label: int, group: str, centre=None, every: bool = False) -> None:
         rgb = load_image(path).rgb
@@ -58,6 +59,7 @@ def main() -> None:
         embs = embedder.embed(rgb, dets) if source in ("yawn", "none", "grid") else np.zeros((len(dets), 128))
         for i, m in enumerate(att.measures(rgb, dets)):
             rows["points"].append(m.mesh.points.astype(np.float32))
+            rows["score"].append(m.mesh.score)
             rows["ears"].append((m.ear_left, m.ear_right))
             rows["pose"].append((m.pose.yaw, m.pose.pitch, m.pose.roll))
             rows["emb"].append(embs[i].astype(np.float32))
@@ -93,6 +95,7 @@ def main() -> None:
     np.savez_compressed(
         args.out,
         points=np.array(rows["points"]),
+        score=np.array(rows["score"], dtype=np.float64),
         ears=np.array(rows["ears"], dtype=np.float64),
         pose=np.array(rows["pose"], dtype=np.float64),
         emb=np.array(rows["emb"], dtype=np.float32),

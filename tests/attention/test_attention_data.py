@@ -133,8 +133,8 @@ def test_yawns_floor(analyzer, att, data_dir):
 
 
 def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
-    """False yawns among the faces found in the 120 ``none`` photos (talking, eating). Measured: 6/119 with the
-    shipped classifier (fitted on them) and 6-7/119 out of fold (``research/fit_yawn.py``)."""
+    """False yawns among the faces found in the 120 ``none`` photos (talking, eating). Measured: 5/119 with the
+    shipped classifier (fitted on them) and 5/119 out of fold (``research/fit_yawn.py``)."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["label"] == "none"]
     faces = false = 0
     for r in rows:
@@ -144,17 +144,22 @@ def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
         faces += len(measures)
         false += sum(m.yawning(att.config) for m in measures)
     assert len(rows) == 120 and faces >= 110, faces
-    assert false <= 8, false
+    assert false <= 7, false
 
 
 def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir):
     """The yawn features of a real yawning mesh turned by 25° of yaw and 15° of pitch stay within 3 %, where the
-    image's own mouth aspect ratio (gap over width) changes by more than that."""
+    image's own mouth aspect ratio (gap over width) changes by more than that; the same mesh with a face score
+    under 0.5 (the mesh sees no face) gets no yawn decision."""
+    from emolens.attention import measure
     from emolens.attention.geometry import INNER_CORNERS, INNER_LIPS, yawn_features
 
     r = next(r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test")
     rgb = load_image(data_dir / "attention/yawn/images" / r["file"]).rgb
-    pts = att.measures(rgb, [largest(analyzer, rgb)])[0].mesh.points.astype(np.float64)
+    m = att.measures(rgb, [largest(analyzer, rgb)])[0]
+    assert m.yawning(att.config)
+    assert not measure(dataclasses.replace(m.mesh, score=0.2)).yawning(att.config)
+    pts = m.mesh.points.astype(np.float64)
     a, b = np.radians(25.0), np.radians(15.0)
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
