@@ -16,9 +16,8 @@ from emolens.attention import template
 
 #: Six-point eye outlines (corner, top, top, corner, bottom, bottom) of the eye on the image left / right.
 EYE_POINTS: tuple[tuple[int, ...], tuple[int, ...]] = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
-#: Inner lips (upper, lower), mouth corners (image left, image right).
+#: Inner lips (upper, lower).
 INNER_LIPS = (13, 14)
-MOUTH_CORNERS = (61, 291)
 #: Forehead top and chin, for the face height.
 FOREHEAD, CHIN = 10, 152
 #: Eye width over eyeball radius (about 30 mm / 12 mm): turns an iris offset (in eye widths) into an angle.
@@ -126,32 +125,8 @@ def mouth_opening(points: np.ndarray) -> float:
     return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / height)
 
 
-def mouth_aspect_ratio(points: np.ndarray) -> float:
-    """Inner-lip gap over the mouth width (corner to corner)."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    width = np.linalg.norm(p[MOUTH_CORNERS[0]] - p[MOUTH_CORNERS[1]])
-    if width <= 1e-6:
-        return float("nan")
-    return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / width)
-
-
-#: Brow middles and upper-lid middles (image left, image right), for how raised the brows are.
-BROWS, UPPER_LIDS = (105, 334), (159, 386)
-#: Outer lips (upper, lower): the mouth's outer height, which grows with the jaw drop of a yawn.
-OUTER_LIPS = (0, 17)
 #: Outer eye corners: the face size that does not change when the jaw drops (the face height does).
 OUTER_EYE_CORNERS = (33, 263)
-
-
-def brow_raise(points: np.ndarray) -> float:
-    """Brow-to-upper-lid distance over the face height, both sides averaged (raised in surprise)."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    height = np.linalg.norm(p[FOREHEAD] - p[CHIN])
-    if height <= 1e-6:
-        return float("nan")
-    return float(np.mean([np.linalg.norm(p[b] - p[e]) for b, e in zip(BROWS, UPPER_LIDS, strict=True)]) / height)
-
-
 #: Inner-lip pairs (upper, lower) across the middle of the mouth, and the inner mouth corners.
 INNER_LIP_PAIRS: tuple[tuple[int, int], ...] = ((82, 87), (13, 14), (312, 317))
 INNER_CORNERS = (78, 308)
