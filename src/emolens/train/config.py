@@ -141,7 +141,7 @@ _XSOURCE = "../cache/faces_extra/retinaface-48-1fb35d68"
 
 _XSOURCE_CFG = TrainConfig(
     name="fer2013-cnn-xsource",
-    init_from="emotion-fer2013@7e7b63271904",  # the FER2013-only model (git show 32acb4b:src/emolens/models/...)
+    init_from="emotion-fer2013@7e7b63271904",  # the FER2013-only model (git show 07a48a3:src/emolens/models/...)
     extra_train=tuple(f"{_XSOURCE}/{s}.npz:train" for s in ("expw", "sfew", "taiwanese")),
     val_sets=tuple(f"{_XSOURCE}/{s}.npz:val" for s in ("expw", "sfew", "taiwanese")),
     source_balance=0.5,

@@ -28,6 +28,11 @@ DATA_NOTE = (
     "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
     "no licence granted in the underlying photographs) and FER+ labels (MIT, Microsoft). Use for research."
 )
+# Added for runs that also train on faces_extra (extra_train).
+EXTRA_DATA_NOTE = (
+    " Also trained on the train splits of ExpW, SFEW 2.0 and the Taiwanese posed-expression set (research data"
+    " sets redistributed without a licence: research and testing only)."
+)
 
 
 class _AffinePReLU(torch.nn.Module):
@@ -292,7 +297,7 @@ def _manifest(
             **({"privacy": dp} if (dp := _dp_record(run_dir)) else {}),
         },
         licence="Apache-2.0 (weights); data: research use",
-        data_note=DATA_NOTE,
+        data_note=DATA_NOTE + (EXTRA_DATA_NOTE if cfg.extra_train else ""),
     )
 
 
