@@ -58,7 +58,8 @@ def test_the_temperature_is_a_top_level_key_for_every_classifier():
         if isinstance(m, EmotionManifest | TextManifest | VoiceManifest):
             assert "temperature" in raw and m.temperature == raw["temperature"], name
     m = get_model("emotion-fer2013", task="emotion").manifest
-    assert isinstance(m, EmotionManifest) and m.temperature == pytest.approx(0.8591)
+    raw = json.loads((models_dir() / "emotion-fer2013.json").read_text())
+    assert isinstance(m, EmotionManifest) and 0.5 < m.temperature < 2 and m.temperature == raw["temperature"]
 
 
 def test_an_old_emotion_manifest_is_migrated_on_load(tmp_path):
