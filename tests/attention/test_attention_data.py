@@ -114,10 +114,8 @@ def test_eye_state_floor_on_test_split(analyzer, att, data_dir):
 
 
 def test_yawns_floor(analyzer, att, data_dir):
-    """Recall on the 31 test yawns and false yawns on the expression grid (open-mouthed surprise included).
-
-    Measured: 28/31 and 1/25 (the threshold keeps recall 0.92 on the valid yawns it was fitted on, see
-    docs/benchmarks.md#attention)."""
+    """Recall on the 31 test yawns and false yawns on the expression grid (open-mouthed surprise included; never
+    fitted on). Measured: 29/31 and 4/25 (docs/benchmarks.md#attention)."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test"]
     hits = 0
     for r in rows:
@@ -126,12 +124,55 @@ def test_yawns_floor(analyzer, att, data_dir):
         dets = [d for d in analyzer.detect(rgb) if d.box.x1 <= cx <= d.box.x2 and d.box.y1 <= cy <= d.box.y2]
         if dets:
             hits += att.measures(rgb, [max(dets, key=lambda d: d.box.area)])[0].yawning(att.config)
-    assert len(rows) == 31 and hits / len(rows) >= 0.9, hits
+    assert len(rows) == 31 and hits >= 28, hits
     grid = load_image(data_dir / "photos/expression_grid.jpg").rgb
     faces = analyzer.detect(grid)
     assert len(faces) >= 20
     false = sum(m.yawning(att.config) for m in att.measures(grid, faces))
-    assert false <= 2, false
+    assert false <= 5, false
+
+
+def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
+    """False yawns among the faces found in the 120 ``none`` photos (talking, eating). Measured: 5/119 with the
+    shipped classifier (fitted on them) and 5/119 out of fold (``research/fit_yawn.py``)."""
+    rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["label"] == "none"]
+    faces = false = 0
+    for r in rows:
+        rgb = load_image(data_dir / "attention/yawn/images" / r["file"]).rgb
+        dets = analyzer.detect(rgb)
+        measures = att.measures(rgb, dets) if dets else []
+        faces += len(measures)
+        false += sum(m.yawning(att.config) for m in measures)
+    assert len(rows) == 120 and faces >= 110, faces
+    assert false <= 7, false
+
+
+def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir):
+    """The yawn features of a real yawning mesh turned by 25° of yaw and 15° of pitch stay within 3 %, where the
+    image's own mouth aspect ratio (gap over width) changes by more than that; the same mesh with a face score
+    under 0.5 (the mesh sees no face) gets no yawn decision."""
+    from emolens.attention import measure
+    from emolens.attention.geometry import INNER_CORNERS, INNER_LIPS, yawn_features
+
+    r = next(r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test")
+    rgb = load_image(data_dir / "attention/yawn/images" / r["file"]).rgb
+    m = att.measures(rgb, [largest(analyzer, rgb)])[0]
+    assert m.yawning(att.config)
+    assert not measure(dataclasses.replace(m.mesh, score=0.2)).yawning(att.config)
+    pts = m.mesh.points.astype(np.float64)
+    a, b = np.radians(25.0), np.radians(15.0)
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    centre = pts.mean(0)
+    turned = (pts - centre) @ (rx @ ry).T + centre
+
+    def image_ratio(p: np.ndarray) -> float:
+        gap = np.linalg.norm(p[INNER_LIPS[0], :2] - p[INNER_LIPS[1], :2])
+        return float(gap / np.linalg.norm(p[INNER_CORNERS[0], :2] - p[INNER_CORNERS[1], :2]))
+
+    before, after = yawn_features(pts), yawn_features(turned)
+    assert np.all(np.abs(after / before - 1) < 0.03), (before, after)
+    assert abs(image_ratio(turned) / image_ratio(pts) - 1) > 0.05
 
 
 def photo_face(analyzer, att, path: Path):

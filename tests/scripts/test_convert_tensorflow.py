@@ -115,3 +115,51 @@ def test_tf_conversion_reproduces_the_shipped_models(tmp_path, script, models, a
     assert r.returncode == 0, r.stderr
     for name in models:
         assert sha256((tmp_path / f"{name}.onnx").read_bytes()) == manifest(name)["sha256"]
+
+
+def _prelu_pad_graph(slopes: np.ndarray) -> onnx.ModelProto:
+    """x -> PRelu(slopes) -> Pad(4 zero channels at the end) -> y: the two patterns of MediaPipe's mesh and iris."""
+    c = slopes.size
+    inits = [
+        numpy_helper.from_array(slopes.reshape(1, c, 1, 1).astype(np.float32), "slope"),
+        numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 4, 0, 0], np.int64), "pads"),
+    ]
+    nodes = [
+        helper.make_node("PRelu", ["x", "slope"], ["p"], name="prelu"),
+        helper.make_node("Pad", ["p", "pads"], ["y"], name="pad", mode="constant"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", c + 4, 6, 6])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("high", [0.9, 1.6], ids=["slopes<=1", "some slopes>1"])
+def test_nchwc_rewrite_computes_prelu_and_channel_padding(high):
+    convert = load_script("convert_facemesh")
+    rng = np.random.default_rng(1)
+    slopes = rng.uniform(-1.2, high, 8)
+    before = _prelu_pad_graph(slopes)
+    after = onnx.ModelProto()
+    after.CopyFrom(before)
+    convert.nchwc_friendly(after)
+    onnx.checker.check_model(after, full_check=True)
+    assert {n.op_type for n in after.graph.node} <= {"Conv", "Relu", "Add"}
+    x = rng.standard_normal((2, 8, 6, 6)).astype(np.float32)
+    got = [
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        for m in (before, after)
+    ]
+    want = np.concatenate([np.where(x > 0, x, slopes.reshape(1, -1, 1, 1) * x), np.zeros((2, 4, 6, 6))], axis=1)
+    np.testing.assert_allclose(got[0], want, atol=1e-6)
+    np.testing.assert_allclose(got[1], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["facemesh", "iris"])
+def test_shipped_landmark_models_hold_no_prelu_or_pad(name):
+    ops = {n.op_type for n in onnx.load(str(MODELS / f"{name}.onnx")).graph.node}
+    assert "Conv" in ops and not ops & {"PRelu", "Pad", "Mul"}, ops

@@ -91,10 +91,10 @@ def test_teacher_may_be_a_shipped_model_name():
     from dataclasses import replace
 
     from emolens.train.config import preset
-    from emolens.train.loop import _load_teachers
+    from emolens.train.teachers import load_teachers
 
     cfg = replace(preset("small-test"), teacher=("emotion-fer2013-int8",), distill_weight=0.5, threads=1)
-    (teacher,) = _load_teachers(cfg)
+    (teacher,) = load_teachers(cfg)
     out = teacher.run(None, {teacher.get_inputs()[0].name: np.zeros((2, 1, 40, 40), np.float32)})[0]
     assert out.shape == (2, 7)
 

@@ -213,7 +213,7 @@ def test_distillation_from_a_shipped_teacher_changes_the_loss_and_is_recorded(tm
 def test_a_pinned_teacher_must_be_the_file_it_names(tmp_path):
     from emolens.errors import ConfigError
     from emolens.registry import get_model
-    from emolens.train.loop import resolve_teacher
+    from emolens.train.teachers import resolve_teacher
 
     path, digest = resolve_teacher("emotion-fer2013-int8")
     assert path == get_model("emotion-fer2013-int8").path and len(digest) == 64

@@ -16,9 +16,8 @@ from emolens.attention import template
 
 #: Six-point eye outlines (corner, top, top, corner, bottom, bottom) of the eye on the image left / right.
 EYE_POINTS: tuple[tuple[int, ...], tuple[int, ...]] = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
-#: Inner lips (upper, lower), mouth corners (image left, image right).
+#: Inner lips (upper, lower).
 INNER_LIPS = (13, 14)
-MOUTH_CORNERS = (61, 291)
 #: Forehead top and chin, for the face height.
 FOREHEAD, CHIN = 10, 152
 #: Eye width over eyeball radius (about 30 mm / 12 mm): turns an iris offset (in eye widths) into an angle.
@@ -126,47 +125,45 @@ def mouth_opening(points: np.ndarray) -> float:
     return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / height)
 
 
-def mouth_aspect_ratio(points: np.ndarray) -> float:
-    """Inner-lip gap over the mouth width (corner to corner)."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    width = np.linalg.norm(p[MOUTH_CORNERS[0]] - p[MOUTH_CORNERS[1]])
-    if width <= 1e-6:
-        return float("nan")
-    return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / width)
-
-
-#: Brow middles and upper-lid middles (image left, image right), for how raised the brows are.
-BROWS, UPPER_LIDS = (105, 334), (159, 386)
-#: Outer lips (upper, lower): the mouth's outer height, which grows with the jaw drop of a yawn.
-OUTER_LIPS = (0, 17)
 #: Outer eye corners: the face size that does not change when the jaw drops (the face height does).
 OUTER_EYE_CORNERS = (33, 263)
+#: Inner-lip pairs (upper, lower) across the middle of the mouth, and the inner mouth corners.
+INNER_LIP_PAIRS: tuple[tuple[int, int], ...] = ((82, 87), (13, 14), (312, 317))
+INNER_CORNERS = (78, 308)
+#: Template points that do not move with the jaw (all but the two jaw points): the frame of :func:`frontal`.
+_RIGID = template.POINTS[:, 1] > -3.0
 
 
-def brow_raise(points: np.ndarray) -> float:
-    """Brow-to-upper-lid distance over the face height, both sides averaged (raised in surprise)."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    height = np.linalg.norm(p[FOREHEAD] - p[CHIN])
-    if height <= 1e-6:
-        return float("nan")
-    return float(np.mean([np.linalg.norm(p[b] - p[e]) for b, e in zip(BROWS, UPPER_LIDS, strict=True)]) / height)
+def frontal(points: np.ndarray) -> np.ndarray:
+    """The mesh ``[468, 3]`` turned to face the camera, in units of the distance between the outer eye corners.
+
+    The head's rotation is the weighted fit of :func:`head_pose` on the template points above the jaw (so that a
+    dropped jaw does not tilt the fit); the points are moved to that fit's centre and rotated back, in the
+    template's axes (x image right, y up, z towards the camera). Sizes measured on the result do not shrink when
+    the head turns or nods, as image distances do."""
+    p = np.asarray(points, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+    obs = p[template.INDICES][_RIGID]
+    w = template.WEIGHTS[_RIGID]
+    r = _weighted_rotation(template.POINTS[_RIGID], obs, w)
+    q = (p - (w / w.sum()) @ obs) @ r
+    eyes = np.linalg.norm(q[OUTER_EYE_CORNERS[0]] - q[OUTER_EYE_CORNERS[1]])
+    return q / eyes if eyes > 1e-6 else np.full_like(q, np.nan)
 
 
-def yawn_features(points: np.ndarray, eye_openness: float) -> np.ndarray:
-    """What tells a yawn from talking, eating, a laugh or a surprised face, all sizes over the distance between the
-    outer eye corners (it does not grow with the jaw as the face height does):
+def yawn_features(points: np.ndarray) -> np.ndarray:
+    """What tells a yawn from talking, eating or a laugh, on the head-pose-normalised mesh (:func:`frontal`, sizes
+    over the outer-eye-corner distance):
 
-    0. inner-lip gap (a yawn opens widest), 1. the gap over the mouth width (a yawn is tall and round, a laugh
-    wide), 2. outer-lip height (upper to lower lip: the jaw drop), 3. eye openness (a yawn narrows the eyes,
-    surprise widens them), 4. brow-to-lid distance (surprise raises the brows)."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    eyes = np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])
-    if eyes <= 1e-6:
-        return np.full(5, np.nan)
-    gap = np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]])
-    outer = np.linalg.norm(p[OUTER_LIPS[0]] - p[OUTER_LIPS[1]])
-    brows = np.mean([np.linalg.norm(p[b] - p[e]) for b, e in zip(BROWS, UPPER_LIDS, strict=True)])
-    return np.array([gap / eyes, mouth_aspect_ratio(points), outer / eyes, eye_openness, brows / eyes])
+    0. the inner-lip gap, the mean of three upper-to-lower pairs across the middle of the mouth (a yawn opens
+    widest), 1. that gap over the inner mouth width (a yawn is tall and round; a laugh, speech or a bite wide or
+    half open). Eye and brow features were tried and dropped: they did not carry over from posed faces to the
+    ``none`` photos in grouped cross-validation (``research/fit_yawn.py``)."""
+    q = frontal(points)[:, :2]
+    gap = float(np.mean([np.linalg.norm(q[a] - q[b]) for a, b in INNER_LIP_PAIRS]))
+    width = float(np.linalg.norm(q[INNER_CORNERS[0]] - q[INNER_CORNERS[1]]))
+    if not (math.isfinite(gap) and width > 1e-6):
+        return np.full(2, np.nan)
+    return np.array([gap, gap / width])
 
 
 def direction(yaw: float, pitch: float) -> np.ndarray:

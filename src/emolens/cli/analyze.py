@@ -13,16 +13,15 @@ from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     AnnotateOpt,
-    BlurUnknownOpt,
     DetectorOpt,
+    Drawing,
     FormatHelp,
-    LabelSizeOpt,
-    LandmarksOpt,
     LogEventsOpt,
     ModelOpt,
     OutputOpt,
     QuietOpt,
     RecogniseOpt,
+    option_groups,
 )
 from emolens.cli.progress import progress_bar
 from emolens.cli.records import RecordWriter, choose_format, simple_table
@@ -42,6 +41,7 @@ class Format(StrEnum):
     parquet = "parquet"
 
 
+@option_groups
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
     fmt: Annotated[
@@ -67,9 +67,7 @@ def analyze(
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation for the emotion model.")] = False,
     gallery: RecogniseOpt = None,
     log_events: LogEventsOpt = False,
-    blur_unknown: BlurUnknownOpt = False,
-    landmarks: LandmarksOpt = True,
-    label_size: LabelSizeOpt = None,
+    drawing: Drawing = Drawing(),
     device: DeviceOpt = None,
     attention: Annotated[
         bool, typer.Option("--attention", help="Also head pose, eye openness, gaze, mouth opening and attention.")
@@ -79,18 +77,16 @@ def analyze(
     """Detect every face in the images and predict its emotion; one record per face."""
     from emolens.analyzer import Analyzer
     from emolens.batch.engines import available_cores
-    from emolens.draw import annotate as draw_faces
-    from emolens.draw import pixelate, save_image
+    from emolens.draw import save_image
     from emolens.io.inputs import expand_inputs
 
     use_device(device)
-    if (log_events or blur_unknown) and gallery is None:
+    if (log_events or drawing.blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
     if workers < 0:
         err.print("[red]error:[/red] --workers must be 0 or more")
         raise typer.Exit(EXIT_USAGE)
-    blur = {"blur": pixelate, "blur_if": lambda f: f.identity == "unknown"} if blur_unknown else {}
     try:
         items = list(expand_inputs(paths))
         n_workers = min(workers or available_cores(), max(1, len(items)))
@@ -139,8 +135,7 @@ def analyze(
                     if logger is not None:
                         logger.log_image(result)
                     if annotate is not None and rgb is not None:
-                        img = draw_faces(rgb, result.faces, landmarks=landmarks, label_size=label_size, **blur)
-                        save_image(img, annotate / _unique_name(result.source, used))
+                        save_image(drawing.draw(rgb, result.faces), annotate / _unique_name(result.source, used))
                 advance()
         if logger is not None:
             logger.close()

@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import DetectorOpt, ModelOpt, QuietOpt
+from emolens.cli.options import DetectorOpt, ModelOpt, Running, option_groups
 from emolens.errors import EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
@@ -26,6 +25,7 @@ class Engine(StrEnum):
     ray = "ray"
 
 
+@option_groups
 def batch(
     inputs: Annotated[
         list[str],
@@ -54,8 +54,7 @@ def batch(
         float, typer.Option(min=0, help="Seconds between commits: the most work a killed run redoes.")
     ] = 10.0,
     overwrite: Annotated[bool, typer.Option(help="Delete earlier results in --output and start over.")] = False,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Analyse many photos and videos into partitioned Parquet; re-run the same command to resume.
 
@@ -66,10 +65,10 @@ def batch(
 
     from emolens.batch import run_batch
 
-    use_device(device)
-    if device is not None:  # the worker processes load their models with it too
-        os.environ["EMOLENS_DEVICE"] = str(device)
-    view = _View(quiet)
+    running.use_device()
+    if running.device is not None:  # the worker processes load their models with it too
+        os.environ["EMOLENS_DEVICE"] = str(running.device)
+    view = _View(running.quiet)
     try:
         summary = run_batch(
             inputs,
@@ -96,7 +95,7 @@ def batch(
         )
         raise
     view.stop()
-    if not quiet:
+    if not running.quiet:
         rate = f" ({summary.items_per_second:.2f} inputs/s)" if summary.done else ""
         startup = f", {summary.startup_seconds:.1f} s of it starting workers" if summary.startup_seconds >= 0.5 else ""
         err.print(

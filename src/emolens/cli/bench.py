@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import OutputOpt, QuietOpt, ReportFormatOpt
-from emolens.cli.records import ReportFormat, report_output, write_json
+from emolens.cli.options import ReportOutput, Running, option_groups
+from emolens.cli.records import write_json
 from emolens.errors import EmolensError
 
 out = Console()
 
 
+@option_groups
 def bench(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Model(s) to time (default: all emotion models).")
@@ -25,10 +25,8 @@ def bench(
     batch: Annotated[list[int] | None, typer.Option("--batch", help="Batch sizes (default 1, 32, 256).")] = None,
     threads: Annotated[list[int] | None, typer.Option("--threads", help="Thread counts (default 1, 2).")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each setting.")] = 2.0,
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    report_to: ReportOutput = ReportOutput(),
+    running: Running = Running(),
 ) -> None:
     """Time the emotion models on random aligned crops: median ms per face and faces per second."""
     import onnxruntime as ort
@@ -37,14 +35,14 @@ def bench(
     from emolens.evaluate.timing import median_seconds
     from emolens.registry import model_names
 
-    use_device(device)
+    running.use_device()
     names = model or model_names("emotion")
     rows = []
     try:
-        show, json_to = report_output(fmt, output)
+        show, json_to = report_to.destinations()
         for name in names:
             for t in threads or [1, 2]:
-                if not quiet:
+                if not running.quiet:
                     err.print(f"timing {name} on {t} thread(s)", highlight=False)
                 m = EmotionModel(name, threads=t)
                 ran_on = m._session.get_providers()[0].removesuffix("ExecutionProvider")

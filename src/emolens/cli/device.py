@@ -1,7 +1,9 @@
 """``--device auto|cpu|cuda|tensorrt``: the option every model-loading command shares, and its notice line.
 
-A command adds ``device: DeviceOpt = None`` and calls :func:`use_device` first; the models it then loads run
-there (:mod:`emolens.device`). Left out, ``EMOLENS_DEVICE`` or ``auto`` applies.
+A command takes it with ``--quiet`` as the option group ``running: Running = Running()`` (:mod:`emolens.cli.options`)
+and calls ``running.use_device()`` first, or (where ``--help`` lists the two apart) adds ``device: DeviceOpt = None``
+and calls :func:`use_device`; the models it then loads run there (:mod:`emolens.device`). Left out,
+``EMOLENS_DEVICE`` or ``auto`` applies.
 """
 
 from __future__ import annotations

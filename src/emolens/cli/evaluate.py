@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import DetectorOpt, OutputOpt, QuietOpt, ReportFormatOpt
+from emolens.cli.options import DetectorOpt, ReportOutput, Running, option_groups
 from emolens.cli.progress import progress_bar
-from emolens.cli.records import ReportFormat, report_output, write_json
+from emolens.cli.records import write_json
 from emolens.errors import ConfigError, DataError, EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
@@ -32,6 +31,7 @@ class InputKind(StrEnum):
     photos = "photos"
 
 
+@option_groups
 def evaluate(
     npz: Annotated[
         Path | None, typer.Option("--npz", help="Labelled set: x uint8 [N,H,W] or [N,H,W,3], y int labels.")
@@ -67,8 +67,7 @@ def evaluate(
             help="crops: already-cropped faces; photos: detect and align the largest face; auto: crops when ≤ 64 px.",
         ),
     ] = InputKind.auto,
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
+    report_to: ReportOutput = ReportOutput(),
     plot: Annotated[Path | None, typer.Option("--plot", help="Confusion-matrix PNG (first model).")] = None,
     reliability: Annotated[Path | None, typer.Option("--reliability", help="Reliability-diagram PNG.")] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation.")] = False,
@@ -89,27 +88,28 @@ def evaluate(
             "Default: ferplus for an 8-class model, else fer2013."
         ),
     ] = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Score emotion model(s) on a labelled set (npz, image folder or CSV) and print accuracy, macro-F1, per-class
     figures and confusion; or, with --suite, every labelled set in the data folder in one table."""
     from emolens.analyzer import Analyzer
     from emolens.evaluate.runner import evaluate_npz, load_labelled_npz
 
-    use_device(device)
+    running.use_device()
     try:
-        json_path = report_output(fmt, output)
+        json_path = report_to.destinations()
     except EmolensError as e:
         raise fail(e) from None
     if suite:
-        _suite(model, data_root, detector, threads, json_path, quiet)
+        _suite(model, data_root, detector, threads, json_path, running.quiet)
     if data is not None and npz is not None:
         raise fail(ConfigError("give --npz or --data, not both"))
     if data is not None and data.suffix.lower() == ".npz":
         npz, data = data, None
     if data is not None:
-        _images(data, split, model, input_kind.value, detector, threads, tta, json_path, plot, reliability, quiet)
+        _images(
+            data, split, model, input_kind.value, detector, threads, tta, json_path, plot, reliability, running.quiet
+        )
     if npz is None:
         raise fail(ConfigError("give a labelled set: --npz FILE, --data FOLDER|CSV, or --suite"))
     names = model or ["emotion-fer2013"]
@@ -123,7 +123,7 @@ def evaluate(
             if source not in truth:
                 truth[source] = load_labelled_npz(npz, source)[1]
             n = min(len(truth[source]), limit) if limit else len(truth[source])
-            with progress_bar(n, quiet, description=f"evaluating {name}") as advance:
+            with progress_bar(n, running.quiet, description=f"evaluating {name}") as advance:
                 report, probs = evaluate_npz(
                     analyzer,
                     npz,

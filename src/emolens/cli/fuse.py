@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from emolens.cli.console import EXIT_USAGE, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import QuietOpt
+from emolens.cli.options import Running, option_groups
 from emolens.errors import EmolensError
 
 
@@ -21,6 +20,7 @@ class Rule(StrEnum):
     learned = "learned"
 
 
+@option_groups
 def fuse(
     face: Annotated[Path | None, typer.Option(help="frames.csv written by `emolens video`.")] = None,
     voice: Annotated[Path | None, typer.Option(help="Audio file, or a video whose audio track to use.")] = None,
@@ -33,13 +33,12 @@ def fuse(
         float, typer.Option(min=0.0, max=1.0, help="Confidence a modality needs under --rule gated.")
     ] = 0.5,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="LearnedFusion JSON for --rule learned.")] = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Align face frames, voice windows and transcript lines on one timeline and fuse them every --step seconds."""
     from emolens.fusion.run import parse_weights, run_multimodal, write_rows
 
-    use_device(device)
+    running.use_device()
 
     if face is None and voice is None and text is None:
         err.print("[red]error:[/red] give at least one of --face, --voice, --text")
@@ -58,7 +57,7 @@ def fuse(
         write_rows(run.rows, output)
     except EmolensError as e:
         raise fail(e) from None
-    if quiet:
+    if running.quiet:
         return
     for note in run.notes:
         err.print(f"[yellow]note:[/yellow] {note}", highlight=False)

@@ -10,20 +10,18 @@ import typer
 from rich.console import Console
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
-from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     AnnotateOpt,
-    BlurUnknownOpt,
+    Drawing,
     FormatOpt,
-    LabelSizeOpt,
-    LandmarksOpt,
     LogEventsOpt,
     OutputOpt,
-    QuietOpt,
-    ReportFormatOpt,
+    ReportOutput,
+    Running,
+    option_groups,
 )
 from emolens.cli.progress import progress_bar
-from emolens.cli.records import Format, RecordWriter, ReportFormat, report_output, simple_table, write_json
+from emolens.cli.records import Format, RecordWriter, simple_table, write_json
 from emolens.errors import ConfigError, EmolensError
 
 out = Console()
@@ -52,6 +50,7 @@ def _open(gallery: Path | None, threshold: float | None = None, **kw: Any):
 # --------------------------------------------------------------------------------------------------- enroll
 
 
+@option_groups
 def enroll(
     name: Annotated[str | None, typer.Argument(help="The person's name.")] = None,
     images: Annotated[list[str] | None, typer.Argument(help="Photos of the person (files, folders or globs).")] = None,
@@ -63,11 +62,10 @@ def enroll(
     keep_images: Annotated[
         bool, typer.Option(help="Also store the aligned face crops (off: embeddings only).")
     ] = False,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Enrol a person from photos (one face each), or everyone in a folder of per-person sub-folders."""
-    use_device(device)
+    running.use_device()
     from emolens.identity.names import check_name
     from emolens.io.inputs import expand_inputs
 
@@ -90,7 +88,7 @@ def enroll(
                 raise ConfigError("give at least one photo of the person")
             people = [(check_name(name), images)]
         failures = 0
-        with progress_bar(len(people), quiet or len(people) <= 1, "enrolling") as advance:
+        with progress_bar(len(people), running.quiet or len(people) <= 1, "enrolling") as advance:
             for person, paths in people:
                 try:
                     person = check_name(person)
@@ -107,7 +105,7 @@ def enroll(
                     err.print(f"[yellow]skipped[/yellow] {src}: {msg}", highlight=False)
                 if report.added == 0:
                     err.print(f"[yellow]not enrolled[/yellow] {person}: no usable photo", highlight=False)
-                elif not quiet:
+                elif not running.quiet:
                     err.print(f"{person}: +{report.added} embedding(s), {report.total} in all", highlight=False)
                 advance()
     except EmolensError as e:
@@ -203,6 +201,7 @@ def gallery_recover(gallery: GalleryOpt = None) -> None:
 # --------------------------------------------------------------------------------------------------- identify
 
 
+@option_groups
 def identify(
     paths: Annotated[list[str], typer.Argument(help="Images, folders or globs.")],
     gallery: GalleryOpt = None,
@@ -210,19 +209,15 @@ def identify(
     fmt: FormatOpt = Format.auto,
     output: OutputOpt = None,
     annotate: AnnotateOpt = None,
-    blur_unknown: BlurUnknownOpt = False,
-    landmarks: LandmarksOpt = True,
-    label_size: LabelSizeOpt = None,
+    drawing: Drawing = Drawing(),
     log_events: LogEventsOpt = False,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Who is in each face (with the similarity), or "unknown"; emotions too."""
-    use_device(device)
+    running.use_device()
     from emolens.analyzer import Analyzer
     from emolens.cli.analyze import _unique_name
-    from emolens.draw import annotate as draw_faces
-    from emolens.draw import pixelate, save_image
+    from emolens.draw import save_image
     from emolens.events import EventLogger
     from emolens.io.inputs import expand_inputs
 
@@ -230,7 +225,7 @@ def identify(
     errors = 0
     try:
         g = _open(gallery, threshold)
-        if len(g) == 0 and not quiet:
+        if len(g) == 0 and not running.quiet:
             err.print("[yellow]the gallery is empty: every face will be unknown[/yellow]")
         analyzer = Analyzer(threads=g.threads, identity=g)  # finds faces; the gallery's embedder recognises
         logger = EventLogger(g.store) if log_events else None
@@ -238,7 +233,7 @@ def identify(
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
         used: set[str] = set()
-        with progress_bar(len(items), quiet or len(items) <= 3, "identifying") as advance:
+        with progress_bar(len(items), running.quiet or len(items) <= 3, "identifying") as advance:
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
                 advance()
                 if not result.ok:
@@ -260,16 +255,7 @@ def identify(
                         }
                     )
                 if annotate is not None and rgb is not None:
-                    blur_if = (lambda f: f.identity == "unknown") if blur_unknown else None
-                    img = draw_faces(
-                        rgb,
-                        result.faces,
-                        blur=pixelate if blur_unknown else None,
-                        blur_if=blur_if,
-                        landmarks=landmarks,
-                        label_size=label_size,
-                    )
-                    save_image(img, annotate / _unique_name(result.source, used))
+                    save_image(drawing.draw(rgb, result.faces), annotate / _unique_name(result.source, used))
         if logger is not None:
             logger.close()
     except EmolensError as e:
@@ -285,6 +271,7 @@ def identify(
 # --------------------------------------------------------------------------------------------------- verify
 
 
+@option_groups
 def verify(
     a: Annotated[str | None, typer.Argument(help="First photo.")] = None,
     b: Annotated[str | None, typer.Argument(help="Second photo.")] = None,
@@ -302,17 +289,15 @@ def verify(
     ] = None,
     threshold: ThresholdOpt = None,
     ext: Annotated[str, typer.Option(help="Image file extension in --images.")] = "jpg",
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    report_to: ReportOutput = ReportOutput(),
+    running: Running = Running(),
 ) -> None:
     """Are two photos the same person? Or, with --pairs, verification accuracy on a pairs list."""
-    use_device(device)
+    running.use_device()
     from emolens.identity import Gallery
 
     try:
-        show, json_to = report_output(fmt, output)
+        show, json_to = report_to.destinations()
     except EmolensError as e:
         raise fail(e) from None
     if pairs is None:
@@ -337,7 +322,7 @@ def verify(
     if images is None and pairs.suffix.lower() != ".csv":
         err.print("[red]error:[/red] --pairs needs --images DIR (only a .csv of pairs may do without)")
         raise typer.Exit(EXIT_USAGE)
-    figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, quiet)
+    figures = _evaluate_pairs(pairs, images, threshold_pairs, threshold, ext, running.quiet)
     if show:
         _print_figures(figures)
     write_json(figures, json_to)

@@ -11,8 +11,8 @@ import typer
 
 from emolens.cli.console import err, fail
 from emolens.cli.identity import GalleryOpt, gallery_app, out
-from emolens.cli.options import FormatOpt, OutputOpt, ReportFormatOpt
-from emolens.cli.records import Format, RecordWriter, ReportFormat, report_output, simple_table, write_json
+from emolens.cli.options import FormatOpt, OutputOpt, ReportOutput, option_groups
+from emolens.cli.records import Format, RecordWriter, simple_table, write_json
 from emolens.errors import EmolensError
 
 
@@ -44,15 +44,15 @@ def gallery_purge(
 
 
 @gallery_app.command("budget")
+@option_groups
 def gallery_budget(
     gallery: GalleryOpt = None,
     set_to: Annotated[float | None, typer.Option("--set", help="Set the gallery's total privacy budget (ε).")] = None,
-    fmt: ReportFormatOpt = ReportFormat.auto,
-    output: OutputOpt = None,
+    report_to: ReportOutput = ReportOutput(),
 ) -> None:
     """The gallery's privacy budget, what the DP releases from it have spent, and its ledger."""
     try:
-        show, json_to = report_output(fmt, output)
+        show, json_to = report_to.destinations()
         store = _store(gallery)
         if set_to is not None:
             store.set_privacy_budget(set_to)

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_PARTIAL, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import DetectorOpt, QuietOpt
+from emolens.cli.options import DetectorOpt, Running, option_groups
 from emolens.errors import ConfigError, EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
 out = Console()
 
 
+@option_groups
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 exposes it to the network).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
@@ -85,13 +85,12 @@ def serve(
         str | None,
         typer.Option(help="Delete events and alerts older than this age (30d, 12h) at start and every hour."),
     ] = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Run the REST/WebSocket service (needs the serve extra: `pip install 'emolens\\[serve]'`)."""
     from emolens.serve.keys import default_keys_path
 
-    use_device(device)
+    running.use_device()
     try:
         import uvicorn
 
@@ -131,7 +130,7 @@ def serve(
             from emolens.privacy.retention import Retention, parse_age
 
             gone = Retention(SQLiteStore(gallery or default_gallery_path()), parse_age(retain)).start()
-            if not quiet:
+            if not running.quiet:
                 err.print(
                     f"retention {retain}: deleted {gone['events']} events and {gone['alerts']} alerts", highlight=False
                 )
@@ -141,7 +140,7 @@ def serve(
         raise fail(MissingExtraError(e.name or "uvicorn", "serve")) from None
     except EmolensError as e:
         raise fail(e) from None
-    if not quiet:
+    if not running.quiet:
         err.print(
             f"emolens serving on http://{host}:{port} (dashboard at /dashboard, docs at /docs, metrics at /metrics)",
             highlight=False,

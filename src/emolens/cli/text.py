@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import FormatOpt, OutputOpt, QuietOpt
+from emolens.cli.options import FormatOpt, OutputOpt, Running, option_groups
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError, TextError
 
@@ -97,6 +96,7 @@ def _flat(rec: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+@option_groups
 def text(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify (quote each).")] = None,
     file: Annotated[str | None, typer.Option("--file", help="A UTF-8 file, one text per line ('-': stdin).")] = None,
@@ -118,11 +118,10 @@ def text(
         str | None, typer.Option("--model", "-m", help="With --evaluate: the model (default: the dataset's).")
     ] = None,
     split: Annotated[str, typer.Option(help="With --evaluate: the split.")] = "test",
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Emotion of texts: probabilities over angry, disgust, fear, happy, sad, surprise, neutral."""
-    use_device(device)
+    running.use_device()
     if evaluate is not None:
         _evaluate(evaluate, model, split, output)
         return
@@ -164,7 +163,7 @@ def text(
             flush()
     except EmolensError as e:
         raise fail(e) from None
-    if not quiet and output not in (None, "-"):
+    if not running.quiet and output not in (None, "-"):
         err.print(f"{n_done} text(s), {n_bad} skipped → {output}", highlight=False)
     raise typer.Exit(EXIT_PARTIAL if n_bad else EXIT_OK)
 

@@ -4,6 +4,7 @@ timeline plots and an annotated video."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,18 +16,19 @@ from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     DetectorOpt,
     ModelOpt,
+    OptionGroup,
     OutputDirOpt,
     QuietOpt,
     RecogniseOpt,
-    VideoBlurUnknownOpt,
-    VideoLabelSizeOpt,
-    VideoLandmarksOpt,
+    VideoDrawing,
+    option_groups,
 )
 from emolens.errors import EmolensError, VideoError
 from emolens.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
+    from emolens.attention import AttentionAnalyzer
     from emolens.session import FusionSink, Session, Sink
 
 
@@ -36,6 +38,36 @@ class Smoothing(StrEnum):
     none = "none"
 
 
+@dataclass(frozen=True)
+class Attention(OptionGroup):
+    """``--attention`` and what attending means: within ``--cone`` degrees of ``--target``."""
+
+    enabled: Annotated[
+        bool,
+        typer.Option(
+            "--attention",
+            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
+        ),
+    ] = False
+    cone: Annotated[
+        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
+    ] = 25.0
+    target: Annotated[
+        str,
+        typer.Option(
+            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
+            "direction over the first SECONDS of video)."
+        ),
+    ] = "camera"
+
+    def stage(self, threads: int) -> AttentionAnalyzer | None:
+        """The session's attention stage (``None`` without ``--attention``); ``ConfigError`` for a bad ``--target``."""
+        from emolens.session import attention_stage
+
+        return attention_stage(self.cone, self.target, threads) if self.enabled else None
+
+
+@option_groups
 def video(
     source: Annotated[
         str, typer.Argument(help="Video file, folder of images, camera index (0) or stream URL (rtsp://, http://).")
@@ -82,9 +114,7 @@ def video(
         typer.Option(help="Alert rule EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]], e.g. angry,fear:3:unknown (repeatable)."),
     ] = None,
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL.")] = None,
-    blur_unknown: VideoBlurUnknownOpt = False,
-    landmarks: VideoLandmarksOpt = True,
-    label_size: VideoLabelSizeOpt = None,
+    drawing: VideoDrawing = VideoDrawing(),
     audio: Annotated[
         bool, typer.Option("--audio", help="Also analyse the video's audio track and fuse it (fused.csv).")
     ] = False,
@@ -96,23 +126,7 @@ def video(
         bool, typer.Option("--show", help="Show the annotated frames in a window while analysing (needs a display).")
     ] = False,
     device: DeviceOpt = None,
-    attention: Annotated[
-        bool,
-        typer.Option(
-            "--attention",
-            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
-        ),
-    ] = False,
-    cone: Annotated[
-        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
-    ] = 25.0,
-    target: Annotated[
-        str,
-        typer.Option(
-            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
-            "direction over the first SECONDS of video)."
-        ),
-    ] = "camera",
+    attention: Attention = Attention(),
     quiet: QuietOpt = False,
     retain: Annotated[
         str | None,
@@ -126,16 +140,16 @@ def video(
     """
     from emolens.analyzer import Analyzer
     from emolens.registry import check_detector
-    from emolens.session import ATTENTION_KINDS, Session, SessionConfig, VideoOutputSink, attention_stage
+    from emolens.session import ATTENTION_KINDS, Session, SessionConfig, VideoOutputSink
 
     use_device(device)
     tables, plots, notes = _extras(plots)
     kinds = [a.split(":")[0].strip() for a in alert or []]
-    if not attention and any(k in ATTENTION_KINDS for k in kinds):
+    if not attention.enabled and any(k in ATTENTION_KINDS for k in kinds):
         err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in ATTENTION_KINDS)} needs --attention")
         raise typer.Exit(EXIT_USAGE)
-    state_rules_only = attention and all(k in ATTENTION_KINDS for k in kinds)
-    if (log_events or (alert and not state_rules_only) or blur_unknown) and gallery is None:
+    state_rules_only = attention.enabled and all(k in ATTENTION_KINDS for k in kinds)
+    if (log_events or (alert and not state_rules_only) or drawing.blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
     window = _window(show)
@@ -149,7 +163,7 @@ def video(
             smoothing=smoothing.value,
             min_confidence=min_confidence,
             live=live,
-            attention=attention_stage(cone, target, threads) if attention else None,
+            attention=attention.stage(threads),
             alerts=tuple(alert or ()),
             log_events=log_events,
             webhook=webhook,
@@ -168,13 +182,13 @@ def video(
             tables=tables,
             plots=plots,
             annotate=annotate or False,
-            blur_unknown=blur_unknown,
-            landmarks=landmarks,
-            label_size=label_size,
-            attention=attention,
+            blur_unknown=drawing.blur_unknown,
+            landmarks=drawing.landmarks,
+            label_size=drawing.label_size,
+            attention=attention.enabled,
             facts=facts,
         )
-        reports = _report_sinks(out, alert, log_events, attention, analyzer)
+        reports = _report_sinks(out, alert, log_events, attention.enabled, analyzer)
         session = Session(analyzer, source, config, [outputs, *reports])
         fusion = _fusion_sink(session, out, source, audio, transcript)
         info = session.open()

@@ -10,12 +10,12 @@ import typer
 from rich.table import Table
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.device import DeviceOpt, use_device
-from emolens.cli.options import FormatOpt, OutputOpt, QuietOpt
+from emolens.cli.options import FormatOpt, OutputOpt, Running, option_groups
 from emolens.cli.records import Format, RecordWriter
 from emolens.errors import ConfigError, EmolensError
 
 
+@option_groups
 def voice(
     files: Annotated[list[Path], typer.Argument(help="Audio files (wav/flac/ogg/mp3/m4a…) or videos with sound.")],
     window: Annotated[
@@ -30,8 +30,7 @@ def voice(
         str, typer.Option(help="Voice activity detector: 'energy' (as in training) or 'silero' (better in noise).")
     ] = "energy",
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: its choice).")] = 0,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
+    running: Running = Running(),
 ) -> None:
     """Predict the emotion in the voice of each file: overall, per utterance (VAD) and per window.
 
@@ -39,7 +38,7 @@ def voice(
     """
     from emolens.voice.analyzer import RECORD_COLUMNS, VoiceAnalyzer, voice_records
 
-    use_device(device)
+    running.use_device()
     try:
         if window is not None and window <= 0:
             raise ConfigError(f"--window must be positive (got {window})")
@@ -70,7 +69,7 @@ def voice(
         dt = time.perf_counter() - t0
     except EmolensError as e:
         raise fail(e) from None
-    if not quiet:
+    if not running.quiet:
         err.print(
             f"{n_files} file(s), {n_silent} without speech, {n_errors} error(s) in {dt:.1f} s"
             + (f" → {output}" if output and output != "-" else ""),

@@ -47,11 +47,12 @@ def onnx_session(info: ModelInfo, threads: int = 0, device: str | None = None) -
     # Idle intra-op threads wait instead of spinning: spinning threads of one session take the cores another session
     # or process needs (docs/benchmarks.md, "2026-12-07: the 4x target again": about 2x the time and the CPU per
     # photo with two threads; quiet, two waiting threads beat one). A manifest's session_config may set it back.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = {"session.intra_op.allow_spinning": "0"}
     # e.g. {"session.disable_quant_qdq": "1"} lets ONNX Runtime fold the weight-only DequantizeLinear nodes of a
     # block-quantised model into plain float weights once, at load, instead of on every call
-    for key, value in info.manifest.session_config.items():
-        opts.add_session_config_entry(str(key), str(value))
+    config.update({str(k): str(v) for k, v in info.manifest.session_config.items()})
+    for key, value in config.items():  # each key once: ONNX Runtime warns on the console when one is set twice
+        opts.add_session_config_entry(key, value)
     if len(providers) > 1:
         try:
             session = ort.InferenceSession(str(info.path), opts, providers=providers)

@@ -16,18 +16,22 @@ from emolens.errors import ModelError
 from emolens.evaluate.metrics import classification_report, fit_temperature
 from emolens.evaluate.timing import median_seconds
 from emolens.labels import labels_for
-from emolens.models import EmotionManifest, EmotionPreprocessing, parse_manifest, sha256_file
+from emolens.models import EmotionManifest, EmotionPreprocessing, new_manifest, parse_manifest, sha256_file
 from emolens.probability import softmax
 from emolens.train.architectures import PRETRAINED
 from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
-from emolens.train.manifest_keys import file_keys
 from emolens.train.onnx_init import ort_logits
 
 DATA_NOTE = (
     "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
     "no licence granted in the underlying photographs) and FER+ labels (MIT, Microsoft). Use for research."
+)
+# Added for runs that also train on faces_extra (extra_train).
+EXTRA_DATA_NOTE = (
+    " Also trained on the train splits of ExpW, SFEW 2.0 and the Taiwanese posed-expression set (research data"
+    " sets redistributed without a licence: research and testing only)."
 )
 
 
@@ -261,8 +265,10 @@ def _manifest(
     state: dict,
     run_dir: Path,
 ) -> EmotionManifest:
-    return EmotionManifest(
-        **file_keys(name, onnx_path, "emotion"),
+    return new_manifest(
+        EmotionManifest,
+        onnx_path,
+        name=name,
         classes=tuple(labels),
         architecture=cfg.arch,
         parameters=int(
@@ -291,7 +297,7 @@ def _manifest(
             **({"privacy": dp} if (dp := _dp_record(run_dir)) else {}),
         },
         licence="Apache-2.0 (weights); data: research use",
-        data_note=DATA_NOTE,
+        data_note=DATA_NOTE + (EXTRA_DATA_NOTE if cfg.extra_train else ""),
     )
 
 

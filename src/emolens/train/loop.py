@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from emolens.train.augment import augment, mix
 from emolens.train.config import TrainConfig
 from emolens.train.data import FaceSet, load_dataset, split_usage
 from emolens.train.onnx_init import check_preprocessing, load_onnx_weights
+from emolens.train.teachers import distilled, load_teachers, resolve_teacher, teacher_probs
 
 
 @dataclass
@@ -95,6 +95,12 @@ def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> flo
 
 
 def _loss(cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    return _row_losses(cfg, logits, target, weights).mean()
+
+
+def _row_losses(
+    cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
     logp = F.log_softmax(logits, 1)
     if cfg.label_smoothing > 0:
         target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / target.shape[1]
@@ -105,7 +111,7 @@ def _loss(cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights:
         per = -(target * logp).sum(1)
     if weights is not None:
         per = per * (target @ weights)
-    return per.mean()
+    return per
 
 
 def evaluate_logits(
@@ -156,7 +162,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        teachers = _load_teachers(cfg, self.run_dir)  # before the data, so a wrong teacher fails at once
+        teachers = load_teachers(cfg, self.run_dir)  # before the data, so a wrong teacher fails at once
         train, val = self._load()
         (self.run_dir / "data.json").write_text(
             json.dumps({"train": cfg.train, "train_images": len(train), "val": cfg.val, "val_images": len(val)}) + "\n"
@@ -270,18 +276,18 @@ class Trainer:
                 tb = ttr[idx]
                 xb, tb = mix(xb, tb, cfg.augment, gen)
                 xin = ((xb - cfg.mean) / cfg.std).contiguous(memory_format=torch.channels_last)
-                soft_t = _teacher_probs(teachers, xin, cfg.distill_temperature) if teachers else None
+                # distill_rows "main": only the rows of `train` are taught (idx counts them first).
+                taught = idx < sizes[0] if cfg.distill_rows == "main" else None
+                soft_t = None
+                if teachers:
+                    soft_t = teacher_probs(teachers, xin if taught is None else xin[taught], cfg.distill_temperature)
 
-                def batch_loss(xin=xin, tb=tb, soft_t=soft_t) -> torch.Tensor:
+                def batch_loss(xin=xin, tb=tb, soft_t=soft_t, taught=taught) -> torch.Tensor:
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                         logits = model(xin)
                     logits = logits.float()
-                    loss = _loss(cfg, logits, tb, weights)
-                    if soft_t is not None:
-                        t = cfg.distill_temperature
-                        kd = F.kl_div(F.log_softmax(logits / t, 1), soft_t, reduction="batchmean")
-                        loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd * t**2
-                    return loss
+                    per_row = _row_losses(cfg, logits, tb, weights)
+                    return per_row.mean() if soft_t is None else distilled(per_row, logits, soft_t, taught, cfg)
 
                 loss = batch_loss()
                 opt.zero_grad(set_to_none=True)
@@ -397,53 +403,3 @@ def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> l
     take = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(take, strict=False)
     return sorted(k for k in own if k not in take)
-
-
-def resolve_teacher(spec: str, field: str = "teacher") -> tuple[Path, str]:
-    """A teacher entry's (or another ONNX start's) ONNX file and its sha256.
-
-    The entry is an ONNX path or a shipped emotion model's name, optionally pinned as ``entry@<sha256 prefix of
-    8-64 hex digits>``; a pinned entry whose file has another digest raises ``ConfigError``, so that a config names
-    the very model it was trained with. ``field`` is the config field the entry came from, for that message."""
-    from emolens.errors import ConfigError
-    from emolens.registry import get_model, sha256_file
-
-    entry, _, pin = spec.rpartition("@")
-    if not re.fullmatch(r"[0-9a-fA-F]{8,64}", pin):
-        entry, pin = spec, ""
-    if Path(entry).is_file():
-        path, digest = Path(entry), sha256_file(Path(entry))
-    else:  # a shipped model: get_model has checked its file against the manifest's digest
-        info = get_model(entry, task="emotion")
-        path, digest = Path(info.path), info.manifest.sha256
-    if pin and not digest.startswith(pin.lower()):
-        raise ConfigError(
-            f"{field} {entry} is {digest[:12]}…, not the {pin[:12]}… this config was trained with; "
-            f"give that file's path in --set {field}={'[...]' if field == 'teacher' else 'PATH'}"
-        )
-    return path, digest
-
-
-def _load_teachers(cfg: TrainConfig, run_dir: Path | None = None) -> list:
-    """Teacher sessions, one for each entry of ``cfg.teacher`` (see ``resolve_teacher``); each one's file and
-    sha256 go to ``run_dir/teachers.json``, for the exported manifest."""
-    if not cfg.teacher or cfg.distill_weight <= 0:
-        return []
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = cfg.threads
-    opts.inter_op_num_threads = 1
-    resolved = [resolve_teacher(t) for t in cfg.teacher]
-    if run_dir is not None:
-        record = [{"entry": t, "file": str(p), "sha256": d} for t, (p, d) in zip(cfg.teacher, resolved, strict=True)]
-        (run_dir / "teachers.json").write_text(json.dumps(record, indent=2) + "\n")
-    return [ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]) for p, _ in resolved]
-
-
-def _teacher_probs(teachers: list, xin: torch.Tensor, temperature: float) -> torch.Tensor:
-    x = xin.contiguous().numpy()
-    logits = []
-    for s in teachers:
-        logits.append(torch.from_numpy(s.run(None, {s.get_inputs()[0].name: x})[0]))
-    return F.softmax(torch.stack(logits).mean(0) / temperature, 1)

@@ -159,9 +159,9 @@ def rebuild(model: str, data_root: str | Path, threads: int = 2) -> Rebuilt:
         _to_tensor,
         build_model,
         center_crop,
-        resolve_teacher,
     )
     from emolens.train.onnx_init import check_preprocessing, load_onnx_weights
+    from emolens.train.teachers import resolve_teacher
 
     torch.set_num_threads(threads)
     path, digest = resolve_teacher(model, field="model")

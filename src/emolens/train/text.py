@@ -33,12 +33,11 @@ import numpy as np
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import fit_temperature
 from emolens.labels import DAIR_EMOTION, DAIR_TO_FACE, FER2013, SMP2020, SMP2020_TO_FACE
-from emolens.models import parse_manifest
+from emolens.models import TextManifest, new_manifest
 from emolens.text.data import SPLITS, goemotions_face_targets, load_dair, load_goemotions, load_smp
 from emolens.text.evaluate import evaluate_text_model, multilabel_f1
 from emolens.text.features import normalize_text
 from emolens.text.model import load_npz
-from emolens.train.manifest_keys import file_keys
 
 SEED = 0
 REPO = Path(__file__).resolve().parents[3]
@@ -270,16 +269,21 @@ def vocab_arrays(vec, blocks: list[dict[str, Any]]) -> tuple[dict[str, np.ndarra
     return arrays, cfg_blocks
 
 
-def manifest_head(name: str, path: Path, language: str, classes, to_face: dict[str, str], head: str) -> dict:
-    """The first keys of a text model's manifest: what the file is and which labels it speaks."""
-    return {
-        **file_keys(name, path, "text"),
-        "language": language,
-        "classes": list(FER2013),
-        "source_classes": list(classes),
-        "to_face": to_face,
-        "head": head,
-    }
+def text_manifest(
+    name: str, path: Path, language: str, classes, to_face: dict[str, str], head: str, **keys: Any
+) -> TextManifest:
+    """A text model's manifest: what the file is and which labels it speaks, then ``keys`` (the model's figures)."""
+    return new_manifest(
+        TextManifest,
+        path,
+        name=name,
+        language=language,
+        classes=tuple(FER2013),
+        source_classes=tuple(classes),
+        to_face=to_face,
+        head=head,
+        **keys,
+    )
 
 
 def run_record(model: str, command: str) -> dict[str, str]:
@@ -388,27 +392,25 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=_quiet) -> dict[st
     test = evaluate_text_model(model, dataset, "test")
     val = evaluate_text_model(model, dataset, s_val)
     command = f"emolens train text --dataset {dataset}"
-    manifest = {
-        **manifest_head(spec.name, path, spec.language, spec.classes, spec.to_face, spec.head),
-        "architecture": f"TF-IDF {fname} + {CLASSIFIER_NAMES[kind]}",
-        "hyperparameters": {
-            "features": blocks,
-            "classifier": kind,
-            "C": c,
-            "class_weight": "balanced",
-            "nb_alpha": alpha,
-        },
-        "temperature": round(temperature, 5),
-        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "features": int(model.n_features),
-        "metrics": _headline(dataset, test),
-        "training": command,
-        "evaluation": f"emolens text --evaluate {dataset}",
-        "licence": f"weights: {spec.data_licence}",
-        "data_licence": spec.data_licence,
-    }
-    manifest_path = out_dir / f"{spec.name}.json"
-    parse_manifest(manifest, manifest_path, "text").write(manifest_path)  # checked key by key before it is written
+    manifest = text_manifest(
+        spec.name,
+        path,
+        spec.language,
+        spec.classes,
+        spec.to_face,
+        spec.head,
+        architecture=f"TF-IDF {fname} + {CLASSIFIER_NAMES[kind]}",
+        hyperparameters={"features": blocks, "classifier": kind, "C": c, "class_weight": "balanced", "nb_alpha": alpha},
+        temperature=round(temperature, 5),
+        thresholds=None if thresholds is None else tuple(float(t) for t in thresholds),
+        features=int(model.n_features),
+        metrics=_headline(dataset, test),
+        training=command,
+        evaluation=f"emolens text --evaluate {dataset}",
+        licence=f"weights: {spec.data_licence}",
+        data_licence=spec.data_licence,
+    )
+    manifest.write(out_dir / f"{spec.name}.json")  # checked key by key before it is written
     result = {
         **run_record(spec.name, command),
         "dataset": dataset,
@@ -424,7 +426,7 @@ def train(dataset: str, out_dir: Path, results_dir: Path, log=_quiet) -> dict[st
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"text_{dataset}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    log(f"[{dataset}] test: {json.dumps(manifest['metrics'])}; {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    log(f"[{dataset}] test: {json.dumps(manifest.metrics)}; {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return result
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from emolens.errors import ModelError
 from emolens.evaluate.metrics import fit_temperature
 from emolens.labels import FER2013, SMP2020
-from emolens.models import parse_manifest, sha256_file
+from emolens.models import sha256_file
 from emolens.text.features import normalize_text
 from emolens.text.model import load_npz
 from emolens.train.text import (
@@ -33,8 +33,8 @@ from emolens.train.text import (
     _json_bytes,
     _quiet,
     _vectorizer,
-    manifest_head,
     run_record,
+    text_manifest,
     tune_thresholds,
     vocab_arrays,
 )
@@ -281,33 +281,37 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
         probs, scores = model.probabilities(fc.texts, emb)
         tests[k] = corpus_figures(k, probs, scores, fc, model.thresholds)
     command = f"emolens train text --multi {language}"
-    manifest = {
-        **manifest_head(spec.name, path, spec.language, spec.classes, {c: c for c in spec.classes}, spec.head),
-        "architecture": (
+    manifest = text_manifest(
+        spec.name,
+        path,
+        spec.language,
+        spec.classes,
+        {c: c for c in spec.classes},
+        spec.head,
+        architecture=(
             f"TF-IDF {'+'.join(b['analyzer'] + str(b['ngram_range']) for b in spec.blocks)} and the "
             "multilingual Universal Sentence Encoder v3 embedding: one-vs-rest logistic regression on each, "
             f"logits summed (embedding head x{fit.weight})"
         ),
-        "trained_on": [f"{k} train" for k in spec.corpora],
-        "hyperparameters": {
+        trained_on=tuple(f"{k} train" for k in spec.corpora),
+        hyperparameters={
             "features": spec.blocks,
             "C_tfidf": MULTI_C["tfidf"],
             "C_embedding": MULTI_C["embedding"],
             "embedding_weight": fit.weight,
             "class_weight": "balanced",
         },
-        "temperature": round(temperature, 5),
-        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "encoder": model.encoder,
-        "features": int(model.n_features),
-        "metrics": {f"{k}_{m}": v for k, f in tests.items() for m, v in _multi_headline(k, f).items()},
-        "training": command,
-        "evaluation": "python scripts/bench_text_crosscorpus.py",
-        "licence": f"weights: {spec.data_licence}; encoder (not in this file): Apache-2.0",
-        "data_licence": spec.data_licence,
-    }
-    manifest_path = out_dir / f"{spec.name}.json"
-    parse_manifest(manifest, manifest_path, "text").write(manifest_path)  # checked key by key before it is written
+        temperature=round(temperature, 5),
+        thresholds=None if thresholds is None else tuple(float(t) for t in thresholds),
+        encoder=model.encoder,
+        features=int(model.n_features),
+        metrics={f"{k}_{m}": v for k, f in tests.items() for m, v in _multi_headline(k, f).items()},
+        training=command,
+        evaluation="python scripts/bench_text_crosscorpus.py",
+        licence=f"weights: {spec.data_licence}; encoder (not in this file): Apache-2.0",
+        data_licence=spec.data_licence,
+    )
+    manifest.write(out_dir / f"{spec.name}.json")  # checked key by key before it is written
     result = {
         **run_record(spec.name, command),
         "selected": {"embedding_weight": fit.weight, **MULTI_C, "val": round(score, 5)},
@@ -320,7 +324,7 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{spec.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    log(f"[{spec.name}] test: {json.dumps(manifest['metrics'])}")
+    log(f"[{spec.name}] test: {json.dumps(manifest.metrics)}")
     return result
 
 

@@ -28,7 +28,6 @@ from torch.optim.swa_utils import update_bn
 
 from emolens.errors import ModelError
 from emolens.labels import RAVDESS
-from emolens.train.manifest_keys import file_keys
 from emolens.train.voice_data import FOLDS, Augmenter, Clip, VoiceAugment, _quiet, eval_input, load_clips
 from emolens.voice.frontend import FrontEnd, normalize
 
@@ -300,7 +299,7 @@ def export(
     """Export ``run_dir/final.pt`` to ``out_dir/name.onnx`` + manifest, checking ONNX against torch on real clips."""
     import onnxruntime as ort
 
-    from emolens.models import VoiceInput, VoiceManifest
+    from emolens.models import VoiceInput, VoiceManifest, new_manifest
 
     model, cfg, _ = load_final(run_dir)
     onnx_path = out_dir / f"{name}.onnx"
@@ -351,8 +350,10 @@ def export(
     else:
         train_cmd = f"emolens train voice --folds{flags} && emolens train voice --full{flags}"
     n_params = int(sum(p.numel() for p in model.parameters()))
-    manifest = VoiceManifest(
-        **file_keys(name, onnx_path, "voice"),
+    manifest = new_manifest(
+        VoiceManifest,
+        onnx_path,
+        name=name,
         classes=tuple(RAVDESS),
         architecture=f"VoiceCNN channels={list(cfg.channels)}",
         parameters=n_params,

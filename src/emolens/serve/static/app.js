@@ -15,6 +15,7 @@ import {
   emotionColor,
   pct,
   el,
+  fillListCards,
   shortSource,
   api,
   wsUrl,
@@ -357,7 +358,7 @@ function renderTracks(inView) {
     list.append(li);
   }
   $("tracks-empty").hidden = inView.length > 0;
-  $("track-count").textContent = `${inView.length} ${inView.length === 1 ? "person" : "people"}`;
+  $("tracks-note").textContent = `${inView.length} ${inView.length === 1 ? "person" : "people"}`;
 }
 
 // A rule of --alert whose emotion a person shows, but under the rule's minimum score (so it does not count).
@@ -394,6 +395,7 @@ function renderAlertRules() {
 // ------------------------------------------------------------------------------------------------ wiring
 
 function init() {
+  fillListCards();
   $("api-key").value = state.key;
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -75,6 +75,24 @@ export function el(tag, className, text) {
   return node;
 }
 
+// Each card marked data-list gets the #list-card markup: its title and note (id LIST-note) in the head, then the
+// list (id LIST, class data-list-class) and the line shown while it is empty (id LIST-empty). What the card already
+// holds (the alert rules) stays between the head and the list.
+export function fillListCards() {
+  const template = $("list-card");
+  for (const card of document.querySelectorAll("[data-list]")) {
+    const { list, listClass, live, title, note, empty } = card.dataset;
+    const parts = template.content.cloneNode(true);
+    parts.querySelector("h2").textContent = title;
+    Object.assign(parts.querySelector("span"), { id: `${list}-note`, textContent: note });
+    Object.assign(parts.querySelector("ul"), { id: list, className: listClass });
+    if (live) parts.querySelector("ul").setAttribute("aria-live", live);
+    Object.assign(parts.querySelector("p"), { id: `${list}-empty`, textContent: empty });
+    card.prepend(parts.querySelector(".card-head"));
+    card.append(parts);
+  }
+}
+
 export function shortSource(name) {
   const text = String(name || "");
   return text.includes("://") ? text : text.split(/[\\/]/).pop();
