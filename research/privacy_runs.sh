@@ -37,6 +37,21 @@ arm() {
     prunelong-*)
       $E prune emotion-fer2013 --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
         --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --output $R/pruned --run-dir $R/$1 ;;
+    # Channels ranked by batch-norm scale (chosen on PublicTest by scripts/prune_criteria.py), batch norms
+    # re-estimated on 2,048 Training rows; no fine-tuning.
+    prunezero-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunezero-}" --importance bn --finetune 0 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunezero-}0-ft0" --output $R/pruned --run-dir $R/prune${1#prunezero-}0-ft0 ;;
+    # The same, fine-tuned for 3 full epochs: cosine from lr 0.01, distillation from the unpruned model (0.5), weights
+    # averaged (EMA 0.997), selected on PublicTest; `prunesoft` also takes the FER+ votes as 0.3 of the targets.
+    prunehard-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunehard-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
+        --threads 1 --set ema_decay=0.997 \
+        --name "emotion-fer2013-pruned-${1#prunehard-}0-ft3h" --output $R/pruned --run-dir $R/prune${1#prunehard-}0-ft3h ;;
+    prunesoft-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunesoft-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
+        --threads 1 --set ema_decay=0.997 --set ferplus_soft=0.3 \
+        --name "emotion-fer2013-pruned-${1#prunesoft-}0-ft3" --output $R/pruned --run-dir $R/prune${1#prunesoft-}0-ft3 ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
@@ -46,7 +61,7 @@ arm() {
 
 arms=("$@")
 [[ ${#arms[@]} -eq 0 ]] && arms=(central dp-eps8 dp-eps2 dp-eps0.5 prune-3 federated-fedavg pretrained-dp-eps0.5
-  federated-fedmedian prune-5 prunelong-3 prunelong-5)
+  federated-fedmedian prune-5 prunelong-3 prunelong-5 prunezero-3 prunezero-5 prunesoft-3 prunehard-3)
 for a in "${arms[@]}"; do
   echo "== $a $(date -u +%FT%TZ)"
   arm "$a" > "$R/$a.log" 2>&1 || echo "!! $a failed (see $R/$a.log)"

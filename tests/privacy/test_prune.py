@@ -72,3 +72,60 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
     assert manifest["parameters"] == rec["parameters_after"]
     shipped = (get_model("emotion-fer2013", task="emotion").path).stat().st_size
     assert (tmp_path / "emotion-fer2013-pruned-50.onnx").stat().st_size < 0.4 * shipped
+
+
+def test_uneven_pruning_rebuilds_as_a_cnn_of_conv_widths() -> None:
+    """Keeping the first convolution whole leaves a stage's two convolutions with different widths; the `cnn`
+    takes them as conv_widths and computes the same function."""
+    from emolens.train.prune import arch_kwargs
+
+    net = build_model(preset("fer2013-cnn"))
+    prune_channels(net, 0.3, 40, keep_first=True)
+    kw = arch_kwargs(net)
+    assert kw["conv_widths"][0] == 32 and kw["conv_widths"][1] < 32  # the first kept whole, its partner pruned
+    rebuilt = build_model(preset("fer2013-cnn", arch_kwargs=kw))
+    rebuilt.load_state_dict(net.state_dict())
+    x = torch.randn(2, 1, 40, 40)
+    assert torch.allclose(rebuilt.eval()(x), net.eval()(x))
+    with pytest.raises(ValueError, match="two entries"):
+        build_model(preset("fer2013-cnn", arch_kwargs={"conv_widths": [8, 8, 8]}))
+
+
+def test_recalibrated_batch_norms_hold_the_statistics_of_their_inputs() -> None:
+    from emolens.train.prune import recalibrate_batch_norms
+
+    torch.manual_seed(0)
+    net = build_model(preset("small-test"))
+    x = torch.randn(300, 1, 40, 40) * 3 + 2
+    bn = net.features[0][1]
+    bn.running_mean.fill_(-50.0)
+    recalibrate_batch_norms(net, x, batch=100)
+    with torch.no_grad():
+        out = net.features[0][0](x).unflatten(0, (3, 100))  # the first convolution's outputs, in the 3 batches
+    # a plain average over the batches (not a running one): each batch's mean and (unbiased) variance alike
+    assert torch.allclose(bn.running_mean, out.mean((1, 3, 4)).mean(0), atol=1e-4)
+    assert torch.allclose(bn.running_var, out.var((1, 3, 4)).mean(0), rtol=1e-3)
+    assert bn.momentum == 0.1 and not net.training
+
+
+def test_prune_finetune_settings_reach_the_training_config(tmp_path, data_dir) -> None:
+    """--set fields (weight averaging, FER+ votes as soft targets) reach the fine-tuning config, an uneven pruning
+    exports, and a field that defines the pruned network is refused with one line."""
+    from typer.testing import CliRunner
+
+    from emolens.cli.main import app
+
+    common = ["--output", str(tmp_path), "--run-dir", str(tmp_path / "run"), "--data", str(data_dir)]
+    common += ["--threads", "1", "--no-int8"]
+    args = ["prune", "emotion-fer2013", "--ratio", "0.3", "--keep-first", "--importance", "bn", "--finetune", "1"]
+    args += ["--limit-train", "256", "--recalibrate", "256", "--set", "ema_decay=0.99", "--set", "ferplus_soft=0.5"]
+    r = CliRunner().invoke(app, [*args, *common])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["ema_decay"] == 0.99 and cfg["ferplus_soft"] == 0.5 and cfg["distill_weight"] == 0.5
+    assert len(cfg["arch_kwargs"]["conv_widths"]) == 8 and cfg["arch_kwargs"]["conv_widths"][0] == 32
+    rec = json.loads((tmp_path / "emotion-fer2013-pruned-30.json").read_text())["pruning"]
+    assert rec["importance"] == "bn" and rec["keep_first"] and rec["finetune_overrides"]["ema_decay"] == 0.99
+    assert 0.4 < rec["public_test_accuracy_before_finetune"] <= 1.0  # chance is 0.25, the unpruned 0.70
+    bad = CliRunner().invoke(app, ["prune", "emotion-fer2013", "--set", "arch=resnet", *common])
+    assert bad.exit_code != 0 and "cannot change arch" in bad.output

@@ -34,12 +34,30 @@ def prune(
     data: Annotated[
         Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")
     ] = None,
+    importance: Annotated[
+        str, typer.Option(help="How channels are ranked: l2, l1 (weight norms), bn (batch-norm scale) or lamp.")
+    ] = "l2",
+    global_pruning: Annotated[
+        bool, typer.Option("--global/--uniform", help="Rank channels across all layers, or remove RATIO of each.")
+    ] = False,
+    keep_first: Annotated[bool, typer.Option(help="Leave the first convolution's channels whole.")] = False,
+    recalibrate: Annotated[
+        int, typer.Option(help="Training rows that re-estimate the batch norms after pruning (0: none).")
+    ] = 2048,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a fine-tuning config field: key=value (JSON), e.g. ema_decay=0.999, ferplus_soft=0.5.",
+        ),
+    ] = None,
 ) -> None:
     """Structured pruning with Torch-Pruning: the shapes shrink (fewer channels), unlike a mask."""
     try:
         import torch  # noqa: F401
     except ImportError:
         raise fail(MissingExtraError("torch", "train")) from None
+    from emolens.cli.train import _parse_sets
     from emolens.datasets import data_root
     from emolens.train.export import export_run
     from emolens.train.prune import attach_record, private_test_accuracy, prune_model
@@ -65,6 +83,11 @@ def prune(
             threads=threads,
             on_epoch=show,
             distill_weight=distill,
+            importance=importance,
+            global_pruning=global_pruning,
+            keep_first=keep_first,
+            recalibrate_rows=recalibrate,
+            overrides=_parse_sets(sets or []),
         )
         out.print(
             f"pruned {ratio:.0%} of the channels: widths {record['widths']}, parameters "

@@ -93,15 +93,28 @@ class ResNetFER(nn.Module):
 
 
 class SimpleCNN(nn.Module):
-    """The classic FER2013 baseline: VGG-style conv blocks, max pooling and a dense head."""
+    """The classic FER2013 baseline: VGG-style conv blocks, max pooling and a dense head.
 
-    def __init__(self, num_classes: int, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> None:
+    ``widths`` gives each stage's two convolutions their output channels; ``conv_widths`` (two entries a stage),
+    when given, sets each convolution's own instead (what pruning that is not uniform across layers leaves)."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        dropout: float = 0.4,
+        conv_widths: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
+        if conv_widths is None:
+            conv_widths = tuple(w for w in widths for _ in (0, 1))
+        if len(conv_widths) % 2:
+            raise ValueError(f"conv_widths needs two entries a stage, got {len(conv_widths)}")
         layers: list[nn.Module] = []
         cin = 1
-        for w in widths:
-            layers += [_conv_bn(cin, w), _conv_bn(w, w), nn.MaxPool2d(2)]
-            cin = w
+        for a, b in zip(conv_widths[::2], conv_widths[1::2], strict=True):
+            layers += [_conv_bn(cin, a), _conv_bn(a, b), nn.MaxPool2d(2)]
+            cin = b
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),

@@ -12,7 +12,7 @@ writes as ONNX (and INT8) with a manifest that records what was pruned from what
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +37,83 @@ def count(model: nn.Module, crop: int) -> tuple[int, int]:
     return int(macs), int(params)
 
 
-def prune_channels(model: nn.Module, ratio: float, crop: int) -> nn.Module:
-    """Remove ``ratio`` of the channels of every convolution of ``model`` (in place; returned), keeping the dense
-    head. Channels are ranked by the L2 norm of their group of weights (Torch-Pruning's magnitude importance)."""
+#: Channel importance criteria (``--importance``): how Torch-Pruning ranks the channels of a layer.
+IMPORTANCE = {
+    "l2": "L2 norm of each channel's group of weights (the convolution's filter, its batch-norm terms and the next "
+    "layer's inputs from it)",
+    "l1": "L1 norm of each channel's group of weights",
+    "bn": "the absolute batch-norm scale of the channel (network slimming; in a network rebuilt from an export, the "
+    "spread of the channel's output)",
+    "lamp": "layer-adaptive magnitude (LAMP): each weight's square over the sum of the larger ones in its layer",
+    "fpgm": "distance from the layer's geometric median (FPGM): the filters the others can best stand in for go",
+}
+
+
+def _importance(name: str) -> Any:
+    tp = _tp()
+    if name == "l2":
+        return tp.importance.MagnitudeImportance(p=2)
+    if name == "l1":
+        return tp.importance.MagnitudeImportance(p=1)
+    if name == "bn":
+        return tp.importance.BNScaleImportance()
+    if name == "lamp":
+        return tp.importance.LAMPImportance(p=2)
+    if name == "fpgm":
+        return tp.importance.FPGMImportance(p=2)
+    raise ConfigError(f"--importance must be one of {', '.join(IMPORTANCE)}, not {name!r}")
+
+
+def prune_channels(
+    model: nn.Module,
+    ratio: float,
+    crop: int,
+    importance: str = "l2",
+    global_pruning: bool = False,
+    keep_first: bool = False,
+) -> nn.Module:
+    """Remove ``ratio`` of the channels of the convolutions of ``model`` (in place; returned), keeping the dense
+    head. Channels are ranked by ``importance`` (a key of ``IMPORTANCE``); ``global_pruning`` ranks them across all
+    layers at once (so some layers lose more than others) instead of removing ``ratio`` of each layer's;
+    ``keep_first`` leaves the first convolution's output channels whole."""
     if not 0 < ratio < 1:
         raise ConfigError(f"--ratio must be between 0 and 1, not {ratio}")
     tp = _tp()
     model.eval()
     example = torch.zeros(1, 1, crop, crop)
-    keep = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    keep: list[nn.Module] = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if keep_first:
+        keep.append(next(m for m in model.modules() if isinstance(m, nn.Conv2d)))
     pruner = tp.pruner.MetaPruner(
         model,
         example,
-        importance=tp.importance.MagnitudeImportance(p=2),
+        importance=_importance(importance),
         pruning_ratio=ratio,
         ignored_layers=keep,
-        global_pruning=False,
+        global_pruning=global_pruning,
     )
     pruner.step()
     return model
+
+
+def recalibrate_batch_norms(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
+    """Re-estimate every batch norm's running statistics on the normalised inputs ``x`` (no gradient, no weight
+    changes). Pruning leaves the next layers' statistics stale; refreshing them is how a pruned network's accuracy
+    before fine-tuning is judged fairly (adaptive batch norm, Li et al. 2020, EagleEye)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over all the batches
+    model.train()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                model(x[i : i + batch])
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+        model.eval()
 
 
 def conv_widths(model: nn.Module) -> list[int]:
@@ -68,29 +126,35 @@ def conv_widths(model: nn.Module) -> list[int]:
     return [p[0] for p in pairs]
 
 
-def prune_model(
-    model: str,
-    ratio: float,
-    run_dir: str | Path,
-    data_root: str | Path,
-    finetune_epochs: int = 2,
-    lr: float = 0.01,
-    limit_train: int = 0,
-    threads: int = 2,
-    on_epoch: Any = None,
-    distill_weight: float = 0.5,
-) -> dict:
-    """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch, prune ``ratio`` of its channels and
-    fine-tune it for ``finetune_epochs`` (0: none) into ``run_dir``; returns what was pruned (``prune.json``).
-    The fine-tuning is taught by the unpruned model (``distill_weight`` of the loss is the KL divergence to its
-    softened outputs, 0 turns it off), the usual way to recover what pruning lost.
+def arch_kwargs(model: nn.Module) -> dict:
+    """The `cnn` arch_kwargs that rebuild a (pruned) SimpleCNN: ``widths`` when each stage's two convolutions kept
+    as many channels, else ``conv_widths`` (one entry a convolution)."""
+    outs = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if len(outs) % 2:
+        raise ConfigError(f"a `cnn` has two convolutions a stage, this network {len(outs)}")
+    if outs[::2] == outs[1::2]:
+        return {"widths": outs[::2]}
+    return {"conv_widths": outs}
 
-    ``run_dir`` then holds ``best.pt`` like any training run, for :func:`emolens.train.export.export_run`."""
-    from emolens.train.config import TrainConfig, preset
+
+@dataclass
+class Rebuilt:
+    """A shipped (or exported) `cnn` rebuilt in torch, with the config that describes its inputs."""
+
+    net: nn.Module
+    cfg: Any  # TrainConfig
+    path: Path
+    digest: str
+    crop: int
+    train_x: torch.Tensor  # the Training split at the config's input size, in [0, 1]
+
+
+def rebuild(model: str, data_root: str | Path, threads: int = 2) -> Rebuilt:
+    """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch from its graph."""
+    from emolens.train.config import preset
     from emolens.train.data import load_dataset
     from emolens.train.loop import (
         INIT_CALIBRATION_ROWS,
-        Trainer,
         _resolve,
         _to_tensor,
         build_model,
@@ -109,7 +173,7 @@ def prune_model(
     base = preset("fer2013-cnn")
     cfg = replace(
         base,
-        name=f"prune-{Path(str(model)).stem}-{round(ratio * 100)}",
+        name=f"prune-{Path(str(model)).stem}",
         labels=labels,
         augment=replace(base.augment, crop=crop),
         mean=float(pre.get("mean", base.mean)),
@@ -117,50 +181,123 @@ def prune_model(
         threads=threads,
     )
     check_preprocessing(path, crop, cfg.mean, cfg.std)
-    root = Path(data_root)
-    train = load_dataset(_resolve(cfg.train, root), cfg.labels)
-    calib = (center_crop(_to_tensor(train.x[:INIT_CALIBRATION_ROWS], cfg.input_size), crop) - cfg.mean) / cfg.std
+    train = load_dataset(_resolve(cfg.train, Path(data_root)), cfg.labels)
+    x = _to_tensor(train.x, cfg.input_size)
+    calib = (center_crop(x[:INIT_CALIBRATION_ROWS], crop) - cfg.mean) / cfg.std
     net = build_model(cfg, pretrained=False)
     load_onnx_weights(net, path, calib.float())
-    macs0, params0 = count(net, crop)
-    prune_channels(net, ratio, crop)
-    macs1, params1 = count(net, crop)
-    widths = conv_widths(net)
+    return Rebuilt(net, cfg, path, digest, crop, x)
+
+
+def inputs(rebuilt: Rebuilt, x: torch.Tensor) -> torch.Tensor:
+    """Faces at the config's input size, centre-cropped and normalised as the network takes them."""
+    from emolens.train.loop import center_crop
+
+    return ((center_crop(x, rebuilt.crop) - rebuilt.cfg.mean) / rebuilt.cfg.std).float().contiguous()
+
+
+def val_accuracy(net: nn.Module, rebuilt: Rebuilt, data_root: str | Path) -> float:
+    """Top-1 accuracy of ``net`` on the config's validation split (FER2013 PublicTest)."""
+    from emolens.train.data import load_dataset
+    from emolens.train.loop import _resolve, _to_tensor, evaluate_logits
+
+    cfg = rebuilt.cfg
+    val = load_dataset(_resolve(cfg.val, Path(data_root)), cfg.labels)
+    logits = evaluate_logits(net, _to_tensor(val.x, cfg.input_size), rebuilt.crop, cfg.mean, cfg.std)
+    return float((logits.argmax(1) == torch.from_numpy(val.y)).float().mean())
+
+
+#: Fine-tuning config fields that ``overrides`` may not set: they describe the pruned network and its start.
+_FIXED = ("arch", "arch_kwargs", "labels", "init_from", "input_size", "mean", "std")
+
+
+def prune_model(
+    model: str,
+    ratio: float,
+    run_dir: str | Path,
+    data_root: str | Path,
+    finetune_epochs: int = 2,
+    lr: float = 0.01,
+    limit_train: int = 0,
+    threads: int = 2,
+    on_epoch: Any = None,
+    distill_weight: float = 0.5,
+    importance: str = "l2",
+    global_pruning: bool = False,
+    keep_first: bool = False,
+    recalibrate_rows: int = 2048,
+    overrides: dict | None = None,
+) -> dict:
+    """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch, prune ``ratio`` of its channels (see
+    :func:`prune_channels`), re-estimate its batch-norm statistics on ``recalibrate_rows`` Training rows (0: not)
+    and fine-tune it for ``finetune_epochs`` (0: none) into ``run_dir``; returns what was pruned (``prune.json``).
+    The fine-tuning is taught by the unpruned model (``distill_weight`` of the loss is the KL divergence to its
+    softened outputs, 0 turns it off), the usual way to recover what pruning lost; ``overrides`` sets other fields
+    of its training config (``ema_decay``, ``ferplus_soft``, ``warmup_epochs``, ``seed``, ...). Run again with the
+    same arguments, it resumes the fine-tuning from ``run_dir/last.pt``.
+
+    ``run_dir`` then holds ``best.pt`` like any training run, for :func:`emolens.train.export.export_run`."""
+    from emolens.train.config import TrainConfig
+    from emolens.train.loop import Trainer
+
+    overrides = dict(overrides or {})
+    fixed = sorted(set(overrides) & set(_FIXED))
+    if fixed:
+        raise ConfigError(f"--set cannot change {', '.join(fixed)}: the pruned network fixes them")
+    rb = rebuild(model, data_root, threads)
+    net = rb.net
+    macs0, params0 = count(net, rb.crop)
+    prune_channels(net, ratio, rb.crop, importance, global_pruning, keep_first)
+    if recalibrate_rows > 0:
+        recalibrate_batch_norms(net, inputs(rb, rb.train_x[:recalibrate_rows]))
+    macs1, params1 = count(net, rb.crop)
+    kwargs = arch_kwargs(net)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     start = run_dir / "pruned.pt"
-    pruned_cfg = replace(cfg, arch_kwargs={"widths": widths})
+    pruned_cfg = replace(rb.cfg, name=f"{rb.cfg.name}-{round(ratio * 100)}", arch_kwargs=kwargs)
     torch.save({"model": net.state_dict(), "config": pruned_cfg.to_dict()}, start)
+    scope = "ranked across all layers at once" if global_pruning else "the same ratio in every layer"
     record = {
         "pruned_from": str(model),
-        "pruned_from_sha256": digest,
+        "pruned_from_sha256": rb.digest,
         "library": f"torch-pruning {_tp().__version__}",
-        "method": "structured: whole convolution channels, L2-magnitude importance, the same ratio in every layer; "
-        "dense head kept",
+        "method": f"structured: whole convolution channels ranked by {IMPORTANCE[importance]} ({importance}), "
+        f"{scope}{'; first convolution kept whole' if keep_first else ''}; dense head kept",
+        "importance": importance,
+        "global_pruning": global_pruning,
+        "keep_first": keep_first,
         "ratio": ratio,
-        "widths": widths,
+        "widths": kwargs.get("widths", kwargs.get("conv_widths")),
         "parameters_before": params0,
         "parameters_after": params1,
         "macs_before": macs0,
         "macs_after": macs1,
+        "batch_norm_recalibration_rows": recalibrate_rows,
+        "public_test_accuracy_before_finetune": round(val_accuracy(net, rb, data_root), 4),
         "finetune_epochs": finetune_epochs,
         "finetune_distill_weight": distill_weight if finetune_epochs > 0 else 0.0,
     }
+    fields = {
+        **pruned_cfg.to_dict(),
+        "init_from": str(start),
+        "epochs": max(1, finetune_epochs),
+        "lr": lr if finetune_epochs > 0 else 0.0,
+        "warmup_epochs": 0.2,
+        "limit_train": limit_train,
+        "teacher": [f"{rb.path}@{rb.digest[:12]}"] if distill_weight > 0 else [],
+        "distill_weight": distill_weight,
+        **overrides,
+    }
+    try:
+        ft = TrainConfig.from_dict(fields)
+    except TypeError as e:
+        raise ConfigError(f"--set: {e}") from None
+    if overrides:
+        record["finetune_overrides"] = overrides
     (run_dir / "prune.json").write_text(json.dumps(record, indent=2) + "\n")
-    ft = TrainConfig.from_dict(
-        {
-            **pruned_cfg.to_dict(),
-            "init_from": str(start),
-            "epochs": max(1, finetune_epochs),
-            "lr": lr if finetune_epochs > 0 else 0.0,
-            "warmup_epochs": 0.2,
-            "limit_train": limit_train,
-            "teacher": [f"{path}@{digest[:12]}"] if distill_weight > 0 else [],
-            "distill_weight": distill_weight,
-        }
-    )
     if finetune_epochs > 0:
-        Trainer(ft, run_dir, root).run(on_epoch=on_epoch)
+        Trainer(ft, run_dir, data_root).run(on_epoch=on_epoch)
     else:  # no fine-tuning: the pruned weights as they are, in the checkpoint form export reads
         (run_dir / "config.json").write_text(json.dumps(ft.to_dict(), indent=2))
         torch.save(
