@@ -98,6 +98,18 @@ def corpus_embeddings(fc, cache_dir: Path | None, log=_quiet) -> np.ndarray:
     return e
 
 
+def sliced_embeddings(fc, cache_dir: Path | None, log=_quiet, step: int = 2000):
+    """:func:`corpus_embeddings` of a long split computed and cached in slices of ``step`` texts (resumable)."""
+    from emolens.text.corpora import FaceCorpus
+
+    parts = []
+    for a in range(0, len(fc.texts), step):
+        b = min(a + step, len(fc.texts))
+        part = FaceCorpus(fc.name, f"{fc.split}{a}-{b}", fc.texts[a:b], fc.targets[a:b])
+        parts.append(corpus_embeddings(part, cache_dir, log))
+    return np.vstack(parts)
+
+
 def fit_ovr(x, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest logistic regression (balanced) per column of ``y``: liblinear on sparse TF-IDF, L-BFGS on the
     dense embedding; a column without positives gets zero weights and a bias of -30 (probability ~0)."""
@@ -146,20 +158,49 @@ class MultiFit:
         return out
 
 
-def fit_multi(spec: MultiSpec, corpora: tuple[str, ...], data: dict, log=_quiet) -> MultiFit:
-    """Fit both heads on the train splits of ``corpora`` (``data[(corpus, 'train')] = (FaceCorpus, embeddings)``)."""
+def fit_tfidf_head(spec: MultiSpec, corpora: tuple[str, ...], data: dict, cache: Path | None = None, log=_quiet):
+    """The TF-IDF vectoriser and one-vs-rest head on the train splits of ``corpora``; with ``cache`` (a local
+    folder, never shipped) the fit is kept as a joblib file keyed by the texts, features and C."""
+    import hashlib
+
+    import joblib
+
     t0 = time.perf_counter()
     texts = [normalize_text(t) for k in corpora for t in data[(k, "train")][0].texts]
     y = np.vstack([data[(k, "train")][0].targets for k in corpora])
-    emb = np.vstack([data[(k, "train")][1] for k in corpora]).astype(np.float64)
+    cols = [FER2013.index(cl) for cl in spec.classes]
+    ident = json.dumps([texts, spec.blocks, MULTI_C["tfidf"], cols]).encode("utf-8")
+    path = (
+        None if cache is None else cache / f"tfidf_{'+'.join(corpora)}_{hashlib.sha256(ident).hexdigest()[:16]}.joblib"
+    )
+    if path is not None and path.exists():
+        return joblib.load(path)
     vec = _vectorizer(spec.blocks)
     x = vec.fit_transform(texts)
-    cols = [FER2013.index(cl) for cl in spec.classes]
-    yy = y[:, cols].astype(int)
-    wt, bt = fit_ovr(x, yy, MULTI_C["tfidf"])
+    wt, bt = fit_ovr(x, y[:, cols].astype(int), MULTI_C["tfidf"])
     log(f"[{'+'.join(corpora)}] TF-IDF head: {x.shape[1]} columns ({time.perf_counter() - t0:.0f} s)")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump((vec, wt, bt), path)
+    return vec, wt, bt
+
+
+def fit_multi(
+    spec: MultiSpec,
+    corpora: tuple[str, ...],
+    data: dict,
+    log=_quiet,
+    cache: Path | None = None,
+    c_embedding: float | None = None,
+) -> MultiFit:
+    """Fit both heads on the train splits of ``corpora`` (``data[(corpus, 'train')] = (FaceCorpus, embeddings)``);
+    the embedding head sees the leading texts that have embeddings (all, unless fewer rows were given)."""
+    vec, wt, bt = fit_tfidf_head(spec, corpora, data, cache, log)
+    emb = np.vstack([data[(k, "train")][1] for k in corpora]).astype(np.float64)
+    y_emb = np.vstack([data[(k, "train")][0].targets[: len(data[(k, "train")][1])] for k in corpora])
+    cols = [FER2013.index(cl) for cl in spec.classes]
     t0 = time.perf_counter()
-    we, be = fit_ovr(emb, yy, MULTI_C["embedding"])
+    we, be = fit_ovr(emb, y_emb[:, cols].astype(int), c_embedding or MULTI_C["embedding"])
     log(f"[{'+'.join(corpora)}] embedding head ({time.perf_counter() - t0:.0f} s)")
     return MultiFit(vec, wt, bt, we, be, spec.classes)
 
@@ -205,7 +246,8 @@ def load_multi_data(corpora: tuple[str, ...], cache_dir: Path | None, log=_quiet
     for k in corpora:
         for split in ("train", "val", "test"):
             fc = load_face_corpus(k, split)
-            data[(k, split)] = (fc, corpus_embeddings(fc, cache_dir, log))
+            embed = sliced_embeddings if split == "train" else corpus_embeddings
+            data[(k, split)] = (fc, embed(fc, cache_dir, log))
     return data
 
 
@@ -245,7 +287,7 @@ def train_multi(language: str, out_dir: Path, results_dir: Path, cache_dir: Path
     spec = MULTI[language]
     t_all = time.perf_counter()
     data = load_multi_data(spec.corpora, cache_dir, log)
-    fit = fit_multi(spec, spec.corpora, data, log)
+    fit = fit_multi(spec, spec.corpora, data, log, cache_dir)
     rows, best = [], None
     for weight in MULTI_WEIGHTS:
         score, extra = multi_val_figure(spec, fit, data, spec.corpora, weight)
