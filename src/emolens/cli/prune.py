@@ -60,7 +60,7 @@ def prune(
     from emolens.cli.train import _parse_sets
     from emolens.datasets import data_root
     from emolens.train.export import export_run
-    from emolens.train.prune import attach_record, private_test_accuracy, prune_model
+    from emolens.train.prune import FineTuning, PruneMethod, attach_record, private_test_accuracy, prune_model
 
     name = name or f"{Path(model).stem}-pruned-{round(ratio * 100)}"
     run = run_dir or Path("runs") / name
@@ -72,23 +72,9 @@ def prune(
         )
 
     try:
-        record = prune_model(
-            model,
-            ratio,
-            run,
-            root,
-            finetune,
-            lr=lr,
-            limit_train=limit_train,
-            threads=threads,
-            on_epoch=show,
-            distill_weight=distill,
-            importance=importance,
-            global_pruning=global_pruning,
-            keep_first=keep_first,
-            recalibrate_rows=recalibrate,
-            overrides=_parse_sets(sets or []),
-        )
+        method = PruneMethod(ratio, importance, global_pruning, keep_first, recalibrate)
+        fine = FineTuning(finetune, lr, limit_train, distill, _parse_sets(sets or []))
+        record = prune_model(model, method, fine, run, root, threads=threads, on_epoch=show)
         out.print(
             f"pruned {ratio:.0%} of the channels: widths {record['widths']}, parameters "
             f"{record['parameters_before']:,} -> {record['parameters_after']:,}, MACs {record['macs_before']:,} -> "

@@ -12,7 +12,7 @@ writes as ONNX (and INT8) with a manifest that records what was pruned from what
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,82 +211,98 @@ def val_accuracy(net: nn.Module, rebuilt: Rebuilt, data_root: str | Path) -> flo
 _FIXED = ("arch", "arch_kwargs", "labels", "init_from", "input_size", "mean", "std")
 
 
+@dataclass(frozen=True)
+class PruneMethod:
+    """Which channels go: ``ratio`` of them, ranked by ``importance`` (see ``IMPORTANCE``) within each layer or
+    across all layers at once (``global_pruning``), the first convolution optionally kept whole (``keep_first``);
+    then the batch norms' statistics are re-estimated on ``recalibrate_rows`` Training rows (0: not)."""
+
+    ratio: float = 0.3
+    importance: str = "l2"
+    global_pruning: bool = False
+    keep_first: bool = False
+    recalibrate_rows: int = 2048
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """How the pruned network is fine-tuned: ``epochs`` (0: none) of a cosine from ``lr`` over the first
+    ``limit_train`` Training rows (0: all), taught by the unpruned model (``distill_weight`` of the loss is the KL
+    divergence to its softened outputs, 0 turns it off), the usual way to recover what pruning lost;
+    ``overrides`` sets other fields of its training config (``ema_decay``, ``ferplus_soft``, ``seed``, ...)."""
+
+    epochs: int = 2
+    lr: float = 0.01
+    limit_train: int = 0
+    distill_weight: float = 0.5
+    overrides: dict = field(default_factory=dict)
+
+
 def prune_model(
     model: str,
-    ratio: float,
+    method: PruneMethod,
+    fine: FineTuning,
     run_dir: str | Path,
     data_root: str | Path,
-    finetune_epochs: int = 2,
-    lr: float = 0.01,
-    limit_train: int = 0,
     threads: int = 2,
     on_epoch: Any = None,
-    distill_weight: float = 0.5,
-    importance: str = "l2",
-    global_pruning: bool = False,
-    keep_first: bool = False,
-    recalibrate_rows: int = 2048,
-    overrides: dict | None = None,
 ) -> dict:
-    """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch, prune ``ratio`` of its channels (see
-    :func:`prune_channels`), re-estimate its batch-norm statistics on ``recalibrate_rows`` Training rows (0: not)
-    and fine-tune it for ``finetune_epochs`` (0: none) into ``run_dir``; returns what was pruned (``prune.json``).
-    The fine-tuning is taught by the unpruned model (``distill_weight`` of the loss is the KL divergence to its
-    softened outputs, 0 turns it off), the usual way to recover what pruning lost; ``overrides`` sets other fields
-    of its training config (``ema_decay``, ``ferplus_soft``, ``warmup_epochs``, ``seed``, ...). Run again with the
-    same arguments, it resumes the fine-tuning from ``run_dir/last.pt``.
+    """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch, prune its channels as ``method`` says
+    (see :func:`prune_channels`), and fine-tune it as ``fine`` says into ``run_dir``; returns what was pruned
+    (``prune.json``). Run again with the same arguments, it resumes the fine-tuning from ``run_dir/last.pt``.
 
     ``run_dir`` then holds ``best.pt`` like any training run, for :func:`emolens.train.export.export_run`."""
     from emolens.train.config import TrainConfig
     from emolens.train.loop import Trainer
 
-    overrides = dict(overrides or {})
+    m = method
+    overrides = dict(fine.overrides)
     fixed = sorted(set(overrides) & set(_FIXED))
     if fixed:
         raise ConfigError(f"--set cannot change {', '.join(fixed)}: the pruned network fixes them")
     rb = rebuild(model, data_root, threads)
     net = rb.net
     macs0, params0 = count(net, rb.crop)
-    prune_channels(net, ratio, rb.crop, importance, global_pruning, keep_first)
-    if recalibrate_rows > 0:
-        recalibrate_batch_norms(net, inputs(rb, rb.train_x[:recalibrate_rows]))
+    prune_channels(net, m.ratio, rb.crop, m.importance, m.global_pruning, m.keep_first)
+    if m.recalibrate_rows > 0:
+        recalibrate_batch_norms(net, inputs(rb, rb.train_x[: m.recalibrate_rows]))
     macs1, params1 = count(net, rb.crop)
     kwargs = arch_kwargs(net)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     start = run_dir / "pruned.pt"
-    pruned_cfg = replace(rb.cfg, name=f"{rb.cfg.name}-{round(ratio * 100)}", arch_kwargs=kwargs)
+    pruned_cfg = replace(rb.cfg, name=f"{rb.cfg.name}-{round(m.ratio * 100)}", arch_kwargs=kwargs)
     torch.save({"model": net.state_dict(), "config": pruned_cfg.to_dict()}, start)
-    scope = "ranked across all layers at once" if global_pruning else "the same ratio in every layer"
+    scope = "ranked across all layers at once" if m.global_pruning else "the same ratio in every layer"
     record = {
         "pruned_from": str(model),
         "pruned_from_sha256": rb.digest,
         "library": f"torch-pruning {_tp().__version__}",
-        "method": f"structured: whole convolution channels ranked by {IMPORTANCE[importance]} ({importance}), "
-        f"{scope}{'; first convolution kept whole' if keep_first else ''}; dense head kept",
-        "importance": importance,
-        "global_pruning": global_pruning,
-        "keep_first": keep_first,
-        "ratio": ratio,
+        "method": f"structured: whole convolution channels ranked by {IMPORTANCE[m.importance]} ({m.importance}), "
+        f"{scope}{'; first convolution kept whole' if m.keep_first else ''}; dense head kept",
+        "importance": m.importance,
+        "global_pruning": m.global_pruning,
+        "keep_first": m.keep_first,
+        "ratio": m.ratio,
         "widths": kwargs.get("widths", kwargs.get("conv_widths")),
         "parameters_before": params0,
         "parameters_after": params1,
         "macs_before": macs0,
         "macs_after": macs1,
-        "batch_norm_recalibration_rows": recalibrate_rows,
+        "batch_norm_recalibration_rows": m.recalibrate_rows,
         "public_test_accuracy_before_finetune": round(val_accuracy(net, rb, data_root), 4),
-        "finetune_epochs": finetune_epochs,
-        "finetune_distill_weight": distill_weight if finetune_epochs > 0 else 0.0,
+        "finetune_epochs": fine.epochs,
+        "finetune_distill_weight": fine.distill_weight if fine.epochs > 0 else 0.0,
     }
     fields = {
         **pruned_cfg.to_dict(),
         "init_from": str(start),
-        "epochs": max(1, finetune_epochs),
-        "lr": lr if finetune_epochs > 0 else 0.0,
+        "epochs": max(1, fine.epochs),
+        "lr": fine.lr if fine.epochs > 0 else 0.0,
         "warmup_epochs": 0.2,
-        "limit_train": limit_train,
-        "teacher": [f"{rb.path}@{rb.digest[:12]}"] if distill_weight > 0 else [],
-        "distill_weight": distill_weight,
+        "limit_train": fine.limit_train,
+        "teacher": [f"{rb.path}@{rb.digest[:12]}"] if fine.distill_weight > 0 else [],
+        "distill_weight": fine.distill_weight,
         **overrides,
     }
     try:
@@ -296,7 +312,7 @@ def prune_model(
     if overrides:
         record["finetune_overrides"] = overrides
     (run_dir / "prune.json").write_text(json.dumps(record, indent=2) + "\n")
-    if finetune_epochs > 0:
+    if fine.epochs > 0:
         Trainer(ft, run_dir, data_root).run(on_epoch=on_epoch)
     else:  # no fine-tuning: the pruned weights as they are, in the checkpoint form export reads
         (run_dir / "config.json").write_text(json.dumps(ft.to_dict(), indent=2))
