@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +26,13 @@ from emolens.datasets import data_root
 from emolens.train.config import TrainConfig
 from emolens.train.data import load_dataset
 from emolens.train.loop import (
-    INIT_CALIBRATION_ROWS,
     _accuracy,
     _resolve,
     _to_tensor,
     build_model,
-    center_crop,
     evaluate_logits,
+    load_onnx_start,
 )
-from emolens.train.onnx_init import load_onnx_weights
 from emolens.train.teachers import resolve_teacher
 from weight_soup import reestimate_batch_norm  # research/ is on sys.path when this file runs
 
@@ -44,8 +41,7 @@ def start_weights(cfg: TrainConfig, xtr: torch.Tensor) -> dict[str, torch.Tensor
     """The weights the run started from: its ``init_from`` ONNX model loaded as the training loop loads it."""
     path, _ = resolve_teacher(cfg.init_from, field="init_from")
     model = build_model(cfg, pretrained=False)
-    calib = ((center_crop(xtr[:INIT_CALIBRATION_ROWS], cfg.augment.crop) - cfg.mean) / cfg.std).float()
-    load_onnx_weights(model, path, calib)
+    load_onnx_start(model, path, xtr, cfg)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -120,8 +116,7 @@ def main() -> None:
             reestimate_batch_norm(model, xbn, cfg)
             weights = model.state_dict()
         args.out.mkdir(parents=True, exist_ok=True)
-        out_cfg = replace(cfg, name=cfg.name)
-        torch.save({**state, "model": weights, "config": out_cfg.to_dict()}, args.out / "best.pt")
+        torch.save({**state, "model": weights}, args.out / "best.pt")
         for name in ("config.json", "init.json", "data.json", "teachers.json"):
             if (args.run / name).exists():
                 shutil.copy(args.run / name, args.out / name)

@@ -98,3 +98,17 @@ def test_source_shift_augmentation_changes_what_it_says():
     assert blurred.diff(dim=3).abs().mean() < 0.5 * x.diff(dim=3).abs().mean()
     jpeg = source_shift(x.clone(), AugmentConfig(jpeg_p=1.0, jpeg_quality=(10, 11)), g)
     assert 0.01 < (jpeg - x).abs().mean() < 0.3 and jpeg.min() >= 0 and jpeg.max() <= 1
+
+
+def test_the_data_note_names_the_sources_a_run_trained_on():
+    from emolens.registry import models_dir
+    from emolens.train.config import preset
+    from emolens.train.export import DATA_NOTE
+    from emolens.train.sources import extra_data_note
+
+    shipped = json.loads((models_dir() / "emotion-fer2013.json").read_text())["data_note"]
+    assert DATA_NOTE + extra_data_note(preset("fer2013-cnn-xsource2").extra_train) == shipped
+    assert extra_data_note(()) == ""
+    mine = extra_data_note(["../cache/taiwanese.npz:train", "mine/faces.npz"])
+    assert "train split of the Taiwanese posed-expression set" in mine and "ExpW" not in mine
+    assert mine.endswith(" Also trained on mine/faces.npz.")

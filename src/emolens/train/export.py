@@ -23,15 +23,11 @@ from emolens.train.config import TrainConfig, train_command
 from emolens.train.data import load_npz
 from emolens.train.loop import _resolve, build_model
 from emolens.train.onnx_init import ort_logits
+from emolens.train.sources import extra_data_note
 
 DATA_NOTE = (
     "Trained on FER2013 (research use, as released for the ICML 2013 representation-learning challenge; "
     "no licence granted in the underlying photographs) and FER+ labels (MIT, Microsoft). Use for research."
-)
-# Added for runs that also train on faces_extra (extra_train).
-EXTRA_DATA_NOTE = (
-    " Also trained on the train splits of ExpW, SFEW 2.0 and the Taiwanese posed-expression set (research data"
-    " sets redistributed without a licence: research and testing only)."
 )
 
 
@@ -297,7 +293,7 @@ def _manifest(
             **({"privacy": dp} if (dp := _dp_record(run_dir)) else {}),
         },
         licence="Apache-2.0 (weights); data: research use",
-        data_note=DATA_NOTE + (EXTRA_DATA_NOTE if cfg.extra_train else ""),
+        data_note=DATA_NOTE + extra_data_note(cfg.extra_train),
     )
 
 

@@ -126,6 +126,15 @@ def evaluate_logits(
     return torch.cat(outs)
 
 
+def load_onnx_start(model: torch.nn.Module, path: Path, x: torch.Tensor, cfg: TrainConfig) -> list[str]:
+    """Load the exported `cnn` at ``path`` into ``model`` as a start: its inputs checked against ``cfg``'s crop and
+    normalisation, its batch norms rebuilt from the first ``INIT_CALIBRATION_ROWS`` faces of ``x`` (at the
+    config's input size, in [0, 1]). Returns the names of the tensors left at their initial values."""
+    check_preprocessing(path, cfg.augment.crop, cfg.mean, cfg.std)
+    calib = ((center_crop(x[:INIT_CALIBRATION_ROWS], cfg.augment.crop) - cfg.mean) / cfg.std).float()
+    return load_onnx_weights(model, path, calib)
+
+
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y).float().mean())
 
@@ -248,9 +257,7 @@ class Trainer:
                 init["left_at_initialisation"] = load_matching(plain, start)
             else:  # an exported ONNX file or a shipped model's name
                 path, init["sha256"] = resolve_teacher(cfg.init_from, field="init_from")
-                check_preprocessing(path, cfg.augment.crop, cfg.mean, cfg.std)
-                calib = ((center_crop(xtr[:INIT_CALIBRATION_ROWS], cfg.augment.crop) - cfg.mean) / cfg.std).float()
-                init["left_at_initialisation"] = load_onnx_weights(model, path, calib)
+                init["left_at_initialisation"] = load_onnx_start(model, path, xtr, cfg)
             (self.run_dir / "init.json").write_text(json.dumps(init, indent=2) + "\n")
 
         epoch_rows = cfg.epoch_size or len(xtr)

@@ -153,14 +153,7 @@ def rebuild(model: str, data_root: str | Path, threads: int = 2) -> Rebuilt:
     """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch from its graph."""
     from emolens.train.config import preset
     from emolens.train.data import load_dataset
-    from emolens.train.loop import (
-        INIT_CALIBRATION_ROWS,
-        _resolve,
-        _to_tensor,
-        build_model,
-        center_crop,
-    )
-    from emolens.train.onnx_init import check_preprocessing, load_onnx_weights
+    from emolens.train.loop import _resolve, _to_tensor, build_model, load_onnx_start
     from emolens.train.teachers import resolve_teacher
 
     torch.set_num_threads(threads)
@@ -180,12 +173,10 @@ def rebuild(model: str, data_root: str | Path, threads: int = 2) -> Rebuilt:
         std=float(pre.get("std", base.std)),
         threads=threads,
     )
-    check_preprocessing(path, crop, cfg.mean, cfg.std)
     train = load_dataset(_resolve(cfg.train, Path(data_root)), cfg.labels)
     x = _to_tensor(train.x, cfg.input_size)
-    calib = (center_crop(x[:INIT_CALIBRATION_ROWS], crop) - cfg.mean) / cfg.std
     net = build_model(cfg, pretrained=False)
-    load_onnx_weights(net, path, calib.float())
+    load_onnx_start(net, path, x, cfg)
     return Rebuilt(net, cfg, path, digest, crop, x)
 
 

@@ -20,6 +20,8 @@ from emolens.errors import DataError
 from emolens.labels import FER2013
 
 SOURCES = ("expw", "sfew", "taiwanese")
+#: How a manifest names each source it was trained on.
+SOURCE_NAMES = {"expw": "ExpW", "sfew": "SFEW 2.0", "taiwanese": "the Taiwanese posed-expression set"}
 #: Share of each source's ``train`` split held out (by group) for validation.
 VAL_SHARE = 0.2
 #: How much a tight crop is padded (each side, as a fraction of its size) when no face is found in it as it is.
@@ -134,3 +136,26 @@ def load_split(path: str | Path, split: str, colour: bool = False) -> tuple[np.n
     with np.load(path) as d:
         keep = (d["split"] == split) & d["found"]
         return (d["xc"] if colour else d["x"])[keep], d["y"][keep]
+
+
+def extra_data_note(extra_train: Sequence[str]) -> str:
+    """What a manifest's data note adds for the training sets beside FER2013 (``extra_train`` specs): the cached
+    `faces_extra` sources by name, with their licence caveat, and any other set by its path."""
+    known = [SOURCE_NAMES[Path(spec.rpartition(".npz:")[0]).name] for spec in extra_train if _cached(spec)]
+    other = [spec for spec in extra_train if not _cached(spec)]
+    parts = []
+    if known:
+        names = known[0] if len(known) == 1 else ", ".join(known[:-1]) + " and " + known[-1]
+        parts.append(
+            f" Also trained on the train split{'s' if len(known) > 1 else ''} of {names} (research data"
+            " sets redistributed without a licence: research and testing only)."
+        )
+    if other:
+        parts.append(f" Also trained on {', '.join(other)}.")
+    return "".join(parts)
+
+
+def _cached(spec: str) -> bool:
+    """Whether a training-set spec is a cached `faces_extra` source's split (``.../expw.npz:train``)."""
+    head, sep, _ = spec.rpartition(".npz:")
+    return bool(sep) and Path(head).name in SOURCE_NAMES
