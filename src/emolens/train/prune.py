@@ -100,20 +100,10 @@ def recalibrate_batch_norms(model: nn.Module, x: torch.Tensor, batch: int = 256)
     """Re-estimate every batch norm's running statistics on the normalised inputs ``x`` (no gradient, no weight
     changes). Pruning leaves the next layers' statistics stale; refreshing them is how a pruned network's accuracy
     before fine-tuning is judged fairly (adaptive batch norm, Li et al. 2020, EagleEye)."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # a cumulative average over all the batches
-    model.train()
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch):
-                model(x[i : i + batch])
-    finally:
-        for m, momentum in zip(norms, saved, strict=True):
-            m.momentum = momentum
-        model.eval()
+    from torch.optim.swa_utils import update_bn  # a cumulative average over the batches, momenta restored
+
+    update_bn((x[i : i + batch] for i in range(0, len(x), batch)), model)
+    model.eval()
 
 
 def conv_widths(model: nn.Module) -> list[int]:
@@ -190,12 +180,12 @@ def inputs(rebuilt: Rebuilt, x: torch.Tensor) -> torch.Tensor:
 def val_accuracy(net: nn.Module, rebuilt: Rebuilt, data_root: str | Path) -> float:
     """Top-1 accuracy of ``net`` on the config's validation split (FER2013 PublicTest)."""
     from emolens.train.data import load_dataset
-    from emolens.train.loop import _resolve, _to_tensor, evaluate_logits
+    from emolens.train.loop import _accuracy, _resolve, _to_tensor, evaluate_logits
 
     cfg = rebuilt.cfg
     val = load_dataset(_resolve(cfg.val, Path(data_root)), cfg.labels)
     logits = evaluate_logits(net, _to_tensor(val.x, cfg.input_size), rebuilt.crop, cfg.mean, cfg.std)
-    return float((logits.argmax(1) == torch.from_numpy(val.y)).float().mean())
+    return _accuracy(logits, torch.from_numpy(val.y))
 
 
 #: Fine-tuning config fields that ``overrides`` may not set: they describe the pruned network and its start.
