@@ -18,7 +18,9 @@ out = Console()
 def prune(
     model: Annotated[str, typer.Argument(help="A shipped `cnn` emotion model's name, or an ONNX export of one.")],
     ratio: Annotated[float, typer.Option(help="Fraction of each convolution's channels to remove.")] = 0.3,
-    finetune: Annotated[int, typer.Option(help="Fine-tuning epochs on FER2013 Training after pruning (0: none).")] = 2,
+    finetune: Annotated[
+        int, typer.Option(help="Fine-tuning epochs after pruning (0: none), of the recipe's epoch size.")
+    ] = 2,
     lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning (cosine).")] = 0.01,
     name: Annotated[str | None, typer.Option(help="Name of the pruned model (default MODEL-pruned-PERCENT).")] = None,
     out_dir: Annotated[
@@ -35,7 +37,7 @@ def prune(
         Path | None, typer.Option(help="Dataset root (default: EMOLENS_DATA or ../shared/datasets).")
     ] = None,
     importance: Annotated[
-        str, typer.Option(help="How channels are ranked: l2, l1 (weight norms), bn (batch-norm scale) or lamp.")
+        str, typer.Option(help="How channels are ranked: l2, l1 (weight norms), bn (batch-norm scale), lamp or fpgm.")
     ] = "l2",
     global_pruning: Annotated[
         bool, typer.Option("--global/--uniform", help="Rank channels across all layers, or remove RATIO of each.")
@@ -44,6 +46,18 @@ def prune(
     recalibrate: Annotated[
         int, typer.Option(help="Training rows that re-estimate the batch norms after pruning (0: none).")
     ] = 2048,
+    round_to: Annotated[
+        int,
+        typer.Option(
+            help="Keep a multiple of N channels in each convolution (8 suits ONNX Runtime on AVX2; 1: any number)."
+        ),
+    ] = 8,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            help="Training preset whose data and augmentation the fine-tuning uses (default: the model's own)."
+        ),
+    ] = None,
     sets: Annotated[
         list[str] | None,
         typer.Option(
@@ -72,8 +86,8 @@ def prune(
         )
 
     try:
-        method = PruneMethod(ratio, importance, global_pruning, keep_first, recalibrate)
-        fine = FineTuning(finetune, lr, limit_train, distill, _parse_sets(sets or []))
+        method = PruneMethod(ratio, importance, global_pruning, keep_first, recalibrate, round_to)
+        fine = FineTuning(finetune, lr, limit_train, distill, _parse_sets(sets or []), recipe)
         record = prune_model(model, method, fine, run, root, threads=threads, on_epoch=show)
         out.print(
             f"pruned {ratio:.0%} of the channels: widths {record['widths']}, parameters "
