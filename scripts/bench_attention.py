@@ -291,9 +291,16 @@ def video_bench(data: Path, runs: int, threads: int) -> dict:
         res = {"frames": n}
         exe = str(Path(sys.executable).with_name("emolens"))
         # the two commands in turn (A B A B ...) after one warm-up each, so a drift of the machine's speed hits both
-        runs_of: dict[str, list[tuple[float, float]]] = {"without": [], "with_attention": []}
+        # and the same with the whole frame searched for faces in every frame (the default before 2026-12-07)
+        arms = (
+            ("with_attention", ["--attention"]),
+            ("without", []),
+            ("with_attention_whole_frames", ["--attention", "--full-detect-every", "1"]),
+            ("without_whole_frames", ["--full-detect-every", "1"]),
+        )
+        runs_of: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in arms}
         for k in range(runs + 1):
-            for name, extra in (("with_attention", ["--attention"]), ("without", [])):
+            for name, extra in arms:
                 out = Path(tmp) / f"{name}{k}"
                 cmd = [exe, "video", str(padded), "--output", str(out), "--no-plots", "-q", "--threads", str(threads)]
                 before = os.times()
@@ -316,9 +323,14 @@ def video_bench(data: Path, runs: int, threads: int) -> dict:
         pairs = list(zip(runs_of["with_attention"], runs_of["without"], strict=True))
         res["ratio_wall"] = round(statistics.median(a[0] / b[0] for a, b in pairs), 3)
         res["ratio_cpu"] = round(statistics.median(a[1] / b[1] for a, b in pairs), 3)
+        whole = list(zip(runs_of["with_attention"], runs_of["with_attention_whole_frames"], strict=True))
+        res["ratio_wall_vs_whole_frames"] = round(statistics.median(a[0] / b[0] for a, b in whole), 3)
         res["pairs"] = len(pairs)
         res["load_average"] = [round(x, 2) for x in os.getloadavg()]
-        res["command"] = "emolens video single_640x480.mp4 --output OUT --no-plots -q --threads N [--attention]"
+        res["command"] = (
+            "emolens video single_640x480.mp4 --output OUT --no-plots -q --threads N [--attention] "
+            "[--full-detect-every 1]"
+        )
     return res
 
 

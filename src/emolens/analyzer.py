@@ -218,6 +218,11 @@ class Analyzer:
             URL (``rtsp://...``, ``http://...``), or an open :class:`~emolens.video.sources.VideoSource`.
         every_n_frames : int, default 1
             Analyse frames whose index is a multiple of this.
+        full_detect_every : int, default 5
+            Search the whole frame for faces every this many analysed frames; in the frames between, only the
+            squares around the faces of the previous frame, a face larger than 192 px shrunk to about that size
+            (:class:`~emolens.detect.regions.RegionDetector`). A face not found again, a cut or more than four
+            faces bring the whole-frame search back at once. 1: the whole frame every time.
         target_fps : float, optional
             Analyse at most this many frames per second of video time (combined with ``every_n_frames``).
         max_frames : int, optional

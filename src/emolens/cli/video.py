@@ -86,6 +86,14 @@ def video(
         float | None, typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second of video.")
     ] = None,
     detector: DetectorOpt = DEFAULT_DETECTOR,
+    full_detect_every: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Search the whole frame for faces every Nth analysed frame, and between only around the tracked "
+            "faces (1: the whole frame every time).",
+        ),
+    ] = 5,
     smoothing: Annotated[Smoothing, typer.Option(help="Temporal smoothing per track.")] = Smoothing.ema,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after reading this many frames.")
@@ -158,6 +166,7 @@ def video(
     try:
         config = SessionConfig(
             every_n_frames=every,
+            full_detect_every=full_detect_every,
             target_fps=fps,
             max_frames=max_frames,
             smoothing=smoothing.value,

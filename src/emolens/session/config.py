@@ -36,7 +36,7 @@ class SessionConfig:
 
     Attributes
     ----------
-    every_n_frames, target_fps, max_frames, smoothing, live, batch_frames, buffer_frames:
+    every_n_frames, full_detect_every, target_fps, max_frames, smoothing, live, batch_frames, buffer_frames:
         As in :meth:`emolens.Analyzer.analyze_video`.
     min_confidence:
         Below this smoothed confidence a track's label is ``uncertain`` (``smoothing_options['min_confidence']``).
@@ -62,6 +62,7 @@ class SessionConfig:
     """
 
     every_n_frames: int = 1
+    full_detect_every: int = 5
     target_fps: float | None = None
     max_frames: int | None = None
     smoothing: str = "ema"
@@ -89,7 +90,16 @@ class SessionConfig:
         return options
 
 
-_VIDEO_KEYS = ("every_n_frames", "target_fps", "max_frames", "smoothing", "live", "batch_frames", "buffer_frames")
+_VIDEO_KEYS = (
+    "every_n_frames",
+    "full_detect_every",
+    "target_fps",
+    "max_frames",
+    "smoothing",
+    "live",
+    "batch_frames",
+    "buffer_frames",
+)
 
 
 def parse_rules(specs: Sequence[str | Rule]) -> list[Rule]:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from emolens.detect.regions import RegionDetector
 from emolens.errors import ConfigError
 from emolens.stages import AttentionOption, Prepared, Stages, TrackIdentifier, attention_stage, make_face
 from emolens.types import FrameResult
@@ -61,6 +62,7 @@ class VideoOptions(TypedDict, total=False):
     buffer_frames: int
     sequence_fps: float
     attention: AttentionOption
+    full_detect_every: int
 
 
 @dataclass
@@ -111,8 +113,10 @@ class VideoRun:
         sequence_fps: float = 25.0,
         attention: AttentionOption = None,
         identities: TrackIdentifier | None = None,
+        full_detect_every: int = 5,
     ) -> None:
         _check_int("every_n_frames", every_n_frames, 1)
+        _check_int("full_detect_every", full_detect_every, 1)
         if target_fps is not None and (_bad_number(target_fps) or target_fps <= 0):
             raise ConfigError(f"target_fps must be a positive number, got {target_fps!r}")
         if max_frames is not None:
@@ -131,6 +135,7 @@ class VideoRun:
         # Models first (a ModelError before the source is opened), then the source.
         self._stages = stages
         self._detector = stages.tracking_detector(self.tracker_config.low_score)
+        self.full_detect_every = full_detect_every
         self._identities = identities
         self._attention = attention_stage(attention, stages.threads)
         #: the :class:`emolens.attention.AttentionAnalyzer` of the run (its ``finished`` tracks hold the focus
@@ -276,6 +281,7 @@ class VideoRun:
 
     def _detect_body(self) -> None:
         tracker = Tracker(self.tracker_config)
+        detector = RegionDetector(self._detector, self.full_detect_every)
         assigned_before = 0  # ids given by the trackers of earlier passes of a looping source
         loop = 0
         while True:
@@ -291,8 +297,11 @@ class VideoRun:
                 forget = tracker.active_ids
                 assigned_before += tracker.ids_assigned
                 tracker = Tracker(self.tracker_config)
-            tracked = tracker.update(self._stages.big_enough(self._detector.detect(frame.rgb)))
+                detector.reset()
+            found = detector.detect(frame.rgb, near=tracker.live_boxes)
+            tracked = tracker.update(self._stages.big_enough(found))
             self.stats.tracks = assigned_before + tracker.ids_assigned
+            self.stats.frames_searched_whole = detector.full_frames
             most = self._stages.max_faces
             if most is not None and len(tracked) > most:
                 keep = sorted(tracked, key=lambda t: t.detection.box.area, reverse=True)

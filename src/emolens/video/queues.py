@@ -34,6 +34,9 @@ class VideoStats:
         Emotion-model calls (each may hold the faces of several frames).
     max_batch_faces : int
         Most faces sent to the emotion model in one call.
+    frames_searched_whole : int
+        Sampled frames in which the detector searched the whole frame; in the others it searched only around the
+        faces being tracked (see ``full_detect_every``).
     """
 
     frames_read: int = 0
@@ -44,6 +47,7 @@ class VideoStats:
     tracks: int = 0
     model_calls: int = 0
     max_batch_faces: int = 0
+    frames_searched_whole: int = 0
 
 
 class End:

@@ -258,6 +258,12 @@ class Tracker:
         return [t.track_id for t in self._tracks if t.confirmed]
 
     @property
+    def live_boxes(self) -> list[Box]:
+        """Where the faces of the last frame are: the boxes of the tracks matched in it, tentative ones included
+        (where a region detector looks in the next frame)."""
+        return [t.last_box for t in self._tracks if t.misses == 0]
+
+    @property
     def ids_assigned(self) -> int:
         """How many track ids have been given so far."""
         return self._next_id - 1
