@@ -2,13 +2,13 @@
 
 A face moves little from one frame to the next, so a video needs the whole frame searched only to find faces that
 are new. :class:`RegionDetector` runs its detector on the whole frame every ``full_every`` frames and, in the
-frames between, on a small square around each face of the previous frame, shrunk to ``side`` pixels: a 640x480
-frame with one face costs about a sixth of the work, and a face that fills the frame is searched
-at a fraction of its size. It falls back to the whole frame as soon as a face is not
-found again in its square, when the shrunk squares would hold many of the frame's pixels, or when there are more than
-``max_regions`` faces, so a lost face or a crowd costs nothing in recall. Backends with a fixed input size
-(BlazeFace) always search the whole frame. MediaPipe's face pipelines skip their
-detector in the same way, tracking from the previous frame's landmarks.
+frames between, only on a square around each face of the previous frame, a face larger than ``face_px`` shrunk to
+about that size there: the three faces of a 640x480 reception clip take a fifth of the frame's pixels, and a face
+that fills the frame is searched at a fraction of its size. It goes back to the whole frame as soon as a face is
+not found again in its square, when the shrunk squares would hold many of the frame's pixels, or when there are
+more than ``max_regions`` faces, so a lost face or a crowd costs nothing in recall. Backends with a fixed input
+size (BlazeFace) always search the whole frame. MediaPipe's face pipelines skip their detector in the same way,
+tracking from the previous frame's landmarks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from emolens.detect.base import Detector
 from emolens.detect.common import check_fraction, check_int
+from emolens.errors import ConfigError
 from emolens.types import Box, Detection
 
 
@@ -109,7 +110,7 @@ class RegionDetector:
         self.name = detector.name
         self.full_every = check_int("full_every", full_every, 1)
         if not context >= 1.2:
-            raise ValueError(f"context must be at least 1.2 face sides, got {context}")
+            raise ConfigError(f"context must be at least 1.2 face sides, got {context}")
         self.context = float(context)
         self.face_px = check_int("face_px", face_px, 32)
         self.max_regions = check_int("max_regions", max_regions, 1)
