@@ -150,7 +150,7 @@ def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
 def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir):
     """The yawn features of a real yawning mesh turned by 25° of yaw and 15° of pitch stay within 3 %, where the
     image's own mouth aspect ratio (gap over width) changes by more than that; the same mesh with a face score
-    under 0.5 (the mesh sees no face) gets no yawn decision."""
+    under 0.5 (the mesh sees no face) gets no yawn decision, and one without irises the same."""
     from emolens.attention import measure
     from emolens.attention.geometry import INNER_CORNERS, INNER_LIPS, yawn_features
 
@@ -159,6 +159,9 @@ def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir
     m = att.measures(rgb, [largest(analyzer, rgb)])[0]
     assert m.yawning(att.config)
     assert not measure(dataclasses.replace(m.mesh, score=0.2)).yawning(att.config)
+    # the lips alone decide: the same mesh without the iris model's eye contours still yawns, as much
+    no_iris = measure(dataclasses.replace(m.mesh, eye_contours=None, iris=None))
+    assert no_iris.yawning(att.config) and no_iris.yawn_p == pytest.approx(m.yawn_p)
     pts = m.mesh.points.astype(np.float64)
     a, b = np.radians(25.0), np.radians(15.0)
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])

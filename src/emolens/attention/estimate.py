@@ -147,7 +147,8 @@ class Measures:
 def measure(mesh: Any) -> Measures:
     """Head pose, eye aspect ratios, gaze and mouth opening of one :class:`~emolens.landmarks.Mesh`.
 
-    The eye aspect ratios come from the iris model's eye contours when the mesh has them, else from the mesh."""
+    The eye aspect ratios come from the iris model's eye contours when the mesh has them, else from the mesh; the
+    yawn probability needs only the mesh's lips (none where the mesh scores the face under ``MESH_FACE``)."""
     pts = mesh.points
     yaw, pitch, roll = geometry.head_pose(pts)
     gaze = geometry.gaze_angles(pts, mesh.iris) if mesh.iris is not None else None
@@ -165,7 +166,7 @@ def measure(mesh: Any) -> Measures:
         mesh.score,
         mesh,
         mesh.eye_contours is not None,
-        yawn_probability(feats) if mesh.eye_contours is not None and mesh.score >= MESH_FACE else float("nan"),
+        yawn_probability(feats) if mesh.score >= MESH_FACE else float("nan"),  # the mouth alone: no iris needed
     )
 
 
