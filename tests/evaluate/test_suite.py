@@ -88,3 +88,15 @@ def test_suite_cli_prints_one_table_with_means(small_root, tmp_path):
         assert by[("mean", m)]["accuracy"] == pytest.approx(sum(x["accuracy"] for x in mine) / 4, abs=1e-4)
         assert all(0 <= x["ece"] <= 1 and x["no_face"] >= 0 for x in mine)
     assert "cross-source suite" in r.stdout and "taiwanese dev" in r.stdout
+
+
+def test_suite_honours_tta(small_root):
+    """--tta reaches every model of the suite: mirrored faces change the scores of the npz rows."""
+    from emolens.evaluate.suite import run_suite
+
+    sets = [s for s in find_sets(small_root) if s.kind == "npz"][:1]
+    plain, mirrored = (
+        run_suite(["emotion-fer2013"], small_root, threads=1, sets=sets, tta=t)[0] for t in (False, True)
+    )
+    assert plain["n"] == mirrored["n"] == 700
+    assert (plain["accuracy"], plain["ece"]) != (mirrored["accuracy"], mirrored["ece"])

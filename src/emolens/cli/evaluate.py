@@ -101,7 +101,7 @@ def evaluate(
     except EmolensError as e:
         raise fail(e) from None
     if suite:
-        _suite(model, data_root, detector, threads, json_path, running.quiet)
+        _suite(model, data_root, detector, threads, tta, json_path, running.quiet)
     if data is not None and npz is not None:
         raise fail(ConfigError("give --npz or --data, not both"))
     if data is not None and data.suffix.lower() == ".npz":
@@ -299,7 +299,7 @@ def _finish(reports: list, right: list, json_path: tuple[bool, str | None]) -> N
     raise typer.Exit(EXIT_OK)
 
 
-def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
+def _suite(model, data_root, detector, threads, tta, json_path, quiet) -> None:
     from emolens.datasets import data_root as default_root
     from emolens.evaluate.suite import find_sets, run_suite
     from emolens.registry import model_names
@@ -316,10 +316,11 @@ def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
             if not quiet:
                 err.print(f"{set_name}: {name}", highlight=False)
 
-        rows = run_suite(names, root, detector, threads, sets, on_set=show)
+        rows = run_suite(names, root, detector, threads, sets, on_set=show, tta=tta)
     except EmolensError as e:
         raise fail(e) from None
-    t = Table(title=f"cross-source suite ({detector}; photos: largest face)", show_edge=False)
+    mirrored = "; mirror TTA" if tta else ""
+    t = Table(title=f"cross-source suite ({detector}; photos: largest face{mirrored})", show_edge=False)
     for col in ("set", "model", "n", "accuracy", "macro-F1", "ECE", "no face"):
         t.add_column(col, justify="left" if col in ("set", "model") else "right")
     for r in rows:
@@ -330,7 +331,7 @@ def _suite(model, data_root, detector, threads, json_path, quiet) -> None:
     visible, json_to = json_path
     if visible:
         (out if out.is_terminal else Console(width=160)).print(t)
-    write_json({"detector": detector, "rows": rows}, json_to)
+    write_json({"detector": detector, "tta": tta, "rows": rows}, json_to)
     if json_to not in (None, "-"):
         err.print(f"wrote {json_to}", highlight=False)
     raise typer.Exit(EXIT_OK)

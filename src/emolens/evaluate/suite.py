@@ -96,13 +96,15 @@ def run_suite(
     threads: int = 0,
     sets: list[SuiteSet] | None = None,
     on_set: Callable[[str, str], None] | None = None,
+    tta: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per set and model (``set``, ``model``, ``n``, ``accuracy``, ``macro_f1``, ``ece``, ``no_face``), then
-    one ``mean`` row per model. Faces are detected once per set and shared by the models."""
+    one ``mean`` row per model. Faces are detected once per set and shared by the models; ``tta`` averages each
+    face with its mirror image."""
     from emolens.analyzer import Analyzer
 
     sets = find_sets(root) if sets is None else sets
-    analyzers = {m: Analyzer(detector, m, threads=threads) for m in models}
+    analyzers = {m: Analyzer(detector, m, threads=threads, tta=tta) for m in models}
     first = analyzers[models[0]]
     rows: list[dict[str, Any]] = []
     for s in sets:
