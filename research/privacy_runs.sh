@@ -7,6 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 E=${EMOLENS_BIN:-.venv/bin/emolens}
 R=${RUNS:-runs/privacy}
+OLD=${OLD_MODEL:-$R/old/emotion-fer2013.onnx}  # the FER2013-only model of 07a48a3 (see the prune arms)
 mkdir -p "$R"
 # The same small `cnn` (GroupNorm, widths 8-16-32-64, 92k parameters) for every DP and federated arm, trained by
 # AdamW at batch 64 without augmentation (at this budget of steps, augmentation only slows learning); PrivateTest is
@@ -29,29 +30,48 @@ arm() {
         --run-dir $R/public-pretrain &&
         $E train "${COMMON[@]}" --dp-epsilon "${1#pretrained-dp-eps}" --set init_from=$R/public-pretrain/last.pt \
           --set lr=0.0003 --run-dir $R/$1 ;;
+    # The arms up to `prunesoft` ran on 2026-12-06/07 on the FER2013-only model then shipped (OLD: `git show
+    # 07a48a3:src/emolens/models/emotion-fer2013.onnx > old.onnx`, with its .json beside it), any channel count
+    # and FER2013 alone (`--round-to 1 --recipe fer2013-cnn`, the behaviour of that day).
     # The shipped model, pruned, fine-tuned for one pass over the first 5,000 Training rows, taught by itself.
     prune-*)
-      $E prune emotion-fer2013 --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
+      $E prune "$OLD" --round-to 1 --recipe fer2013-cnn --ratio "0.${1#prune-}" --finetune 1 --limit-train 5000 --threads 1 \
         --output $R/pruned --run-dir $R/$1 ;;
     # The same, fine-tuned for 2 epochs over the whole Training split.
     prunelong-*)
-      $E prune emotion-fer2013 --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
+      $E prune "$OLD" --round-to 1 --recipe fer2013-cnn --ratio "0.${1#prunelong-}" --finetune 2 --threads 1 \
         --name "emotion-fer2013-pruned-${1#prunelong-}0-ft2" --output $R/pruned --run-dir $R/$1 ;;
     # Channels ranked by batch-norm scale (chosen on PublicTest by scripts/prune_criteria.py), batch norms
     # re-estimated on 2,048 Training rows; no fine-tuning.
     prunezero-*)
-      $E prune emotion-fer2013 --ratio "0.${1#prunezero-}" --importance bn --finetune 0 --threads 1 \
+      $E prune "$OLD" --round-to 1 --recipe fer2013-cnn --ratio "0.${1#prunezero-}" --importance bn --finetune 0 --threads 1 \
         --name "emotion-fer2013-pruned-${1#prunezero-}0-ft0" --output $R/pruned --run-dir $R/prune${1#prunezero-}0-ft0 ;;
     # The same, fine-tuned for 3 full epochs: cosine from lr 0.01, distillation from the unpruned model (0.5), weights
     # averaged (EMA 0.997), selected on PublicTest; `prunesoft` also takes the FER+ votes as 0.3 of the targets.
     prunehard-*)
-      $E prune emotion-fer2013 --ratio "0.${1#prunehard-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
+      $E prune "$OLD" --round-to 1 --recipe fer2013-cnn --ratio "0.${1#prunehard-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
         --threads 1 --set ema_decay=0.997 \
         --name "emotion-fer2013-pruned-${1#prunehard-}0-ft3h" --output $R/pruned --run-dir $R/prune${1#prunehard-}0-ft3h ;;
     prunesoft-*)
-      $E prune emotion-fer2013 --ratio "0.${1#prunesoft-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
+      $E prune "$OLD" --round-to 1 --recipe fer2013-cnn --ratio "0.${1#prunesoft-}" --importance bn --finetune 3 --lr 0.01 --distill 0.5 \
         --threads 1 --set ema_decay=0.997 --set ferplus_soft=0.3 \
         --name "emotion-fer2013-pruned-${1#prunesoft-}0-ft3" --output $R/pruned --run-dir $R/prune${1#prunesoft-}0-ft3 ;;
+    # The model shipped since 2026-12-07 (trained for breadth), each convolution keeping a multiple of 8 channels,
+    # fine-tuned on its own recipe (fer2013-cnn-xsource2: FER2013 with the cached ExpW, SFEW and Taiwanese train
+    # rows, epochs of 8,192 rows, selected on the mean of four validation sets), distilled from itself (0.5).
+    # `prunex0-*`: no fine-tuning; `prunex1-*`: the same with any channel count, for the speed comparison.
+    prunex0-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunex0-}" --importance bn --finetune 0 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunex0-}0-r8-ft0" --output $R/pruned --run-dir $R/prunex${1#prunex0-}0-ft0 ;;
+    prunex1-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunex1-}" --importance bn --finetune 0 --round-to 1 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunex1-}0-r1-ft0" --output $R/pruned --run-dir $R/prunex${1#prunex1-}0-r1 ;;
+    prunex12-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunex12-}" --importance bn --finetune 12 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunex12-}0-ft12" --output $R/pruned --run-dir $R/prunex${1#prunex12-}0-ft12 ;;
+    prunex30-*)
+      $E prune emotion-fer2013 --ratio "0.${1#prunex30-}" --importance bn --finetune 30 --threads 1 \
+        --name "emotion-fer2013-pruned-${1#prunex30-}0-ft30" --output $R/pruned --run-dir $R/prunex${1#prunex30-}0-ft30 ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \

@@ -221,8 +221,10 @@ class Analyzer:
         full_detect_every : int, default 5
             Search the whole frame for faces every this many analysed frames; in the frames between, only the
             squares around the faces of the previous frame, a face larger than 192 px shrunk to about that size
-            (:class:`~emolens.detect.regions.RegionDetector`). A face not found again, a cut or more than four
-            faces bring the whole-frame search back at once. 1: the whole frame every time.
+            (:class:`~emolens.detect.regions.RegionDetector`). A face lost or not found again, more than four
+            faces, squares that would cost over 40% of the whole search, analysed frames more than 0.25 s of video
+            apart, a new pass of a looping source and BlazeFace bring the whole-frame search back at once. 1: the
+            whole frame every time.
         target_fps : float, optional
             Analyse at most this many frames per second of video time (combined with ``every_n_frames``).
         max_frames : int, optional

@@ -103,3 +103,31 @@ def test_full_detect_every_one_is_the_whole_frame_every_time(data_dir) -> None:
     assert runs[1] == runs[5] == [3] * 30
     with pytest.raises(ConfigError, match="full_detect_every"):
         analyzer.analyze_video(clip, full_detect_every=0)
+
+
+def test_frames_far_apart_in_video_time_are_searched_whole(frames) -> None:
+    rd = RegionDetector(build_detector("yunet", threads=1), full_every=5)
+    near = [d.box for d in rd.detect(frames[0], t=0.0)]
+    rd.detect(frames[1], near=near, t=0.04)
+    assert (rd.full_frames, rd.region_frames) == (1, 1)
+    rd.detect(frames[2], near=near, t=0.5)  # 0.46 s later: faces may have moved far or come in
+    assert (rd.full_frames, rd.region_frames) == (2, 1)
+
+
+def test_a_face_is_never_searched_finer_than_in_the_whole_frame() -> None:
+    # a 1920-px frame that the whole-frame search shrinks by 2.2 (to 864 px): a 150-px face is shrunk as much
+    r = region_around(Box(900, 500, 1050, 650), 1920, 1080, context=1.6, face_px=192, min_scale=1920 / 864)
+    assert r.scale == pytest.approx(1920 / 864)
+
+
+def test_the_tracker_says_when_a_confirmed_face_is_lost() -> None:
+    from emolens.video.tracker import Tracker
+
+    tracker = Tracker({"min_hits": 1})
+    a, b = Detection(Box(10, 10, 60, 60), 0.9), Detection(Box(200, 10, 250, 60), 0.9)
+    tracker.update([a, b])
+    assert not tracker.has_lost and len(tracker.live_boxes) == 2
+    tracker.update([a])  # b missed: the pipeline then searches the whole frame, not only around a
+    assert tracker.has_lost and tracker.live_boxes == [a.box]
+    tracker.update([a, b])
+    assert not tracker.has_lost

@@ -70,6 +70,7 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
     assert rec["pruned_from_sha256"] == get_model("emotion-fer2013", task="emotion").manifest.sha256
     assert rec["widths"] == [16, 32, 64, 128] and rec["parameters_after"] < 0.35 * rec["parameters_before"]
     assert rec["round_to"] == 8 and rec["finetune_recipe"] == "fer2013-cnn-xsource2"  # the recipe it was trained by
+    assert rec["finetune_recipe_from"] == "manifest"
     assert manifest["parameters"] == rec["parameters_after"]
     shipped = (get_model("emotion-fer2013", task="emotion").path).stat().st_size
     assert (tmp_path / "emotion-fer2013-pruned-50.onnx").stat().st_size < 0.4 * shipped

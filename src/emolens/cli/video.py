@@ -185,7 +185,13 @@ def video(
             from emolens.privacy.retention import Retention, parse_age
 
             Retention(analyzer.gallery.store, parse_age(retain)).start()  # a daemon thread: ends with the process
-        facts = {"detector": detector, "model": model, "smoothing": smoothing.value}
+        facts = {
+            "detector": detector,
+            "model": model,
+            "smoothing": smoothing.value,
+            "every": every,
+            "full_detect_every": full_detect_every,
+        }
         outputs = VideoOutputSink(
             out,
             tables=tables,

@@ -3,12 +3,14 @@
 A face moves little from one frame to the next, so a video needs the whole frame searched only to find faces that
 are new. :class:`RegionDetector` runs its detector on the whole frame every ``full_every`` frames and, in the
 frames between, only on a square around each face of the previous frame, a face larger than ``face_px`` shrunk to
-about that size there: the three faces of a 640x480 reception clip take a fifth of the frame's pixels, and a face
-that fills the frame is searched at a fraction of its size. It goes back to the whole frame as soon as a face is
-not found again in its square, when the shrunk squares would hold many of the frame's pixels, or when there are
-more than ``max_regions`` faces, so a lost face or a crowd costs nothing in recall. Backends with a fixed input
-size (BlazeFace) always search the whole frame. MediaPipe's face pipelines skip their detector in the same way,
-tracking from the previous frame's landmarks.
+about that size there (never finer than the whole-frame search sees it): the three faces of ``stage_three.mp4``
+(640x480) take under a quarter of the frame's pixels, and a face that fills the frame is searched at a fraction of
+its size. It goes back to the whole frame at once when a face is not found again in its square, when the shrunk
+squares would cost more than ``max_share`` of the whole-frame search, when there are more than ``max_regions``
+faces, or when the frames are more than ``max_gap_s`` of video time apart (sparse sampling, dropped live frames),
+so a lost face or a crowd costs nothing in recall. Backends with a fixed input size (BlazeFace) always search the
+whole frame. MediaPipe's face pipelines skip their detector in the same way, tracking from the previous frame's
+landmarks.
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ class Region:
     scale: float  # frame pixels per pixel of the searched crop (>= 1)
 
 
-def region_around(box: Box, width: int, height: int, context: float, face_px: float) -> Region:
+def region_around(box: Box, width: int, height: int, context: float, face_px: float, min_scale: float = 1.0) -> Region:
     """The square ``context`` times the face's side around ``box``'s centre, clipped to the frame, and how much
-    it is shrunk so that the face is about ``face_px`` pixels (never enlarged)."""
+    it is shrunk so that the face is about ``face_px`` pixels (never enlarged; at least ``min_scale``, the shrink
+    of the whole-frame search, so a face is never searched finer than there)."""
     half = context * box.size / 2
     cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
     x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
     x2, y2 = min(width, int(np.ceil(cx + half))), min(height, int(np.ceil(cy + half)))
-    return Region(x1, y1, x2, y2, max(1.0, box.size / face_px))
+    return Region(x1, y1, x2, y2, max(1.0, min_scale, box.size / face_px))
 
 
 def _to_frame(d: Detection, r: Region) -> Detection:
@@ -89,7 +92,11 @@ class RegionDetector:
     max_regions
         More faces than this: the whole frame is searched.
     max_share
-        Squares that, once shrunk, hold more than this share of the frame's pixels: the whole frame is searched.
+        Squares that, once shrunk, hold more than this share of the pixels the whole-frame search takes (after the
+        detector's own ``max_size`` shrink): the whole frame is searched.
+    max_gap_s
+        Frames further apart than this in video time (``t``): the whole frame is searched, since faces may have
+        moved far or appeared.
     min_iou
         A face counts as found again when a face found in its square overlaps its last box by this much (IoU);
         else the whole frame is searched.
@@ -105,6 +112,7 @@ class RegionDetector:
         max_regions: int = 4,
         max_share: float = 0.4,
         min_iou: float = 0.3,
+        max_gap_s: float = 0.25,
     ) -> None:
         self.detector = detector
         self.name = detector.name
@@ -116,6 +124,8 @@ class RegionDetector:
         self.max_regions = check_int("max_regions", max_regions, 1)
         self.max_share = check_fraction("max_share", max_share)
         self.min_iou = check_fraction("min_iou", min_iou)
+        self.max_gap_s = float(max_gap_s)
+        self._last_t: float | None = None
         # A backend with a fixed input size (BlazeFace: 128 px) letterboxes any square to it and was seen to
         # lose faces there (stage_three.mp4: one of three tracks for 47 of 90 frames); it searches whole frames.
         self.resizable = bool(getattr(detector, "stride", 0))
@@ -125,12 +135,15 @@ class RegionDetector:
         self.region_frames = 0
 
     def reset(self) -> None:
-        """Search the next frame whole (a cut, a new pass of a looping source)."""
+        """Search the next frame whole (e.g. a new pass of a looping source)."""
         self._since_full = 0
 
-    def detect(self, image: np.ndarray, near: Sequence[Box] = ()) -> list[Detection]:
-        """Faces in ``image`` (RGB uint8), sorted by score: in the whole frame, or only around ``near``."""
-        regions = self._regions(image, near)
+    def detect(self, image: np.ndarray, near: Sequence[Box] = (), t: float | None = None) -> list[Detection]:
+        """Faces in ``image`` (RGB uint8), sorted by score: in the whole frame, or only around ``near`` (where the
+        faces were in the frame before, ``t`` seconds of video time: the frame's own time, when known)."""
+        gap = t is not None and self._last_t is not None and not 0 <= t - self._last_t <= self.max_gap_s
+        self._last_t = t
+        regions = None if gap else self._regions(image, near)
         if regions is not None:
             found = self._search(image, regions, near)
             if found is not None:
@@ -151,9 +164,11 @@ class RegionDetector:
         ):
             return None
         h, w = image.shape[:2]
-        regions = [region_around(b, w, h, self.context, self.face_px) for b in near]
+        limit = getattr(self.detector, "max_size", None)  # the whole-frame search shrinks the frame to this side
+        whole = max(1.0, max(w, h) / limit) if limit else 1.0
+        regions = [region_around(b, w, h, self.context, self.face_px, whole) for b in near]
         searched = sum((r.x2 - r.x1) * (r.y2 - r.y1) / r.scale**2 for r in regions)  # pixels, once shrunk
-        if searched > self.max_share * w * h or any(r.x2 - r.x1 < 8 or r.y2 - r.y1 < 8 for r in regions):
+        if searched > self.max_share * w * h / whole**2 or any(r.x2 - r.x1 < 8 or r.y2 - r.y1 < 8 for r in regions):
             return None
         return regions
 

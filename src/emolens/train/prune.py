@@ -71,7 +71,7 @@ def prune_channels(
     importance: str = "l2",
     global_pruning: bool = False,
     keep_first: bool = False,
-    round_to: int = 1,
+    round_to: int = 8,
 ) -> nn.Module:
     """Remove ``ratio`` of the channels of the convolutions of ``model`` (in place; returned), keeping the dense
     head. Channels are ranked by ``importance`` (a key of ``IMPORTANCE``); ``global_pruning`` ranks them across all
@@ -93,9 +93,10 @@ def prune_channels(
     if keep_first:
         keep.append(next(m for m in model.modules() if isinstance(m, nn.Conv2d)))
     per_layer: dict[nn.Module, float] = {}
+    before: dict[nn.Module, int] = {}
     if round_to > 1 and not global_pruning:
         for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d) and m not in keep):
-            c = conv.out_channels
+            c = before[conv] = conv.out_channels
             # a hair under the exact fraction, so that Torch-Pruning's int() of the channels kept lands on it
             per_layer[conv] = max(0.0, (c - kept_channels(c, ratio, round_to)) / c - 1e-6)
     pruner = tp.pruner.MetaPruner(
@@ -109,12 +110,17 @@ def prune_channels(
         round_to=round_to if round_to > 1 else None,
     )
     pruner.step()
+    for conv, channels in before.items():  # Torch-Pruning's own rounding has changed across releases: check it
+        want = kept_channels(channels, ratio, round_to)
+        if conv.out_channels != want:
+            raise ConfigError(f"pruning kept {conv.out_channels} of {channels} channels in a layer, not {want}")
     return model
 
 
 def kept_channels(channels: int, ratio: float, round_to: int = 1) -> int:
     """How many of a convolution's ``channels`` uniform pruning by ``ratio`` keeps: the multiple of ``round_to``
-    nearest to ``channels * (1 - ratio)``, at least ``round_to`` and at most ``channels``."""
+    nearest to ``channels * (1 - ratio)``, at least ``round_to`` and at most ``channels`` (``round_to`` 1: the
+    whole part of ``channels * (1 - ratio)``, as Torch-Pruning takes it)."""
     exact = channels * (1 - ratio)
     if round_to <= 1:
         return max(1, int(exact))
@@ -169,22 +175,18 @@ def rebuild(model: str, data_root: str | Path, threads: int = 2, recipe: str | N
     """Rebuild ``model`` (a shipped `cnn` name or an ONNX export) in torch from its graph, with the training config
     its fine-tuning starts from: the preset ``recipe``, else the one its manifest says it was trained with (so a
     model trained on several sources is fine-tuned on them again), else ``fer2013-cnn``."""
-    from emolens.train.config import PRESETS, preset
+    from emolens.train.config import preset
     from emolens.train.data import load_dataset
     from emolens.train.loop import _resolve, _to_tensor, build_model, load_onnx_start
     from emolens.train.teachers import resolve_teacher
 
     torch.set_num_threads(threads)
     path, digest = resolve_teacher(model, field="model")
-    manifest_path = path.with_suffix(".json")
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = manifest_of(model)
     pre = manifest.get("preprocessing", {})
     crop = int(pre.get("input_size", 40))
     labels = "ferplus" if len(manifest.get("classes", [])) == 8 else "fer2013"
-    if recipe is not None and recipe not in PRESETS:
-        raise ConfigError(f"--recipe {recipe!r} is not a training preset; known: {', '.join(sorted(PRESETS))}")
-    trained_with = manifest.get("training", {}).get("config")
-    base = preset(recipe or (trained_with if trained_with in PRESETS else "fer2013-cnn"))
+    base = preset(recipe_of(manifest, recipe)[0])
     cfg = replace(
         base,
         name=f"prune-{Path(str(model)).stem}",
@@ -199,6 +201,28 @@ def rebuild(model: str, data_root: str | Path, threads: int = 2, recipe: str | N
     net = build_model(cfg, pretrained=False)
     load_onnx_start(net, path, x, cfg)
     return Rebuilt(net, cfg, path, digest, crop, x, base.name)
+
+
+def manifest_of(model: str) -> dict:
+    """The manifest beside ``model`` (a shipped name or an ONNX export), or {} when it has none."""
+    from emolens.train.teachers import resolve_teacher
+
+    path = resolve_teacher(model, field="model")[0].with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def recipe_of(manifest: dict, recipe: str | None = None) -> tuple[str, str]:
+    """The training preset a fine-tuning starts from, and where that choice came from: ``recipe`` when given
+    ("given"), else the preset the model's ``manifest`` says it was trained with ("manifest"), else
+    ``fer2013-cnn`` ("default": an export whose manifest names no known preset)."""
+    from emolens.train.config import PRESETS
+
+    if recipe is not None:
+        if recipe not in PRESETS:
+            raise ConfigError(f"recipe {recipe!r} is not a training preset; known: {', '.join(sorted(PRESETS))}")
+        return recipe, "given"
+    trained_with = manifest.get("training", {}).get("config")
+    return (trained_with, "manifest") if trained_with in PRESETS else ("fer2013-cnn", "default")
 
 
 def check_sources(cfg: Any, data_root: Path, recipe: str) -> None:
@@ -283,7 +307,7 @@ def prune_model(
     (``prune.json``). Run again with the same arguments, it resumes the fine-tuning from ``run_dir/last.pt``.
 
     ``run_dir`` then holds ``best.pt`` like any training run, for :func:`emolens.train.export.export_run`."""
-    from emolens.train.config import TrainConfig
+    from emolens.train.config import TrainConfig, preset
     from emolens.train.loop import Trainer
 
     m = method
@@ -291,6 +315,10 @@ def prune_model(
     fixed = sorted(set(overrides) & set(_FIXED))
     if fixed:
         raise ConfigError(f"--set cannot change {', '.join(fixed)}: the pruned network fixes them")
+    recipe, chosen_by = recipe_of(manifest_of(model), fine.recipe)
+    if fine.epochs > 0:  # before minutes of rebuilding and pruning: the sets the fine-tuning will read are here
+        sets = {k: tuple(overrides.get(k, getattr(preset(recipe), k))) for k in ("extra_train", "val_sets")}
+        check_sources(replace(preset(recipe), **sets), Path(data_root), recipe)
     rb = rebuild(model, data_root, threads, fine.recipe)
     net = rb.net
     macs0, params0 = count(net, rb.crop)
@@ -343,11 +371,11 @@ def prune_model(
     except TypeError as e:
         raise ConfigError(f"--set: {e}") from None
     record["finetune_recipe"] = rb.recipe
+    record["finetune_recipe_from"] = chosen_by
     if overrides:
         record["finetune_overrides"] = overrides
     (run_dir / "prune.json").write_text(json.dumps(record, indent=2) + "\n")
     if fine.epochs > 0:
-        check_sources(ft, Path(data_root), rb.recipe)
         Trainer(ft, run_dir, data_root).run(on_epoch=on_epoch)
     else:  # no fine-tuning: the pruned weights as they are, in the checkpoint form export reads
         (run_dir / "config.json").write_text(json.dumps(ft.to_dict(), indent=2))

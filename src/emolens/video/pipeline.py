@@ -298,7 +298,9 @@ class VideoRun:
                 assigned_before += tracker.ids_assigned
                 tracker = Tracker(self.tracker_config)
                 detector.reset()
-            found = detector.detect(frame.rgb, near=tracker.live_boxes)
+            # a face lost in the last frame(s) is looked for in the whole frame until it is found or dropped
+            near = [] if tracker.has_lost else tracker.live_boxes
+            found = detector.detect(frame.rgb, near=near, t=frame.timestamp_s)
             tracked = tracker.update(self._stages.big_enough(found))
             self.stats.tracks = assigned_before + tracker.ids_assigned
             self.stats.frames_searched_whole = detector.full_frames

@@ -264,6 +264,11 @@ class Tracker:
         return [t.last_box for t in self._tracks if t.misses == 0]
 
     @property
+    def has_lost(self) -> bool:
+        """Whether a confirmed track went unmatched in the last frame(s) and is still kept (for ``max_age``)."""
+        return any(t.confirmed and t.misses > 0 for t in self._tracks)
+
+    @property
     def ids_assigned(self) -> int:
         """How many track ids have been given so far."""
         return self._next_id - 1
