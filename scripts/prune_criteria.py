@@ -45,6 +45,12 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.5])
     ap.add_argument("--recalibrate", type=int, default=2048, help="Training rows for the batch norms.")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--round-to",
+        type=int,
+        default=1,
+        help="Channels kept a multiple of N (1: any number, as in privacy.md's table).",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -56,7 +62,7 @@ def main() -> None:
     for ratio in args.ratio:
         for importance, global_pruning, keep_first in CRITERIA:
             net = copy.deepcopy(rb.net)
-            prune_channels(net, ratio, rb.crop, importance, global_pruning, keep_first)
+            prune_channels(net, ratio, rb.crop, importance, global_pruning, keep_first, args.round_to)
             row: dict = {
                 "ratio": ratio,
                 "importance": importance,
