@@ -46,17 +46,9 @@ def prune(
     recalibrate: Annotated[
         int, typer.Option(help="Training rows that re-estimate the batch norms after pruning (0: none).")
     ] = 2048,
-    round_to: Annotated[
-        int,
-        typer.Option(
-            help="Keep a multiple of N channels in each convolution (8 suits ONNX Runtime on AVX2; 1: any number)."
-        ),
-    ] = 8,
+    round_to: Annotated[int, typer.Option(help="Channels kept a multiple of N per convolution (1: any).")] = 8,
     recipe: Annotated[
-        str | None,
-        typer.Option(
-            help="Training preset whose data and augmentation the fine-tuning uses (default: the model's own)."
-        ),
+        str | None, typer.Option(help="Training preset to fine-tune with (default: the model's).")
     ] = None,
     sets: Annotated[
         list[str] | None,

@@ -166,7 +166,6 @@ def video(
     try:
         config = SessionConfig(
             every_n_frames=every,
-            full_detect_every=full_detect_every,
             target_fps=fps,
             max_frames=max_frames,
             smoothing=smoothing.value,
@@ -176,6 +175,7 @@ def video(
             alerts=tuple(alert or ()),
             log_events=log_events,
             webhook=webhook,
+            full_detect_every=full_detect_every,
         )
         config.rules()  # a bad rule is a usage error before any model loads
         check_detector(detector)  # ConfigError naming the registered detectors
