@@ -16,7 +16,9 @@ Points are mapped back to image pixels; ``z`` is scaled with ``x``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,14 +150,19 @@ class FaceMesh:
     refine:
         Extra passes that re-crop from the previous pass's landmarks (MediaPipe's tracking crop).
     threads:
-        ONNX Runtime threads per model (0: ONNX Runtime's choice).
+        Cores the stage may use (0: all). Each model runs on one ONNX Runtime thread: these networks are too small
+        for ONNX Runtime to split one call well (the mesh took 2.5 ms on two threads against 1.6 ms on one); with
+        two cores or more, the eye crops are split into two calls that run at once instead (iris 3.65 -> about
+        2 ms for both eyes of a face).
     """
 
     def __init__(self, *, iris: bool = True, refine: int = 1, threads: int = 0) -> None:
         self.refine = int(refine)
         self.info = find_model("facemesh", LandmarksManifest)
-        self._mesh = onnx_session(self.info, threads)
-        self._iris = onnx_session(find_model("iris", LandmarksManifest), threads) if iris else None
+        self._mesh = onnx_session(self.info, 1)
+        self._iris = onnx_session(find_model("iris", LandmarksManifest), 1) if iris else None
+        cores = threads if threads > 0 else os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="emolens-iris") if iris and cores >= 2 else None
 
     def predict(
         self,
@@ -200,6 +207,19 @@ class FaceMesh:
         pts = [r.to_image(p, MESH_SIZE) for r, p in zip(rois, raw, strict=True)]
         return pts, 1.0 / (1.0 + np.exp(-np.clip(flag.reshape(-1).astype(np.float64), -80, 80)))
 
+    def _eyes(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The iris model's eye contours and irises for a batch of eye crops, in two calls at once when it may."""
+        assert self._iris is not None
+        names = ["eye_contour", "iris"]
+        if self._pool is None or len(batch) < 2:
+            contour, iris = self._iris.run(names, {"image": batch})
+            return contour, iris
+        half = len(batch) // 2  # ONNX Runtime runs concurrent calls of one session, each on its calling thread
+        later = self._pool.submit(self._iris.run, names, {"image": batch[half:]})
+        first = self._iris.run(names, {"image": batch[:half]})
+        second = later.result()
+        return np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]])
+
     def _run_iris(self, rgb: np.ndarray, meshes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         rois, flips = [], []
         for p in meshes:
@@ -211,7 +231,7 @@ class FaceMesh:
                 rois.append(Roi(float(centre[0]), float(centre[1]), max(size, 1.0), angle))
                 flips.append(e == 1)
         batch = np.stack([crop(rgb, r, IRIS_SIZE, flip=f) for r, f in zip(rois, flips, strict=True)])
-        contour_raw, iris_raw = self._iris.run(["eye_contour", "iris"], {"image": batch})
+        contour_raw, iris_raw = self._eyes(batch)
         irises, contours = [], []
         for k in range(len(meshes)):
             pair_i, pair_c = [], []
