@@ -62,6 +62,8 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
             str(data_dir),
             "--threads",
             "1",
+            "--recipe",  # FER2013 alone: the shipped model's own recipe reads cached sets a clean clone lacks
+            "fer2013-cnn",
         ],
     )
     assert r.exit_code == 0, r.output
@@ -69,8 +71,7 @@ def test_prune_cli_on_the_shipped_model(tmp_path, data_dir) -> None:
     rec = manifest["pruning"]
     assert rec["pruned_from_sha256"] == get_model("emotion-fer2013", task="emotion").manifest.sha256
     assert rec["widths"] == [16, 32, 64, 128] and rec["parameters_after"] < 0.35 * rec["parameters_before"]
-    assert rec["round_to"] == 8 and rec["finetune_recipe"] == "fer2013-cnn-xsource2"  # the recipe it was trained by
-    assert rec["finetune_recipe_from"] == "manifest"
+    assert rec["round_to"] == 8 and rec["finetune_recipe"] == "fer2013-cnn" and rec["finetune_recipe_from"] == "given"
     assert manifest["parameters"] == rec["parameters_after"]
     shipped = (get_model("emotion-fer2013", task="emotion").path).stat().st_size
     assert (tmp_path / "emotion-fer2013-pruned-50.onnx").stat().st_size < 0.4 * shipped
@@ -163,3 +164,31 @@ def test_a_recipe_whose_sets_are_missing_is_refused_in_one_line(tmp_path) -> Non
     with pytest.raises(ConfigError, match="--recipe fer2013-cnn"):
         check_sources(cfg, tmp_path, "fer2013-cnn-xsource2")
     check_sources(preset("fer2013-cnn"), tmp_path, "fer2013-cnn")  # FER2013 alone reads no extra sets
+
+
+def test_the_recipe_is_the_one_the_model_was_trained_by() -> None:
+    """Without --recipe, the fine-tuning (and the export's temperature) follows the preset in the model's manifest:
+    for the shipped default, the breadth recipe with its cached extra sources."""
+    from emolens.errors import ConfigError
+    from emolens.train.prune import manifest_of, recipe_of
+
+    trained_by = manifest_of("emotion-fer2013")["training"]["config"]
+    assert recipe_of(manifest_of("emotion-fer2013")) == (trained_by, "manifest") and preset(trained_by).val_sets
+    assert recipe_of({"training": {"config": "made-elsewhere"}}) == ("fer2013-cnn", "default")
+    assert recipe_of({}, "fer2013-cnn") == ("fer2013-cnn", "given")
+    with pytest.raises(ConfigError, match="not a training preset"):
+        recipe_of({}, "fer2013-cnnn")
+
+
+def test_pruning_without_finetuning_still_needs_the_recipes_sets(tmp_path, data_dir, monkeypatch) -> None:
+    """The export of a pruned model fits its temperature on the recipe's validation sets even with --finetune 0, so
+    missing sets are refused in one line before any work, not after the pruning."""
+    from emolens.errors import ConfigError
+    from emolens.train.prune import FineTuning, PruneMethod, prune_model
+
+    monkeypatch.chdir(tmp_path)  # relative cache paths resolve from here or the data root: from neither
+    empty = tmp_path / "data"
+    (empty / "fer2013").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="--recipe fer2013-cnn"):
+        prune_model("emotion-fer2013", PruneMethod(ratio=0.3), FineTuning(epochs=0), tmp_path / "run", empty)
+    assert not (tmp_path / "run").exists()

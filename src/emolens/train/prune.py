@@ -226,7 +226,7 @@ def recipe_of(manifest: dict, recipe: str | None = None) -> tuple[str, str]:
 
 
 def check_sources(cfg: Any, data_root: Path, recipe: str) -> None:
-    """Refuse, in one line, a fine-tuning whose recipe reads training or validation sets that are not here."""
+    """Refuse, in one line, a recipe that reads training or validation sets that are not here."""
     from emolens.train.loop import _resolve
 
     for spec in (*cfg.extra_train, *cfg.val_sets):
@@ -316,9 +316,10 @@ def prune_model(
     if fixed:
         raise ConfigError(f"--set cannot change {', '.join(fixed)}: the pruned network fixes them")
     recipe, chosen_by = recipe_of(manifest_of(model), fine.recipe)
-    if fine.epochs > 0:  # before minutes of rebuilding and pruning: the sets the fine-tuning will read are here
-        sets = {k: tuple(overrides.get(k, getattr(preset(recipe), k))) for k in ("extra_train", "val_sets")}
-        check_sources(replace(preset(recipe), **sets), Path(data_root), recipe)
+    # before minutes of rebuilding and pruning: the sets the recipe reads are here (the fine-tuning trains on them;
+    # even without it, the export fits its temperature on the validation sets and calibrates INT8 on the rest)
+    sets = {k: tuple(overrides.get(k, getattr(preset(recipe), k))) for k in ("extra_train", "val_sets")}
+    check_sources(replace(preset(recipe), **sets), Path(data_root), recipe)
     rb = rebuild(model, data_root, threads, fine.recipe)
     net = rb.net
     macs0, params0 = count(net, rb.crop)
