@@ -155,3 +155,46 @@ def test_serve_refuses_a_bad_source_before_it_starts(tmp_path, monkeypatch):
     assert r.exit_code != 0 and "missing.mp4" in r.output and "file not found" in r.output
     r = CliRunner().invoke(cli, [*args, "--source", str(tmp_path), "--alert", "bored:3"])
     assert r.exit_code != 0 and "unknown emotion" in r.output
+
+
+def test_serve_checks_the_sources_attention_settings_before_it_starts(tmp_path, monkeypatch, data_dir):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
+    args = ["serve", "--no-keys", "--keys", str(tmp_path / "k.db")]
+    clip = str(data_dir / "videos" / "stage_three.mp4")
+    r = CliRunner().invoke(cli, [*args, "--source", clip, "--alert", "drowsy:2"])
+    assert r.exit_code != 0 and "--alert drowsy needs --attention" in r.output
+    r = CliRunner().invoke(cli, [*args, "--attention"])
+    assert r.exit_code != 0 and "--attention applies to --source" in r.output
+    r = CliRunner().invoke(cli, [*args, "--source", clip, "--attention", "--target", "left"])
+    assert r.exit_code != 0 and "--target 'left'" in r.output
+
+
+def test_source_with_attention_sends_head_pose_eyes_and_attention_rules(tmp_path, data_dir):
+    """`emolens serve --source CLIP --attention --alert distracted:0.5`: every face the viewers get carries its head
+    pose, eyes and attention state, and the dashboard is told what the attention rule means."""
+    clip = data_dir / "videos" / "stage_three.mp4"
+    cfg = ServeConfig(
+        gallery=tmp_path / "g.db",
+        keys=tmp_path / "k.db",
+        require_keys=False,
+        source=str(clip),
+        source_alerts=["distracted:0.5", "happy:2"],
+        source_attention={"cone": 25.0, "target": "camera"},
+    )
+    got = []
+    with TestClient(create_app(cfg)).websocket_connect("/v1/source") as ws:
+        while len(got) < 12:
+            msg = ws.receive_json()
+            assert "error" not in msg, msg
+            ws.receive_bytes()
+            got.append(msg)
+        ws.send_text("end")
+    rules = {r["kind"]: r for r in got[-1]["alert_rules"]}
+    assert rules["distracted"]["seconds"] == 0.5 and rules["distracted"]["emotions"] == []
+    assert rules["emotion"]["emotions"] == ["happy"]
+    faces = [f for m in got[4:] for f in m["faces"]]
+    assert faces and all(f["attention"] is not None and f["pose"] is not None for f in faces)
+    assert all(isinstance(f["attention"]["attending"], bool) for f in faces)
+    assert all(-90 <= f["pose"]["yaw"] <= 90 for f in faces)

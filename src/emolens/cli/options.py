@@ -30,6 +30,7 @@ from emolens.cli.records import Format, ReportFormat, report_output
 if TYPE_CHECKING:
     import numpy as np
 
+    from emolens.attention import AttentionAnalyzer
     from emolens.types import Face
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -149,6 +150,35 @@ class VideoDrawing(Drawing):
     blur_unknown: VideoBlurUnknownOpt = False
     landmarks: VideoLandmarksOpt = True
     label_size: VideoLabelSizeOpt = None
+
+
+@dataclass(frozen=True)
+class Attention(OptionGroup):
+    """``--attention`` and what attending means: within ``--cone`` degrees of ``--target``."""
+
+    enabled: Annotated[
+        bool,
+        typer.Option(
+            "--attention",
+            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
+        ),
+    ] = False
+    cone: Annotated[
+        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
+    ] = 25.0
+    target: Annotated[
+        str,
+        typer.Option(
+            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
+            "direction over the first SECONDS of video)."
+        ),
+    ] = "camera"
+
+    def stage(self, threads: int) -> AttentionAnalyzer | None:
+        """The session's attention stage (``None`` without ``--attention``); ``ConfigError`` for a bad ``--target``."""
+        from emolens.session import attention_stage
+
+        return attention_stage(self.cone, self.target, threads) if self.enabled else None
 
 
 def option_groups(command: F) -> F:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emolens.cli.console import EXIT_PARTIAL, err, fail
-from emolens.cli.options import DetectorOpt, Running, option_groups
+from emolens.cli.options import Attention, DetectorOpt, Running, option_groups
 from emolens.errors import ConfigError, EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
@@ -78,9 +78,11 @@ def serve(
         typer.Option(
             help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable): one of EMOTIONS as "
             "the smoothed label, at a smoothed score of at least MIN_SCORE (default 0.5), for SECONDS (default 3) "
-            "without a break; WHO is any (default), unknown, known or a name."
+            "without a break; WHO is any (default), unknown, known or a name. With --attention also "
+            "distracted, drowsy or yawn[:SECONDS[:WHO]]."
         ),
     ] = None,
+    attention: Attention = Attention(),
     retain: Annotated[
         str | None,
         typer.Option(help="Delete events and alerts older than this age (30d, 12h) at start and every hour."),
@@ -98,6 +100,8 @@ def serve(
 
         if detector_size and detector != "retinaface":
             raise ConfigError("--detector-size applies to retinaface only")
+        if attention.enabled and source is None:
+            raise ConfigError("--attention applies to --source; a client asks for it with /v1/stream?attention=true")
         cfg = ServeConfig(
             gallery=gallery,
             keys=keys or default_keys_path(),
@@ -115,13 +119,16 @@ def serve(
             detector_options={"max_size": detector_size} if detector_size else {},
             source=source,
             source_alerts=list(alert or []),
+            source_attention={"cone": attention.cone, "target": attention.target} if attention.enabled else None,
         )
-        if source is not None:  # a bad --source or --alert fails now, not when the first viewer connects
-            from emolens.events import AlertRule
+        if source is not None:  # a bad --source, --alert or --target fails now, not when the first viewer connects
+            from emolens.events import AttentionRule, parse_rule
             from emolens.video.sources import open_source
 
-            for rule in cfg.source_alerts:
-                AlertRule.parse(rule)
+            needs = [r.kind for r in map(parse_rule, cfg.source_alerts) if isinstance(r, AttentionRule)]
+            if needs and not attention.enabled:
+                raise ConfigError(f"--alert {', '.join(needs)} needs --attention")
+            attention.stage(threads)
             open_source(source).close()
         app = create_app(cfg)
         if retain is not None:  # a second connection to the gallery file; WAL lets it delete while the app reads

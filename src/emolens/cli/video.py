@@ -4,7 +4,6 @@ timeline plots and an annotated video."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,9 +13,9 @@ import typer
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
+    Attention,
     DetectorOpt,
     ModelOpt,
-    OptionGroup,
     OutputDirOpt,
     QuietOpt,
     RecogniseOpt,
@@ -28,7 +27,6 @@ from emolens.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
     from emolens.analyzer import Analyzer
-    from emolens.attention import AttentionAnalyzer
     from emolens.session import FusionSink, Session, Sink
 
 
@@ -36,35 +34,6 @@ class Smoothing(StrEnum):
     ema = "ema"
     hysteresis = "hysteresis"
     none = "none"
-
-
-@dataclass(frozen=True)
-class Attention(OptionGroup):
-    """``--attention`` and what attending means: within ``--cone`` degrees of ``--target``."""
-
-    enabled: Annotated[
-        bool,
-        typer.Option(
-            "--attention",
-            help="Also head pose, eyes (blinks, PERCLOS), gaze, mouth (yawns) and attention per face and track.",
-        ),
-    ] = False
-    cone: Annotated[
-        float, typer.Option(min=1.0, max=180.0, help="Attention: half-angle (degrees) around the target.")
-    ] = 25.0
-    target: Annotated[
-        str,
-        typer.Option(
-            help="Attention target: 'camera', 'YAW,PITCH' in degrees, or 'calibrate:SECONDS' (the median head "
-            "direction over the first SECONDS of video)."
-        ),
-    ] = "camera"
-
-    def stage(self, threads: int) -> AttentionAnalyzer | None:
-        """The session's attention stage (``None`` without ``--attention``); ``ConfigError`` for a bad ``--target``."""
-        from emolens.session import attention_stage
-
-        return attention_stage(self.cone, self.target, threads) if self.enabled else None
 
 
 @option_groups

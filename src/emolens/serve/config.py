@@ -31,3 +31,5 @@ class ServeConfig:
     stream_detector: str = "blazeface"
     source: str | None = None  # the operator's server-side source for WS /v1/source (file, camera index, URL)
     source_alerts: list[str] = field(default_factory=list)  # alert rules checked on the server source
+    # head pose, eyes, mouth and attention on the server source: {"cone": degrees, "target": "camera"} or None
+    source_attention: dict[str, Any] | None = None

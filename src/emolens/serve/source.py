@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, VideoError
-from emolens.session import Session, SessionConfig
+from emolens.session import Session, SessionConfig, attention_stage
 from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, VideoSource, open_source
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
@@ -140,7 +140,11 @@ class SourceHub:
         Makes (or returns the loaded) :class:`~emolens.Analyzer` to run; with a gallery, identities are
         followed and events are logged to it.
     alerts:
-        Alert rules (``EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]]``) checked on every analysed frame.
+        Alert rules (``EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]]``, or ``distracted``/``drowsy``/``yawn`` with
+        ``attention``) checked on every analysed frame.
+    attention:
+        The keyword arguments of :func:`emolens.session.attention_stage` (``cone``, ``target``, ``threads``) to add
+        head pose, eyes, mouth and attention to every face; a new stage for every run of the source. None: without.
     max_side:
         Frames larger than this (width or height) are scaled down before JPEG encoding.
     """
@@ -151,6 +155,7 @@ class SourceHub:
         analyzer: Callable[[], Analyzer],
         *,
         alerts: list[str] | None = None,
+        attention: dict[str, Any] | None = None,
         max_side: int = 960,
         quality: int = 80,
         faces_counter: Counter | None = None,
@@ -158,6 +163,7 @@ class SourceHub:
         self.spec = spec
         self.faces_counter = faces_counter  # emolens_faces_total: every face the source's frames held
         self.alerts = list(alerts or [])
+        self.attention = dict(attention) if attention is not None else None
         self.max_side, self.quality = max_side, quality
         self.frames_sent = 0
         self._make_analyzer = analyzer
@@ -211,6 +217,7 @@ class SourceHub:
             config = SessionConfig(
                 live=True,
                 with_frames=True,
+                attention=attention_stage(**self.attention) if self.attention is not None else None,
                 alerts=tuple(self.alerts),
                 log_events=analyzer.gallery is not None,
                 event_flush_s=_FLUSH_S,
@@ -270,11 +277,17 @@ class SourceHub:
 
 
 def _shown(rule: Any) -> dict[str, Any]:
-    """An alert rule as the dashboard shows it."""
-    return {
+    """An alert rule as the dashboard shows it: ``kind`` is ``emotion`` or an attention state (``distracted``,
+    ``drowsy`` with its PERCLOS ``level``, ``yawn``)."""
+    kind = getattr(rule, "kind", "emotion")
+    shown = {
         "name": rule.name,
+        "kind": kind,
         "emotions": list(getattr(rule, "emotions", ())),
         "seconds": rule.min_seconds,
         "min_score": getattr(rule, "min_score", None),
         "who": rule.who,
     }
+    if kind == "drowsy":
+        shown["level"] = rule.perclos
+    return shown

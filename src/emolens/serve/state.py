@@ -38,7 +38,11 @@ class ServeState:
         self.source_hub: SourceHub | None = None
         if cfg.source is not None:
             self.source_hub = SourceHub(
-                cfg.source, self.source_analyzer, alerts=cfg.source_alerts, faces_counter=metrics.faces
+                cfg.source,
+                self.source_analyzer,
+                alerts=cfg.source_alerts,
+                attention=None if cfg.source_attention is None else {**cfg.source_attention, "threads": cfg.threads},
+                faces_counter=metrics.faces,
             )
 
     def _load(self, name: str, make: Callable[[], T]) -> T:

@@ -377,6 +377,11 @@ function belowAlert(p) {
 function describeRule(r) {
   const whom = { any: "anyone", unknown: "an unknown person", known: "an enrolled person" };
   const who = whom[r.who] || r.who;
+  if (r.kind === "distracted") return `distracted: head or gaze off the target for ${r.seconds} s or more (${who})`;
+  if (r.kind === "drowsy") {
+    return `drowsy: eyes closed, or PERCLOS of ${pct(r.level)} or more, for ${r.seconds} s or more (${who})`;
+  }
+  if (r.kind === "yawn") return `a yawn (${who})`;
   const score = pct(r.min_score);
   return `${r.emotions.join(" or ")} for ${r.seconds} s or more at a smoothed score of ${score} or more (${who})`;
 }
