@@ -75,7 +75,8 @@ def server(tmp_path_factory, data_dir, serve_in_thread) -> Iterator[str]:
         require_keys=False,
         rate_per_minute=100_000,
         source=str(data_dir / "videos" / "stage_three.mp4"),
-        source_alerts=["angry:1"],
+        source_alerts=["angry:1", "distracted:1"],
+        source_attention={"cone": 25.0, "target": "camera"},  # `emolens serve --source CLIP --attention`
     )
     with serve_in_thread(cfg) as url:
         yield url
@@ -198,6 +199,14 @@ def test_dashboard_in_headless_chromium(server, data_dir, tmp_path):
             page.wait_for_selector('#alert-rules li[data-rule="angry>1s:any"]')
             assert "smoothed score of 50% or more" in page.text_content("#alert-rules")
             page.wait_for_selector('#tracks li[data-below-alert="angry>1s:any"]', timeout=30_000)
+            # With --attention: the attention rule in words, and each person's attention state in the list
+            page.wait_for_selector('#alert-rules li[data-rule="distracted>1s:any"]')
+            assert "distracted: head or gaze off the target for 1 s or more (anyone)" in page.text_content(
+                "#alert-rules"
+            )
+            page.wait_for_selector("#tracks li.track[data-attending] span.attention", timeout=30_000)
+            states = page.eval_on_selector_all("#tracks li.track span.attention", "els => els.map(e => e.textContent)")
+            assert states and all(t.startswith(("attending", "away ")) for t in states), states
             # Click a person: the timeline follows them, then only people in view (never one who left), each as
             # one unbroken line; sampled for 5 s, across the clip's loop at 3 s.
             page.wait_for_function("() => document.querySelectorAll('#tracks li.track').length >= 2")
