@@ -3,6 +3,12 @@ research/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accu
 
     python research/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] \
         [--plot docs/privacy-dp.png]
+    python research/privacy_report.py --series full --json docs/results/privacy_full.json \
+        --plot docs/privacy-dp-full.png
+
+``--series small`` (the default): the arms on the first 10,000 Training rows for 3 epochs; ``full``: the `full-`
+arms on all 28,709 rows for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same expected
+batch of 512) and whose federated arms with ``full-central-b64`` (the same batch of 64).
 """
 
 from __future__ import annotations
@@ -25,19 +31,18 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs/privacy"))
     ap.add_argument("--json", type=Path, default=Path("docs/results/privacy.json"))
     ap.add_argument("--plot", type=Path, default=Path("docs/privacy-dp.png"))
+    ap.add_argument("--series", choices=("small", "full"), default="small")
     args = ap.parse_args()
     R = args.runs  # noqa: N806
+    full = args.series == "full"
+    pre = "full-" if full else ""
+    # the arm each plotted line stands for: the DP reference, and the runs shown beside it
+    central = "full-central-b512" if full else "central"
+    names = [central, *(f"{pre}{n}" for n in ("dp-eps8", "dp-eps2", "dp-eps0.5", "public-pretrain"))]
+    names += [f"{pre}pretrained-dp-eps0.5", *(["full-central-b64"] if full else [])]
+    names += [f"{pre}federated-fedavg", f"{pre}federated-fedmedian"]
     arms = []
-    for name in (
-        "central",
-        "dp-eps8",
-        "dp-eps2",
-        "dp-eps0.5",
-        "public-pretrain",
-        "pretrained-dp-eps0.5",
-        "federated-fedavg",
-        "federated-fedmedian",
-    ):
+    for name in names:
         last = _last(R / name)
         if last is None:
             continue
@@ -50,6 +55,7 @@ def main() -> None:
                 "epochs_or_rounds": last.get("epoch", last.get("round", 0) - 1) + 1,
                 "train": cfg["train"],
                 "train_rows": cfg["limit_train"] or "all",
+                "batch_size": cfg["batch_size"],
                 **(
                     {k: dp[k] for k in ("epsilon_spent", "delta", "noise_multiplier", "sample_rate", "steps")}
                     if dp
@@ -70,35 +76,37 @@ def main() -> None:
     import matplotlib.ticker
 
     by = {a["arm"]: a for a in arms}
-    eps = [e for e in (0.5, 2, 8) if f"dp-eps{e}" in by]
+    eps = [e for e in (0.5, 2, 8) if f"{pre}dp-eps{e}" in by]
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
     if eps:
-        ax.plot(eps, [100 * by[f"dp-eps{e}"]["private_test_accuracy"] for e in eps], "o-", label="DP-SGD from scratch")
-    if "pretrained-dp-eps0.5" in by:
+        acc = [100 * by[f"{pre}dp-eps{e}"]["private_test_accuracy"] for e in eps]
+        ax.plot(eps, acc, "o-", label="DP-SGD from scratch")
+    if f"{pre}pretrained-dp-eps0.5" in by:
         ax.plot(
             [0.5],
-            [100 * by["pretrained-dp-eps0.5"]["private_test_accuracy"]],
+            [100 * by[f"{pre}pretrained-dp-eps0.5"]["private_test_accuracy"]],
             "s",
             color="C2",
             label="public pre-training + DP-SGD",
         )
-    if "public-pretrain" in by:
+    if f"{pre}public-pretrain" in by:
         ax.axhline(
-            100 * by["public-pretrain"]["private_test_accuracy"],
+            100 * by[f"{pre}public-pretrain"]["private_test_accuracy"],
             color="C2",
             ls=":",
             lw=1,
             label="public pre-training alone",
         )
-    if "central" in by:
-        ax.axhline(100 * by["central"]["private_test_accuracy"], color="C1", ls="--", label="no DP (same network)")
+    if central in by:
+        ax.axhline(100 * by[central]["private_test_accuracy"], color="C1", ls="--", label="no DP (same network)")
     ax.axhline(24.5, color="grey", ls=":", label="majority class (happy)")
     ax.set_xscale("log")
     ax.set_xticks([0.5, 2, 8], ["0.5", "2", "8"])
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("ε (δ = 1e-5)")
     ax.set_ylabel("FER2013 PrivateTest accuracy (%)")
-    ax.set_title("DP-SGD, 92k-parameter cnn, 3 epochs of 10,000 faces", fontsize=9)
+    what = "15 epochs of 28,709 faces, expected batch 512" if full else "3 epochs of 10,000 faces"
+    ax.set_title(f"DP-SGD, 92k-parameter cnn, {what}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.plot)

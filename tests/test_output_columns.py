@@ -89,6 +89,11 @@ def render_doc() -> str:
         + ", ".join(f"`{k}`" for k in ANALYZE_JSON_OPTIONAL)
         + " when set.",
         "",
+        "With `--attention`, these columns come before `error` (what a photo has of the video's: no blinks, focus",
+        "spells or rates); the JSON formats carry `pose`, `eyes`, `mouth` and `attention` objects:",
+        "",
+        *_table(photo_columns(LABEL, attention=True)[len(photo_columns(LABEL)) - 1 : -1]),
+        "",
         "## `emolens video` (`frames.csv`, `frames.parquet`, `FrameResult.to_pandas()`)",
         "",
         "One row per face per analysed frame (a frame without faces has no row).",

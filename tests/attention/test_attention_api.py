@@ -37,6 +37,34 @@ def test_analyze_cli_attention_json(data_dir, tmp_path):
     assert face["pose"]["yaw"] > 40 and face["attention"]["attending"] is False
 
 
+def test_analyze_cli_attention_in_flat_tables_and_the_terminal_table(data_dir, tmp_path):
+    """`-f csv` and `-f parquet` get the photo attention columns (nothing that needs time: no blinks or PERCLOS), and
+    the terminal table says where each head points and whether it attends."""
+    import csv
+
+    from emolens.types.records import PHOTO_ATTENTION_COLUMNS
+
+    photo = data_dir / "attention/head_pose/images/image00004.jpg"  # turned 68 deg
+    args = ["analyze", str(photo), "--attention", "-q", "--threads", "2", "--detector", "retinaface"]
+    r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "faces.csv")])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "faces.csv").open()))
+    assert list(rows[0])[-len(PHOTO_ATTENTION_COLUMNS) - 1 : -1] == list(PHOTO_ATTENTION_COLUMNS)
+    assert "perclos" not in rows[0] and "blink" not in rows[0]
+    face = max(rows, key=lambda f: (float(f["x2"]) - float(f["x1"])) * (float(f["y2"]) - float(f["y1"])))
+    assert float(face["yaw"]) > 40 and face["attending"] == "False" and float(face["off_target"]) > 40
+    pq = pytest.importorskip("pyarrow.parquet")
+    r = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "faces.parquet")])
+    assert r.exit_code == 0, r.output
+    table = pq.read_table(tmp_path / "faces.parquet")
+    assert str(table.schema.field("attending").type) == "bool" and str(table.schema.field("yaw").type) == "double"
+    r = CliRunner().invoke(app, [*args, "-f", "table"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "attention" in r.output and "away" in r.output and "yaw +" in r.output
+    plain = CliRunner().invoke(app, ["analyze", str(photo), "-q", "-f", "csv", "--detector", "retinaface"])
+    assert plain.exit_code == 0 and "yaw" not in plain.output.splitlines()[0]  # without --attention: as before
+
+
 def test_face_defaults_are_unchanged():
     from emolens.types import Box, EmotionScores
 

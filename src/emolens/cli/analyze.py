@@ -119,7 +119,7 @@ def analyze(
         first = 0.0
         chosen = choose_format(fmt, output, [f.value for f in Format if f is not Format.auto])
         with (
-            _writer(chosen, output, gallery is not None) as writer,
+            _writer(chosen, output, gallery is not None, attention) as writer,
             progress_bar(len(items), quiet or len(items) <= 3) as advance,
         ):
             for result, rgb in analyzer.iter_analyze(items, with_images=True):
@@ -161,6 +161,7 @@ class _TableWriter:
 
     def __init__(self, output: str | None, columns: tuple[str, ...]) -> None:
         self._records = RecordWriter("table", output, simple_table(columns), table_at_end=output not in (None, "-"))
+        self._attention = "attention" in columns
 
     def __enter__(self) -> _TableWriter:
         self._records.__enter__()
@@ -170,7 +171,7 @@ class _TableWriter:
         rows = [
             {"file": result.source, "face": f.index, "box": " ".join(f"{v:.0f}" for v in f.box.to_list()),
              "score": f"{f.score:.2f}", "label": f.label, "confidence": f"{f.emotions.confidence:.2f}",
-             "identity": f.identity}
+             "identity": f.identity, **(_attention_cells(f) if self._attention else {})}
             for f in result.faces
         ]  # fmt: skip
         self._records.write(*rows)
@@ -179,11 +180,29 @@ class _TableWriter:
         self._records.__exit__(*exc)
 
 
-def _writer(fmt: str, output: str | None, identity: bool):
+def _attention_cells(face) -> dict[str, str]:
+    """``head``: yaw and pitch in degrees; ``attention``: attending or how far away, closed eyes, a yawn."""
+    cells = {"head": "", "attention": ""}
+    if face.pose is not None:
+        cells["head"] = f"yaw {face.pose.yaw:+.0f}° pitch {face.pose.pitch:+.0f}°"
+    if face.attention is not None:
+        a = face.attention
+        bits = ["attending" if a.attending else f"away {a.off_target:.0f}°"]
+        if face.eyes is not None and face.eyes.closed:
+            bits.append("eyes closed")
+        if face.mouth is not None and face.mouth.yawn:
+            bits.append("yawn")
+        cells["attention"] = ", ".join(bits)
+    return cells
+
+
+def _writer(fmt: str, output: str | None, identity: bool, attention: bool = False):
     from emolens.io.writers import open_writer
 
     columns = TABLE_COLUMNS if identity else TABLE_COLUMNS[:-1]
-    return _TableWriter(output, columns) if fmt == "table" else open_writer(fmt, output)
+    if attention:
+        columns = (*columns, "head", "attention")
+    return _TableWriter(output, columns) if fmt == "table" else open_writer(fmt, output, attention=attention)
 
 
 def _unique_name(source: str, used: set[str]) -> str:

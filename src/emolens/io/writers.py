@@ -85,6 +85,7 @@ def open_writer(
     *,
     labels: Sequence[str] | None = None,
     row_group_size: int = 1000,
+    attention: bool = False,
 ) -> Writer:
     """Open a streaming writer for results; use it as a context manager.
 
@@ -98,6 +99,9 @@ def open_writer(
         Emotion label set of the ``p_<label>`` columns (csv, parquet); see the module docstring.
     row_group_size : int, default 1000
         Rows per Parquet row group (rows buffered before they are written).
+    attention : bool, default False
+        Add the photo attention columns (head pose, eyes, gaze, mouth, attention) to csv and parquet; the JSON
+        formats carry them whenever the faces have them.
 
     Returns
     -------
@@ -123,9 +127,9 @@ def open_writer(
     if name == "json":
         return JsonWriter(path)
     if name == "csv":
-        return CsvWriter(path, labels=labels)
+        return CsvWriter(path, labels=labels, attention=attention)
     if name == "parquet":
-        return ParquetWriter(path, labels=labels, row_group_size=row_group_size)
+        return ParquetWriter(path, labels=labels, row_group_size=row_group_size, attention=attention)
     raise ConfigError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -176,9 +180,10 @@ class JsonWriter(_JsonWriter):
 class _TabularWriter(Writer):
     """CSV and Parquet: fixes the columns once the label set is known, then writes flat records."""
 
-    def __init__(self, sink: CsvSink | ParquetSink, labels: Sequence[str] | None) -> None:
+    def __init__(self, sink: CsvSink | ParquetSink, labels: Sequence[str] | None, attention: bool = False) -> None:
         super().__init__(sink)
         self._table_sink = sink
+        self._attention = attention
         self._labels: tuple[str, ...] | None = None
         self._pending: list[PhotoResultLike] = []
         if labels is not None:
@@ -188,12 +193,12 @@ class _TabularWriter(Writer):
         self._labels = labels
         sink = self._table_sink
         if isinstance(sink, CsvSink):
-            sink.set_columns(record_columns(labels))
+            sink.set_columns(record_columns(labels, self._attention))
         else:
-            sink.set_columns(photo_columns(labels))
+            sink.set_columns(photo_columns(labels, self._attention))
         pending, self._pending = self._pending, []
         for r in pending:
-            sink.write(records(r, labels))
+            sink.write(records(r, labels, self._attention))
 
     def write(self, result: PhotoResultLike) -> None:
         """Write one row per face (one row for an image without faces or with an error)."""
@@ -203,7 +208,7 @@ class _TabularWriter(Writer):
                 self._pending.append(result)
                 return
             self._set_labels(tuple(result.faces[0].emotions.labels))
-        self._sink.write(records(result, self._labels))
+        self._sink.write(records(result, self._labels, self._attention))
 
     def close(self) -> None:
         if self._labels is None:
@@ -216,8 +221,8 @@ class CsvWriter(_TabularWriter):
 
     format = "csv"
 
-    def __init__(self, path: str | Path | None, labels: Sequence[str] | None = None) -> None:
-        super().__init__(CsvSink(path), labels)
+    def __init__(self, path: str | Path | None, labels: Sequence[str] | None = None, attention: bool = False) -> None:
+        super().__init__(CsvSink(path), labels, attention)
 
 
 class ParquetWriter(_TabularWriter):
@@ -226,6 +231,10 @@ class ParquetWriter(_TabularWriter):
     format = "parquet"
 
     def __init__(
-        self, path: str | Path | None, labels: Sequence[str] | None = None, row_group_size: int = 1000
+        self,
+        path: str | Path | None,
+        labels: Sequence[str] | None = None,
+        row_group_size: int = 1000,
+        attention: bool = False,
     ) -> None:
-        super().__init__(ParquetSink(path, row_group_size=row_group_size), labels)
+        super().__init__(ParquetSink(path, row_group_size=row_group_size), labels, attention)

@@ -99,7 +99,7 @@ _ATTENTION = columns(
     gaze_yaw        float64  eye-in-head gaze yaw, degrees
     gaze_pitch      float64  eye-in-head gaze pitch, degrees
     mouth_opening   float64  inner-lip gap over face height
-    yawn            bool     a yawn held long enough
+    yawn            bool     a yawn (in video: held long enough)
     attending       bool     head (and gaze) within the cone around the target
     off_target      float64  angle between where the face looks and the target, degrees
     focus_s         float64  length of the current focus spell, seconds
@@ -108,6 +108,9 @@ _ATTENTION = columns(
     """
 )
 ATTENTION_COLUMNS: tuple[str, ...] = tuple(c.name for c in _ATTENTION)
+#: What a photo has of them (``emolens analyze --attention``): no blinks, spells or rates without time.
+_PHOTO_ATTENTION = tuple(c for c in _ATTENTION if c.name not in {"blink", "focus_s", "perclos", "blink_rate"})
+PHOTO_ATTENTION_COLUMNS: tuple[str, ...] = tuple(c.name for c in _PHOTO_ATTENTION)
 
 
 _PHOTO_HEAD = columns(
@@ -132,8 +135,9 @@ def _probs(prefix: str, labels: Sequence[str], what: str) -> tuple[Column, ...]:
     return tuple(Column(f"{prefix}{label}", "float64", f"{what} probability of {label} (1e-4)") for label in labels)
 
 
-def photo_columns(labels: Sequence[str]) -> tuple[Column, ...]:
-    """The columns of a photo-face row (:func:`records`) for an emotion label set, in output order."""
+def photo_columns(labels: Sequence[str], attention: bool = False) -> tuple[Column, ...]:
+    """The columns of a photo-face row (:func:`records`) for an emotion label set, in output order; ``attention``
+    adds the 12 of :data:`PHOTO_ATTENTION_COLUMNS` before ``error``."""
     return (
         *_PHOTO_HEAD,
         *_BOX,
@@ -141,6 +145,7 @@ def photo_columns(labels: Sequence[str]) -> tuple[Column, ...]:
         *_probs("p_", labels, "raw"),
         Column("label", "string", "top emotion"),
         *_IDENTITY,
+        *(_PHOTO_ATTENTION if attention else ()),
         Column("error", "string", "why the input failed (the other columns are then empty)"),
     )
 
@@ -187,13 +192,14 @@ def column_names(columns: Sequence[Column]) -> list[str]:
     return [c.name for c in columns]
 
 
-def record_columns(labels: Sequence[str]) -> list[str]:
+def record_columns(labels: Sequence[str], attention: bool = False) -> list[str]:
     """The flat column names of photo-face rows for an emotion label set, in output order.
 
     ``file, width, height, face, x1, y1, x2, y2, score``, the landmark columns (:data:`LANDMARK_COLUMNS`),
-    ``p_<label>`` for each label, then ``label, identity, identity_score, error``.
+    ``p_<label>`` for each label, then ``label, identity, identity_score``, with ``attention`` the
+    :data:`PHOTO_ATTENTION_COLUMNS`, and ``error``.
     """
-    return column_names(photo_columns(labels))
+    return column_names(photo_columns(labels, attention))
 
 
 def table_columns(labels: Sequence[str], attention: bool = False) -> list[str]:
@@ -231,12 +237,15 @@ class FrameResultLike(_FacesLike, Protocol):
     def timestamp(self) -> float: ...
 
 
-def records(result: PhotoResultLike, labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def records(
+    result: PhotoResultLike, labels: Sequence[str] | None = None, attention: bool = False
+) -> list[dict[str, Any]]:
     """Flatten one image result into rows: one per face, or one with empty face columns when there is none.
 
     Values are rounded as in ``ImageResult.to_dict()`` (pixels to 0.1, scores and probabilities to 1e-4);
     missing values (no landmarks, no identity, no face) are ``None``. ``labels`` defaults to the label set of
-    the result's first face; a label a face lacks gives ``None``.
+    the result's first face; a label a face lacks gives ``None``. ``attention`` adds the
+    :data:`PHOTO_ATTENTION_COLUMNS` (empty for a face without attention measures).
 
     Raises
     ------
@@ -245,7 +254,7 @@ def records(result: PhotoResultLike, labels: Sequence[str] | None = None) -> lis
     """
     if labels is None:
         labels = result.faces[0].emotions.labels if result.faces else ()
-    columns = record_columns(labels)
+    columns = record_columns(labels, attention)
     base = {
         "file": utf8_text(result.source),
         "width": result.width,
@@ -270,6 +279,8 @@ def records(result: PhotoResultLike, labels: Sequence[str] | None = None) -> lis
         for label, p in probs.items():
             row[f"p_{label}"] = p
         row["identity"] = utf8_text(face.identity)
+        if attention:
+            _put_attention(row, face)
         rows.append(row)
     return rows
 
@@ -312,6 +323,13 @@ def _put_face(row: dict[str, Any], face: Face) -> None:
 
 
 def _put_attention(row: dict[str, Any], face: Face) -> None:
+    """The attention columns the row has (a photo row has no blinks, spells or rates)."""
+    got: dict[str, Any] = {}
+    _attention_values(got, face)
+    row.update((k, v) for k, v in got.items() if k in row)
+
+
+def _attention_values(row: dict[str, Any], face: Face) -> None:
     if face.pose is not None:
         row["yaw"], row["pitch"], row["roll"] = _r(face.pose.yaw, 1), _r(face.pose.pitch, 1), _r(face.pose.roll, 1)
     if face.eyes is not None:
