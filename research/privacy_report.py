@@ -3,8 +3,7 @@ research/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accu
 
     python research/privacy_report.py [--runs runs/privacy] [--json docs/results/privacy.json] \
         [--plot docs/privacy-dp.png]
-    python research/privacy_report.py --series full --json docs/results/privacy_full.json \
-        --plot docs/privacy-dp-full.png
+    python research/privacy_report.py --series full    # docs/results/privacy_full.json, docs/privacy-dp-full.png
 
 ``--series small`` (the default): the arms on the first 10,000 Training rows for 3 epochs; ``full``: the `full-`
 arms on all 28,709 rows for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same expected
@@ -29,10 +28,13 @@ def _last(run: Path) -> dict | None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=Path, default=Path("runs/privacy"))
-    ap.add_argument("--json", type=Path, default=Path("docs/results/privacy.json"))
-    ap.add_argument("--plot", type=Path, default=Path("docs/privacy-dp.png"))
+    ap.add_argument("--json", type=Path, help="default: docs/results/privacy.json, privacy_full.json for full")
+    ap.add_argument("--plot", type=Path, help="default: docs/privacy-dp.png, privacy-dp-full.png for full")
     ap.add_argument("--series", choices=("small", "full"), default="small")
     args = ap.parse_args()
+    tail = "_full" if args.series == "full" else ""
+    args.json = args.json or Path(f"docs/results/privacy{tail}.json")
+    args.plot = args.plot or Path(f"docs/privacy-dp{tail.replace('_', '-')}.png")
     R = args.runs  # noqa: N806
     full = args.series == "full"
     pre = "full-" if full else ""

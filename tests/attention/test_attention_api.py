@@ -61,8 +61,25 @@ def test_analyze_cli_attention_in_flat_tables_and_the_terminal_table(data_dir, t
     r = CliRunner().invoke(app, [*args, "-f", "table"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "attention" in r.output and "away" in r.output and "yaw +" in r.output
-    plain = CliRunner().invoke(app, ["analyze", str(photo), "-q", "-f", "csv", "--detector", "retinaface"])
-    assert plain.exit_code == 0 and "yaw" not in plain.output.splitlines()[0]  # without --attention: as before
+    plain_args = ["analyze", str(photo), "-q", "--detector", "retinaface", "-o", str(tmp_path / "p.csv")]
+    plain = CliRunner().invoke(app, plain_args)
+    assert plain.exit_code == 0, plain.output
+    assert "yaw" not in (tmp_path / "p.csv").read_text().splitlines()[0]  # without --attention: as before
+    # a photo has no video to calibrate on; a target direction is read
+    r = CliRunner().invoke(app, [*args, "--target", "calibrate:3"])
+    assert r.exit_code != 0 and "--target calibrate needs a video" in r.output
+    r = CliRunner().invoke(app, [*args, "--target", "68,0", "-o", str(tmp_path / "t.csv")])  # looking where it turned
+    face = max(csv.DictReader((tmp_path / "t.csv").open()), key=lambda f: float(f["x2"]) - float(f["x1"]))
+    assert r.exit_code == 0 and face["attending"] == "True" and float(face["off_target"]) < 25
+
+
+def test_attention_columns_of_photos_without_a_face_or_that_failed():
+    from emolens.types import ImageResult
+    from emolens.types.records import PHOTO_ATTENTION_COLUMNS, records
+
+    for result in (ImageResult("none.jpg", 640, 480, ()), ImageResult("bad.jpg", 0, 0, (), error="unreadable")):
+        (row,) = records(result, ("happy", "sad"), attention=True)
+        assert all(row[c] is None for c in PHOTO_ATTENTION_COLUMNS) and list(row)[-1] == "error"
 
 
 def test_face_defaults_are_unchanged():

@@ -103,3 +103,27 @@ def test_calibrate_target_is_the_median():
 
 def test_spell_dict():
     assert Spell(1.0, 3.5).to_dict() == {"start": 1.0, "end": 3.5, "duration": 2.5}
+
+
+def test_a_finished_track_lets_go_of_its_perclos_samples_and_keeps_its_value():
+    """A service runs for days: an ended track holds its spells and its last PERCLOS, not a minute of samples."""
+    tr = TrackAttention()
+    t = frames(90, 25.0)
+    for x in t:
+        tr.update(float(x), True, bool((x % 10) < 2.0), False)
+    before = tr.perclos
+    assert len(tr._window) > 1000 and before == pytest.approx(0.2, abs=0.05)
+    tr.finish()
+    assert len(tr._window) == 0 and tr.perclos == before and tr.spells
+
+
+def test_an_attention_stage_that_keeps_no_finished_tracks(data_dir):
+    """`keep_finished=False` (the service's source): ended tracks are not kept; by default they are, for reports."""
+    from emolens.session import attention_stage
+
+    kept, dropped = attention_stage(), attention_stage(keep_finished=False)
+    for stage in (kept, dropped):
+        stage._tracks[7] = TrackAttention()
+        stage._tracks[7].update(0.0, True, False, False)
+        stage.end_track(7)
+    assert list(kept.finished) == [7] and dropped.finished == {} and not dropped._tracks

@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from emolens.cli.main import app as cli
+from emolens.errors import ConfigError
 from emolens.serve.app import ServeConfig, create_app
+from emolens.serve.config import SourceAttention
 from emolens.serve.keys import KeyStore
 from emolens.serve.routes.dashboard import NO_SOURCE, NO_SOURCE_CODE
 from emolens.serve.source import RealTimeSource, open_server_source
@@ -169,6 +171,23 @@ def test_serve_checks_the_sources_attention_settings_before_it_starts(tmp_path, 
     assert r.exit_code != 0 and "--attention applies to --source" in r.output
     r = CliRunner().invoke(cli, [*args, "--source", clip, "--attention", "--target", "left"])
     assert r.exit_code != 0 and "--target 'left'" in r.output
+    r = CliRunner().invoke(cli, [*args, "--alert", "angry:3"])
+    assert r.exit_code != 0 and "--alert applies to --source" in r.output
+    with pytest.raises(ConfigError, match="cone"):
+        SourceAttention(cone=0.0)  # the library's own check, for a ServeConfig made without the CLI
+
+
+def test_serve_passes_the_attention_settings_to_the_app(tmp_path, monkeypatch, data_dir):
+    import uvicorn
+
+    got = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **k: got.setdefault("app", app))
+    clip = str(data_dir / "videos" / "stage_three.mp4")
+    args = ["serve", "--no-keys", "--keys", str(tmp_path / "k.db"), "--source", clip, "--attention"]
+    r = CliRunner().invoke(cli, [*args, "--cone", "30", "--target", "10,-5", "--alert", "drowsy:2:any:0.2"])
+    assert r.exit_code == 0, r.output
+    cfg = got["app"].state.serve.cfg
+    assert cfg.source_attention == SourceAttention(30.0, "10,-5") and cfg.source_alerts == ["drowsy:2:any:0.2"]
 
 
 def test_source_with_attention_sends_head_pose_eyes_and_attention_rules(tmp_path, data_dir):
@@ -181,7 +200,7 @@ def test_source_with_attention_sends_head_pose_eyes_and_attention_rules(tmp_path
         require_keys=False,
         source=str(clip),
         source_alerts=["distracted:0.5", "happy:2"],
-        source_attention={"cone": 25.0, "target": "camera"},
+        source_attention=SourceAttention(25.0, "camera"),
     )
     got = []
     with TestClient(create_app(cfg)).websocket_connect("/v1/source") as ws:

@@ -31,6 +31,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 pytest.importorskip("fastapi")
 
 from emolens.serve.app import ServeConfig  # noqa: E402
+from emolens.serve.config import SourceAttention  # noqa: E402
 
 
 def artifacts_dir() -> Path:
@@ -75,8 +76,8 @@ def server(tmp_path_factory, data_dir, serve_in_thread) -> Iterator[str]:
         require_keys=False,
         rate_per_minute=100_000,
         source=str(data_dir / "videos" / "stage_three.mp4"),
-        source_alerts=["angry:1", "distracted:1"],
-        source_attention={"cone": 25.0, "target": "camera"},  # `emolens serve --source CLIP --attention`
+        source_alerts=["angry:1", "distracted:1", "drowsy:2:any:0.2", "yawn:2"],
+        source_attention=SourceAttention(25.0, "camera"),  # `emolens serve --source CLIP --attention`
     )
     with serve_in_thread(cfg) as url:
         yield url
@@ -201,9 +202,10 @@ def test_dashboard_in_headless_chromium(server, data_dir, tmp_path):
             page.wait_for_selector('#tracks li[data-below-alert="angry>1s:any"]', timeout=30_000)
             # With --attention: the attention rule in words, and each person's attention state in the list
             page.wait_for_selector('#alert-rules li[data-rule="distracted>1s:any"]')
-            assert "distracted: head or gaze off the target for 1 s or more (anyone)" in page.text_content(
-                "#alert-rules"
-            )
+            rules = page.text_content("#alert-rules")
+            assert "distracted: head or gaze off the target for 1 s or more (anyone)" in rules
+            assert "drowsy: eyes closed, or PERCLOS of 20% or more, for 2 s or more (anyone)" in rules
+            assert "a yawn held 2 s or more (anyone)" in rules
             page.wait_for_selector("#tracks li.track[data-attending] span.attention", timeout=30_000)
             states = page.eval_on_selector_all("#tracks li.track span.attention", "els => els.map(e => e.textContent)")
             assert states and all(t.startswith(("attending", "away ")) for t in states), states

@@ -201,6 +201,9 @@ class AttentionAnalyzer:
     calibrate_s:
         Video only: take the target as the median direction the faces look in during the first ``calibrate_s``
         seconds (everyone is assumed to look at the target then); until then the median so far is used.
+    keep_finished:
+        Keep each ended track's spells, blinks, closures and yawns in ``finished`` (for ``attention.json`` and
+        reports); a source that runs for days with no one to read them (the service's ``--source``) sets False.
     """
 
     def __init__(
@@ -211,6 +214,7 @@ class AttentionAnalyzer:
         refine: int = 1,
         threads: int = 0,
         calibrate_s: float | None = None,
+        keep_finished: bool = True,
     ) -> None:
         from emolens.landmarks import FaceMesh
 
@@ -227,6 +231,7 @@ class AttentionAnalyzer:
         self._rois: dict[int, Any] = {}
         #: per track: when the iris model last ran on it, and that frame's mesh (irises and eye contours)
         self._eyes: dict[int, tuple[float, Any]] = {}
+        self.keep_finished = keep_finished
         self.finished: dict[int, TrackAttention] = {}
 
     def measures(self, rgb: np.ndarray, faces: Sequence[Any]) -> list[Measures]:
@@ -320,7 +325,8 @@ class AttentionAnalyzer:
         self._eyes.pop(track_id, None)
         if tr is not None:
             tr.finish()
-            self.finished[track_id] = tr
+            if self.keep_finished:
+                self.finished[track_id] = tr
         return tr
 
     def close(self) -> dict[int, TrackAttention]:

@@ -159,7 +159,9 @@ class TrackAttention:
         }
 
     def finish(self, t_end: float | None = None) -> None:
-        """Close the open spell, closure and yawn at the track's last sample (or ``t_end``)."""
+        """Close the open spell, closure and yawn at the track's last sample (or ``t_end``), and let go of the PERCLOS
+        window's samples (``perclos`` keeps its last value)."""
+        self._window.clear()
         t = self._last_t if t_end is None else t_end
         if t is None:
             return

@@ -13,6 +13,7 @@ from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, err, fail
 from emolens.cli.device import DeviceOpt, use_device
 from emolens.cli.options import (
     AnnotateOpt,
+    Attention,
     DetectorOpt,
     Drawing,
     FormatHelp,
@@ -25,7 +26,7 @@ from emolens.cli.options import (
 )
 from emolens.cli.progress import progress_bar
 from emolens.cli.records import RecordWriter, choose_format, simple_table
-from emolens.errors import EmolensError
+from emolens.errors import ConfigError, EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
 #: The columns of the `analyze` table on a terminal (the files carry every column).
@@ -69,9 +70,7 @@ def analyze(
     log_events: LogEventsOpt = False,
     drawing: Drawing = Drawing(),
     device: DeviceOpt = None,
-    attention: Annotated[
-        bool, typer.Option("--attention", help="Also head pose, eye openness, gaze, mouth opening and attention.")
-    ] = False,
+    attention: Attention = Attention(),
     quiet: QuietOpt = False,
 ) -> None:
     """Detect every face in the images and predict its emotion; one record per face."""
@@ -100,10 +99,10 @@ def analyze(
             identity=gallery,
             workers=n_workers,
         )
-        if attention:
-            from emolens.attention import AttentionAnalyzer
-
-            analyzer.attention = AttentionAnalyzer(threads=threads)
+        if attention.enabled:
+            if attention.target.strip().lower().startswith("calibrate"):
+                raise ConfigError("--target calibrate needs a video; for photos use camera or YAW,PITCH")
+            analyzer.attention = attention.stage(threads)
         logger = None
         if log_events and analyzer.gallery is not None:
             from emolens.events import EventLogger
@@ -119,7 +118,7 @@ def analyze(
         first = 0.0
         chosen = choose_format(fmt, output, [f.value for f in Format if f is not Format.auto])
         with (
-            _writer(chosen, output, gallery is not None, attention) as writer,
+            _writer(chosen, output, gallery is not None, attention.enabled) as writer,
             progress_bar(len(items), quiet or len(items) <= 3) as advance,
         ):
             for result, rgb in analyzer.iter_analyze(items, with_images=True):

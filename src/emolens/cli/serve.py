@@ -79,7 +79,8 @@ def serve(
             help="Alert rule on the --source, EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]] (repeatable): one of EMOTIONS as "
             "the smoothed label, at a smoothed score of at least MIN_SCORE (default 0.5), for SECONDS (default 3) "
             "without a break; WHO is any (default), unknown, known or a name. With --attention also "
-            "distracted, drowsy or yawn[:SECONDS[:WHO]]."
+            "distracted[:SECONDS[:WHO]] (default 3 s), drowsy[:SECONDS[:WHO[:PERCLOS]]] (2 s, 0.15) or "
+            "yawn[:SECONDS[:WHO]] (0 s)."
         ),
     ] = None,
     attention: Attention = Attention(),
@@ -97,9 +98,12 @@ def serve(
         import uvicorn
 
         from emolens.serve.app import ServeConfig, create_app
+        from emolens.serve.config import SourceAttention
 
         if detector_size and detector != "retinaface":
             raise ConfigError("--detector-size applies to retinaface only")
+        if alert and source is None:
+            raise ConfigError("--alert applies to --source; a client's stream logs events without alert rules")
         if attention.enabled and source is None:
             raise ConfigError("--attention applies to --source; a client asks for it with /v1/stream?attention=true")
         cfg = ServeConfig(
@@ -119,7 +123,7 @@ def serve(
             detector_options={"max_size": detector_size} if detector_size else {},
             source=source,
             source_alerts=list(alert or []),
-            source_attention={"cone": attention.cone, "target": attention.target} if attention.enabled else None,
+            source_attention=SourceAttention(attention.cone, attention.target) if attention.enabled else None,
         )
         if source is not None:  # a bad --source, --alert or --target fails now, not when the first viewer connects
             from emolens.events import AttentionRule, parse_rule
@@ -128,7 +132,6 @@ def serve(
             needs = [r.kind for r in map(parse_rule, cfg.source_alerts) if isinstance(r, AttentionRule)]
             if needs and not attention.enabled:
                 raise ConfigError(f"--alert {', '.join(needs)} needs --attention")
-            attention.stage(threads)
             open_source(source).close()
         app = create_app(cfg)
         if retain is not None:  # a second connection to the gallery file; WAL lets it delete while the app reads

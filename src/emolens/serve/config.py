@@ -3,11 +3,36 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServeConfig"]
+from emolens.errors import ConfigError
+from emolens.session import attention_target
+
+__all__ = ["ServeConfig", "SourceAttention"]
+
+
+@dataclass(frozen=True)
+class SourceAttention:
+    """Attention on the server source (``--attention``): attending within ``cone`` degrees of ``target``
+    (``camera``, ``YAW,PITCH`` or ``calibrate:SECONDS``, see :func:`emolens.session.attention_target`); checked
+    when made, so a bad setting fails at start-up and not when the first viewer connects.
+
+    Raises
+    ------
+    ConfigError
+        The cone is not a number of degrees in (0, 180], or the target cannot be read.
+    """
+
+    cone: float = 25.0
+    target: str = "camera"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.cone, int | float) and math.isfinite(self.cone) and 0 < self.cone <= 180):
+            raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
+        attention_target(self.target)
 
 
 @dataclass
@@ -31,5 +56,4 @@ class ServeConfig:
     stream_detector: str = "blazeface"
     source: str | None = None  # the operator's server-side source for WS /v1/source (file, camera index, URL)
     source_alerts: list[str] = field(default_factory=list)  # alert rules checked on the server source
-    # head pose, eyes, mouth and attention on the server source: {"cone": degrees, "target": "camera"} or None
-    source_attention: dict[str, Any] | None = None
+    source_attention: SourceAttention | None = None  # head pose, eyes, mouth and attention on the server source

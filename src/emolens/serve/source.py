@@ -15,7 +15,7 @@ import atexit
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,6 +25,10 @@ from emolens.analyzer import Analyzer
 from emolens.errors import EmolensError, VideoError
 from emolens.session import Session, SessionConfig, attention_stage
 from emolens.video.sources import CaptureSource, Frame, ImageSequenceSource, VideoSource, open_source
+
+if TYPE_CHECKING:
+    from emolens.attention import AttentionAnalyzer
+    from emolens.serve.config import SourceAttention
 
 __all__ = ["RealTimeSource", "SourceHub", "Viewer", "open_server_source"]
 
@@ -143,8 +147,10 @@ class SourceHub:
         Alert rules (``EMOTIONS[:SECONDS[:WHO[:MIN_SCORE]]]``, or ``distracted``/``drowsy``/``yawn`` with
         ``attention``) checked on every analysed frame.
     attention:
-        The keyword arguments of :func:`emolens.session.attention_stage` (``cone``, ``target``, ``threads``) to add
-        head pose, eyes, mouth and attention to every face; a new stage for every run of the source. None: without.
+        Head pose, eyes, mouth and attention on every face (a :class:`~emolens.serve.config.SourceAttention`); a
+        new stage for every run of the source, which keeps no ended tracks. None: without.
+    threads:
+        ONNX Runtime threads per attention model (0: ONNX Runtime chooses).
     max_side:
         Frames larger than this (width or height) are scaled down before JPEG encoding.
     """
@@ -155,7 +161,8 @@ class SourceHub:
         analyzer: Callable[[], Analyzer],
         *,
         alerts: list[str] | None = None,
-        attention: dict[str, Any] | None = None,
+        attention: SourceAttention | None = None,
+        threads: int = 0,
         max_side: int = 960,
         quality: int = 80,
         faces_counter: Counter | None = None,
@@ -163,7 +170,7 @@ class SourceHub:
         self.spec = spec
         self.faces_counter = faces_counter  # emolens_faces_total: every face the source's frames held
         self.alerts = list(alerts or [])
-        self.attention = dict(attention) if attention is not None else None
+        self.attention, self.threads = attention, threads
         self.max_side, self.quality = max_side, quality
         self.frames_sent = 0
         self._make_analyzer = analyzer
@@ -205,6 +212,10 @@ class SourceHub:
         with self._lock:
             self._viewers.discard(viewer)
 
+    def _attention_stage(self) -> AttentionAnalyzer | None:
+        a = self.attention
+        return None if a is None else attention_stage(a.cone, a.target, self.threads, keep_finished=False)
+
     def _viewing(self) -> list[Viewer]:
         with self._lock:
             return list(self._viewers)
@@ -217,7 +228,7 @@ class SourceHub:
             config = SessionConfig(
                 live=True,
                 with_frames=True,
-                attention=attention_stage(**self.attention) if self.attention is not None else None,
+                attention=self._attention_stage(),
                 alerts=tuple(self.alerts),
                 log_events=analyzer.gallery is not None,
                 event_flush_s=_FLUSH_S,

@@ -41,7 +41,8 @@ class ServeState:
                 cfg.source,
                 self.source_analyzer,
                 alerts=cfg.source_alerts,
-                attention=None if cfg.source_attention is None else {**cfg.source_attention, "threads": cfg.threads},
+                attention=cfg.source_attention,
+                threads=cfg.threads,
                 faces_counter=metrics.faces,
             )
 

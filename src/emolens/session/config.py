@@ -113,11 +113,37 @@ def parse_rules(specs: Sequence[str | Rule]) -> list[Rule]:
     return [parse_rule(s) if isinstance(s, str) else s for s in specs]
 
 
-def attention_stage(cone: float = 25.0, target: str = "camera", threads: int = 0) -> AttentionAnalyzer:
-    """An :class:`~emolens.attention.AttentionAnalyzer` for a cone (degrees) around a target.
+def attention_target(target: str) -> tuple[dict[str, float], float | None]:
+    """The target of an attention cone read from ``camera``, ``YAW,PITCH`` in degrees or ``calibrate:SECONDS``
+    (the median head direction over the first SECONDS of video; 5 s without a number): the
+    :class:`~emolens.attention.AttentionConfig` fields it sets, and the calibration seconds (None: no calibration).
 
-    ``target`` is ``camera``, ``YAW,PITCH`` in degrees, or ``calibrate:SECONDS`` (the median head direction over
-    the first SECONDS of video; 5 s without a number).
+    Raises
+    ------
+    ConfigError
+        The target cannot be read.
+    """
+    t = target.strip().lower()
+    if t.startswith("calibrate"):
+        _, _, secs = t.partition(":")
+        try:
+            return {}, float(secs) if secs else 5.0
+        except ValueError:
+            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
+    if t == "camera":
+        return {}, None
+    try:
+        yaw, pitch = (float(v) for v in t.split(","))
+    except ValueError:
+        raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
+    return {"target_yaw": yaw, "target_pitch": pitch}, None
+
+
+def attention_stage(
+    cone: float = 25.0, target: str = "camera", threads: int = 0, keep_finished: bool = True
+) -> AttentionAnalyzer:
+    """An :class:`~emolens.attention.AttentionAnalyzer` for a cone (degrees) around a target
+    (:func:`attention_target`); ``keep_finished`` as there.
 
     Raises
     ------
@@ -126,19 +152,6 @@ def attention_stage(cone: float = 25.0, target: str = "camera", threads: int = 0
     """
     from emolens.attention import AttentionAnalyzer
 
-    options: dict[str, Any] = {"cone": cone}
-    calibrate = None
-    t = target.strip().lower()
-    if t.startswith("calibrate"):
-        _, _, secs = t.partition(":")
-        try:
-            calibrate = float(secs) if secs else 5.0
-        except ValueError:
-            raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
-    elif t != "camera":
-        try:
-            yaw, pitch = (float(v) for v in t.split(","))
-        except ValueError:
-            raise ConfigError(f"--target {target!r}: expected camera, YAW,PITCH or calibrate:SECONDS") from None
-        options.update(target_yaw=yaw, target_pitch=pitch)
-    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate)
+    fields, calibrate = attention_target(target)
+    options = {"cone": cone, **fields}
+    return AttentionAnalyzer(options, threads=threads, calibrate_s=calibrate, keep_finished=keep_finished)

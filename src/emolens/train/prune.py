@@ -234,8 +234,9 @@ def check_sources(cfg: Any, data_root: Path, recipe: str) -> None:
         head, sep, _ = str(path).rpartition(".npz:")
         if not (Path(head + ".npz") if sep else path).exists():
             raise ConfigError(
-                f"the fine-tuning recipe {recipe} reads {spec}, which is not under {data_root}: build it with "
-                "research/cache_faces_extra.py, or fine-tune on FER2013 alone with --recipe fer2013-cnn"
+                f"the recipe {recipe} reads {spec} (to fine-tune, and to fit the export's temperature and INT8 "
+                f"ranges), which is not under {data_root}: build it with research/cache_faces_extra.py, or use "
+                "FER2013 alone with recipe fer2013-cnn"
             )
 
 

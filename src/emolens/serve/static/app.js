@@ -381,7 +381,7 @@ function describeRule(r) {
   if (r.kind === "drowsy") {
     return `drowsy: eyes closed, or PERCLOS of ${pct(r.level)} or more, for ${r.seconds} s or more (${who})`;
   }
-  if (r.kind === "yawn") return `a yawn (${who})`;
+  if (r.kind === "yawn") return r.seconds > 0 ? `a yawn held ${r.seconds} s or more (${who})` : `a yawn (${who})`;
   const score = pct(r.min_score);
   return `${r.emotions.join(" or ")} for ${r.seconds} s or more at a smoothed score of ${score} or more (${who})`;
 }
