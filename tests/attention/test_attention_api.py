@@ -68,6 +68,8 @@ def test_analyze_cli_attention_in_flat_tables_and_the_terminal_table(data_dir, t
     # a photo has no video to calibrate on; a target direction is read
     r = CliRunner().invoke(app, [*args, "--target", "calibrate:3"])
     assert r.exit_code != 0 and "--target calibrate needs a video" in r.output
+    r = CliRunner().invoke(app, ["analyze", str(photo), "--target", "10,0"])
+    assert r.exit_code != 0 and "--cone and --target apply with --attention" in r.output
     r = CliRunner().invoke(app, [*args, "--target", "68,0", "-o", str(tmp_path / "t.csv")])  # looking where it turned
     face = max(csv.DictReader((tmp_path / "t.csv").open()), key=lambda f: float(f["x2"]) - float(f["x1"]))
     assert r.exit_code == 0 and face["attending"] == "True" and float(face["off_target"]) < 25

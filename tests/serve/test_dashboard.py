@@ -173,6 +173,8 @@ def test_serve_checks_the_sources_attention_settings_before_it_starts(tmp_path, 
     assert r.exit_code != 0 and "--target 'left'" in r.output
     r = CliRunner().invoke(cli, [*args, "--alert", "angry:3"])
     assert r.exit_code != 0 and "--alert applies to --source" in r.output
+    r = CliRunner().invoke(cli, [*args, "--source", clip, "--cone", "40"])
+    assert r.exit_code != 0 and "--cone and --target apply with --attention" in r.output
     with pytest.raises(ConfigError, match="cone"):
         SourceAttention(cone=0.0)  # the library's own check, for a ServeConfig made without the CLI
 

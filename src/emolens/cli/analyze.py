@@ -99,10 +99,9 @@ def analyze(
             identity=gallery,
             workers=n_workers,
         )
-        if attention.enabled:
-            if attention.target.strip().lower().startswith("calibrate"):
-                raise ConfigError("--target calibrate needs a video; for photos use camera or YAW,PITCH")
-            analyzer.attention = attention.stage(threads)
+        if attention.enabled and attention.target.strip().lower().startswith("calibrate"):
+            raise ConfigError("--target calibrate needs a video; for photos use camera or YAW,PITCH")
+        analyzer.attention = attention.stage(threads)
         logger = None
         if log_events and analyzer.gallery is not None:
             from emolens.events import EventLogger

@@ -175,10 +175,19 @@ class Attention(OptionGroup):
     ] = "camera"
 
     def stage(self, threads: int) -> AttentionAnalyzer | None:
-        """The session's attention stage (``None`` without ``--attention``); ``ConfigError`` for a bad ``--target``."""
+        """The session's attention stage (``None`` without ``--attention``); ``ConfigError`` for a bad ``--target``, or
+        for ``--cone`` or ``--target`` given without ``--attention``."""
         from emolens.session import attention_stage
 
+        self.check()
         return attention_stage(self.cone, self.target, threads) if self.enabled else None
+
+    def check(self) -> None:
+        """``ConfigError`` for ``--cone`` or ``--target`` given without ``--attention`` (they would do nothing)."""
+        from emolens.errors import ConfigError
+
+        if not self.enabled and (self.cone != Attention.cone or self.target != Attention.target):
+            raise ConfigError("--cone and --target apply with --attention")
 
 
 def option_groups(command: F) -> F:

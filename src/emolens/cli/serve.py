@@ -104,6 +104,7 @@ def serve(
             raise ConfigError("--detector-size applies to retinaface only")
         if alert and source is None:
             raise ConfigError("--alert applies to --source; a client's stream logs events without alert rules")
+        attention.check()
         if attention.enabled and source is None:
             raise ConfigError("--attention applies to --source; a client asks for it with /v1/stream?attention=true")
         cfg = ServeConfig(
