@@ -6,7 +6,7 @@ research/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accu
     python research/privacy_report.py --series full    # docs/results/privacy_full.json, docs/privacy-dp-full.png
 
 ``--series small`` (the default): the arms on the first 10,000 Training rows for 3 epochs; ``full``: the `full-`
-arms on all 28,709 rows for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same expected
+arms on all 28,558 Training faces for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same expected
 batch of 512) and whose federated arms with ``full-central-b64`` (the same batch of 64).
 """
 
@@ -107,7 +107,7 @@ def main() -> None:
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("ε (δ = 1e-5)")
     ax.set_ylabel("FER2013 PrivateTest accuracy (%)")
-    what = "15 epochs of 28,709 faces, expected batch 512" if full else "3 epochs of 10,000 faces"
+    what = "15 epochs of 28,558 faces, expected batch 512" if full else "3 epochs of 10,000 faces"
     ax.set_title(f"DP-SGD, 92k-parameter cnn, {what}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The training runs behind docs/privacy.md, scaled to a 2-core CPU: one thread a run, the first 10,000 rows of the
 # FER2013 Training split and 3 epochs for the first DP, federated and centralised arms, all rows and 15 epochs for
-# the `full-` arms. Usage: bash research/privacy_runs.sh [ARM...] (default: all, in the order below); then
-# `python research/privacy_report.py` writes the tables and the plot. A run that is restarted resumes.
+# the `full-` arms. Usage: bash research/privacy_runs.sh [ARM...] (default: the 3-epoch arms and the pruning runs
+# of the list at the end; the `full-` arms are named, see docs/privacy.md); then `python research/privacy_report.py
+# [--series full]` writes the tables and the plot. A run that is restarted resumes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 E=${EMOLENS_BIN:-.venv/bin/emolens}
@@ -18,7 +19,7 @@ COMMON=(--config fer2013-cnn --set norm=group --set 'arch_kwargs={"widths": [8, 
   --set 'augment={"rotate_deg": 0, "erase_p": 0, "scale": [1, 1], "shift": 0, "brightness": 0, "contrast": 0}'
   --set val=fer2013/private_test.npz --set threads=1 -q)
 
-# The full-data series (2026-12-07): the same network, optimiser and no augmentation, on all 28,709 rows of the
+# The full-data series (2026-12-07): the same network, optimiser and no augmentation, on all 28,558 faces of the
 # Training split for 15 epochs. The DP arms and their reference use an expected batch of 512 (DP-SGD needs large
 # batches: the noise on a batch's mean gradient falls as 1/batch); the federated arms and theirs use 64, the usual
 # local batch of FedAvg (a client of 2,900 rows then takes about 45 steps a round instead of 6).
