@@ -6,8 +6,8 @@ research/privacy_runs.sh: the last epoch's (or round's) FER2013 PrivateTest accu
     python research/privacy_report.py --series full    # docs/results/privacy_full.json, docs/privacy-dp-full.png
 
 ``--series small`` (the default): the arms on the first 10,000 Training rows for 3 epochs; ``full``: the `full-`
-arms on all 28,558 Training faces for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same expected
-batch of 512) and whose federated arms with ``full-central-b64`` (the same batch of 64).
+arms on all 28,558 Training faces for 15 epochs, whose DP arms are compared with ``full-central-b512`` (the same
+expected batch of 512) and whose federated arms with ``full-central-b64`` (the same batch of 64).
 """
 
 from __future__ import annotations
