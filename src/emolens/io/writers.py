@@ -29,7 +29,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 from emolens.errors import ConfigError
 from emolens.io.sinks import Closing, CsvSink, JsonLinesSink, JsonSink, ParquetSink, Sink, with_nullable_ints
@@ -60,6 +60,8 @@ __all__ = [
 
 #: The output formats, the default first.
 FORMATS: tuple[str, ...] = ("jsonl", "json", "csv", "parquet")
+#: Where a writer writes: a file path, or None / "-" for standard output.
+Destination: TypeAlias = str | Path | None
 
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -221,7 +223,7 @@ class CsvWriter(_TabularWriter):
 
     format = "csv"
 
-    def __init__(self, path: str | Path | None, labels: Sequence[str] | None = None, attention: bool = False) -> None:
+    def __init__(self, path: Destination, labels: Sequence[str] | None = None, attention: bool = False) -> None:
         super().__init__(CsvSink(path), labels, attention)
 
 
@@ -232,7 +234,7 @@ class ParquetWriter(_TabularWriter):
 
     def __init__(
         self,
-        path: str | Path | None,
+        path: Destination,
         labels: Sequence[str] | None = None,
         row_group_size: int = 1000,
         attention: bool = False,
