@@ -324,12 +324,12 @@ def _put_face(row: dict[str, Any], face: Face) -> None:
 
 def _put_attention(row: dict[str, Any], face: Face) -> None:
     """The attention columns the row has (a photo row has no blinks, spells or rates)."""
-    got: dict[str, Any] = {}
-    _attention_values(got, face)
-    row.update((k, v) for k, v in got.items() if k in row)
+    row.update((k, v) for k, v in _attention_values(face).items() if k in row)
 
 
-def _attention_values(row: dict[str, Any], face: Face) -> None:
+def _attention_values(face: Face) -> dict[str, Any]:
+    """Every attention column the face has a value for."""
+    row: dict[str, Any] = {}
     if face.pose is not None:
         row["yaw"], row["pitch"], row["roll"] = _r(face.pose.yaw, 1), _r(face.pose.pitch, 1), _r(face.pose.roll, 1)
     if face.eyes is not None:
@@ -343,6 +343,7 @@ def _attention_values(row: dict[str, Any], face: Face) -> None:
         a = face.attention
         row["attending"], row["off_target"] = a.attending, _r(a.off_target, 1)
         row["focus_s"], row["perclos"], row["blink_rate"] = _r(a.focus_s, 3), _r(a.perclos, 4), _r(a.blink_rate, 2)
+    return row
 
 
 def _put_probs(
