@@ -91,7 +91,7 @@ class AttentionConfig:
     def __post_init__(self) -> None:
         if not 0 < self.smoothing <= 1:
             raise ConfigError(f"attention smoothing must be in (0, 1], got {self.smoothing!r}")
-        if not 0 < self.cone <= 180:
+        if isinstance(self.cone, bool) or not isinstance(self.cone, int | float) or not 0 < self.cone <= 180:
             raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
         if isinstance(self.iris_every_s, bool) or not isinstance(self.iris_every_s, int | float):
             raise ConfigError(f"attention iris_every_s must be a number, got {self.iris_every_s!r}")

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emolens.errors import ConfigError
+from emolens.attention import AttentionConfig
 from emolens.session import attention_target
 
 __all__ = ["ServeConfig", "SourceAttention"]
@@ -30,9 +29,8 @@ class SourceAttention:
     target: str = "camera"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.cone, int | float) and math.isfinite(self.cone) and 0 < self.cone <= 180):
-            raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
-        attention_target(self.target)
+        fields, _ = attention_target(self.target)
+        AttentionConfig.from_options({"cone": self.cone, **fields})
 
 
 @dataclass
