@@ -78,6 +78,7 @@ def analyze(
     from emolens.batch.engines import available_cores
     from emolens.draw import save_image
     from emolens.io.inputs import expand_inputs
+    from emolens.session import attention_target
 
     use_device(device)
     if (log_events or drawing.blur_unknown) and gallery is None:
@@ -99,7 +100,7 @@ def analyze(
             identity=gallery,
             workers=n_workers,
         )
-        if attention.enabled and attention.target.strip().lower().startswith("calibrate"):
+        if attention.enabled and attention_target(attention.target)[1] is not None:  # it calibrates: a video's work
             raise ConfigError("--target calibrate needs a video; for photos use camera or YAW,PITCH")
         analyzer.attention = attention.stage(threads)
         logger = None

@@ -127,10 +127,10 @@ def serve(
             source_attention=SourceAttention(attention.cone, attention.target) if attention.enabled else None,
         )
         if source is not None:  # a bad --source, --alert or --target fails now, not when the first viewer connects
-            from emolens.events import AttentionRule, parse_rule
+            from emolens.session import attention_kinds
             from emolens.video.sources import open_source
 
-            needs = [r.kind for r in map(parse_rule, cfg.source_alerts) if isinstance(r, AttentionRule)]
+            needs = attention_kinds(cfg.source_alerts)
             if needs and not attention.enabled:
                 raise ConfigError(f"--alert {', '.join(needs)} needs --attention")
             open_source(source).close()

@@ -31,7 +31,14 @@ Example: a live consumer, in a worker thread, pushing each result to an asyncio 
         session.run()
 """
 
-from emolens.session.config import ATTENTION_KINDS, SessionConfig, attention_stage, attention_target, parse_rules
+from emolens.session.config import (
+    ATTENTION_KINDS,
+    SessionConfig,
+    attention_kinds,
+    attention_stage,
+    attention_target,
+    parse_rules,
+)
 from emolens.session.fused import FusionSink
 from emolens.session.runner import Session, SessionInfo, SessionStep, SessionSummary, Sink
 from emolens.session.sinks import (
@@ -57,6 +64,7 @@ __all__ = [
     "SessionSummary",
     "Sink",
     "VideoOutputSink",
+    "attention_kinds",
     "attention_stage",
     "attention_target",
     "output_fps",

@@ -113,6 +113,17 @@ def parse_rules(specs: Sequence[str | Rule]) -> list[Rule]:
     return [parse_rule(s) if isinstance(s, str) else s for s in specs]
 
 
+def attention_kinds(specs: Sequence[str | Rule]) -> list[str]:
+    """The kinds of the rules among ``specs`` that need the attention stage (``distracted``, ``drowsy``, ``yawn``).
+
+    Raises
+    ------
+    ConfigError
+        A spec cannot be parsed.
+    """
+    return [r.kind for r in parse_rules(specs) if isinstance(r, AttentionRule)]
+
+
 def attention_target(target: str) -> tuple[dict[str, float], float | None]:
     """The target of an attention cone read from ``camera``, ``YAW,PITCH`` in degrees or ``calibrate:SECONDS``
     (the median head direction over the first SECONDS of video; 5 s without a number): the

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from emolens.errors import ConfigError
-from emolens.session.config import Alert, AlertEngine, AttentionRule, EventLogger, Rule, SessionConfig
+from emolens.session.config import Alert, AlertEngine, EventLogger, Rule, SessionConfig, attention_kinds
 from emolens.types import FrameResult
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class Session:
             return self._info
         cfg = self.config
         rules = cfg.rules()
-        needs_attention = [r.kind for r in rules if isinstance(r, AttentionRule)]
+        needs_attention = attention_kinds(rules)
         if needs_attention and not cfg.attention:
             raise ConfigError(f"alert rule(s) {', '.join(needs_attention)} need attention")
         gallery = getattr(self.analyzer, "gallery", None)
