@@ -15,7 +15,9 @@
     (and the "held-out half" is no longer held out); the out-of-fold ones come from ``research/fit_yawn.py``.
 ``speed``
     Milliseconds per face of the landmark stage (mesh with its refine pass + both irises) on ``--threads``
-    threads, median over ``--runs`` calls on the head-pose photos.
+    threads: one face per call, median over ``--runs`` calls on the head-pose photos; and all 25 faces of
+    ``photos/expression_grid.jpg`` in one call (the call's time over 25), where the stage splits the faces in two
+    halves that run at once.
 ``video``
     ``emolens video videos/single_face.mp4`` padded to 640x480, whole runs with and without ``--attention`` in turn
     (one warm-up pair, then ``--runs`` pairs): median wall and CPU time of each (the finished child processes' own
@@ -241,6 +243,18 @@ def speed_bench(data: Path, analyzer, threads: int, runs: int) -> dict:
             t0 = time.perf_counter()
             fm1.predict(rgb, dets)
             s0.append((time.perf_counter() - t0) * 1000)
+    # many faces in one photo (a classroom): the two halves of the faces run at once, each on its own thread
+    grid = load_rgb(data.parent / "photos/expression_grid.jpg")
+    grid_dets = analyzer.detect(grid)
+    many: dict[str, float] = {"grid_faces": len(grid_dets)}
+    for refine, fmg in ((0, fm1), (1, fm)):
+        fmg.predict(grid, grid_dets)
+        got = []
+        for _ in range(max(3, runs)):
+            t0 = time.perf_counter()
+            fmg.predict(grid, grid_dets)
+            got.append((time.perf_counter() - t0) * 1000 / max(1, len(grid_dets)))
+        many[f"grid_ms_per_face_median{'' if refine else '_no_refine'}"] = round(statistics.median(got), 2)
     # CPU time on one thread (process time, so waiting for a busy machine's cores is not counted): what the
     # stage costs, per face, with and without the iris model, with the refine pass (photos) and without (video)
     cpu: dict[str, float] = {}
@@ -259,6 +273,7 @@ def speed_bench(data: Path, analyzer, threads: int, runs: int) -> dict:
             cpu[f"cpu_ms_1thread_refine{refine}_{'mesh+iris' if iris else 'mesh'}"] = round(statistics.median(got), 2)
     return {
         **cpu,
+        **many,
         "threads": threads,
         "ms_per_face_median": round(statistics.median(samples), 2),
         "ms_per_face_p90": round(float(np.percentile(samples, 90)), 2),

@@ -64,7 +64,7 @@ def test_followed_eyes_match_a_fresh_iris_run_on_real_frames(data_dir):
     half = AttentionAnalyzer(threads=2)
     calls = []
     run_iris = half.mesh._run_iris
-    half.mesh._run_iris = lambda img, meshes: calls.append(len(meshes)) or run_iris(img, meshes)
+    half.mesh._run_iris = lambda img, meshes, *rest: calls.append(len(meshes)) or run_iris(img, meshes, *rest)
     got = []
     for t, img, face in frames:
         (a,) = every.frame(img, t, [face])
