@@ -54,8 +54,11 @@ def test_mesh_points_lie_on_the_face_and_batches_agree(analyzer, data_dir):
     d2 = dataclasses.replace(largest(analyzer, other))
     shift = rgb.shape[1]
     d2 = Detection(Box(d2.box.x1 + shift, d2.box.y1, d2.box.x2 + shift, d2.box.y2), d2.score, None)
-    m_both = fm.predict(both, [det, d2])
+    m_both = fm.predict(both, [det, d2])  # two faces: the two halves run at once, each on its own thread
     assert np.abs(m_both[0].points - m.points).max() < 0.5
+    assert np.abs(m_both[0].iris - m.iris).max() < 0.5
+    (m2,) = fm.predict(both, [d2])
+    assert np.abs(m_both[1].points - m2.points).max() < 0.5 and np.abs(m_both[1].iris - m2.iris).max() < 0.5
 
 
 def test_head_pose_floor_on_aflw2000(analyzer, att, data_dir):
@@ -115,7 +118,7 @@ def test_eye_state_floor_on_test_split(analyzer, att, data_dir):
 
 def test_yawns_floor(analyzer, att, data_dir):
     """Recall on the 31 test yawns and false yawns on the expression grid (open-mouthed surprise included; never
-    fitted on). Measured: 29/31 and 4/25 (docs/benchmarks.md#attention)."""
+    fitted on). Measured: 29/31 and 2/25 (docs/benchmarks.md#attention)."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test"]
     hits = 0
     for r in rows:
@@ -129,12 +132,12 @@ def test_yawns_floor(analyzer, att, data_dir):
     faces = analyzer.detect(grid)
     assert len(faces) >= 20
     false = sum(m.yawning(att.config) for m in att.measures(grid, faces))
-    assert false <= 5, false
+    assert false <= 3, false
 
 
 def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
-    """False yawns among the faces found in the 120 ``none`` photos (talking, eating). Measured: 5/119 with the
-    shipped classifier (fitted on them) and 5/119 out of fold (``research/fit_yawn.py``)."""
+    """False yawns among the faces found in the 120 ``none`` photos (talking, eating). Measured: 4/119 with the
+    shipped classifier (fitted on them) and 5-6/119 out of fold (``research/fit_yawn.py``)."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["label"] == "none"]
     faces = false = 0
     for r in rows:
@@ -144,7 +147,7 @@ def test_false_yawns_floor_on_none_photos(analyzer, att, data_dir):
         faces += len(measures)
         false += sum(m.yawning(att.config) for m in measures)
     assert len(rows) == 120 and faces >= 110, faces
-    assert false <= 7, false
+    assert false <= 5, false
 
 
 def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir):

@@ -130,6 +130,8 @@ OUTER_EYE_CORNERS = (33, 263)
 #: Inner-lip pairs (upper, lower) across the middle of the mouth, and the inner mouth corners.
 INNER_LIP_PAIRS: tuple[tuple[int, int], ...] = ((82, 87), (13, 14), (312, 317))
 INNER_CORNERS = (78, 308)
+#: Outer mouth corners.
+MOUTH_CORNERS = (61, 291)
 #: Template points that do not move with the jaw (all but the two jaw points): the frame of :func:`frontal`.
 _RIGID = template.POINTS[:, 1] > -3.0
 
@@ -151,19 +153,22 @@ def frontal(points: np.ndarray) -> np.ndarray:
 
 
 def yawn_features(points: np.ndarray) -> np.ndarray:
-    """What tells a yawn from talking, eating or a laugh, on the head-pose-normalised mesh (:func:`frontal`, sizes
-    over the outer-eye-corner distance):
+    """What tells a yawn from talking, eating, a laugh or a grimace, on the head-pose-normalised mesh
+    (:func:`frontal`, sizes over the outer-eye-corner distance):
 
     0. the inner-lip gap, the mean of three upper-to-lower pairs across the middle of the mouth (a yawn opens
     widest), 1. that gap over the inner mouth width (a yawn is tall and round; a laugh, speech or a bite wide or
-    half open). Eye and brow features were tried and dropped: they did not carry over from posed faces to the
-    ``none`` photos in grouped cross-validation (``research/fit_yawn.py``)."""
+    half open), 2. how far the outer mouth corners sit below the middle of the upper lip (a yawning mouth is an
+    oval whose corners hang low; a laugh or a grimace that bares the teeth pulls them up, level with the upper
+    lip). Eye and brow features were tried and dropped: they did not carry over from posed faces to the ``none``
+    photos in grouped cross-validation (``research/fit_yawn.py``)."""
     q = frontal(points)[:, :2]
     gap = float(np.mean([np.linalg.norm(q[a] - q[b]) for a, b in INNER_LIP_PAIRS]))
     width = float(np.linalg.norm(q[INNER_CORNERS[0]] - q[INNER_CORNERS[1]]))
     if not (math.isfinite(gap) and width > 1e-6):
-        return np.full(2, np.nan)
-    return np.array([gap, gap / width])
+        return np.full(3, np.nan)
+    drop = float(q[INNER_LIPS[0], 1] - (q[MOUTH_CORNERS[0], 1] + q[MOUTH_CORNERS[1], 1]) / 2)  # y points up here
+    return np.array([gap, gap / width, drop])
 
 
 def direction(yaw: float, pitch: float) -> np.ndarray:
