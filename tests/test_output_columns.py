@@ -22,6 +22,7 @@ from emolens.identity.store import ALERT_COLUMNS, EVENT_COLUMNS
 from emolens.types.records import (
     Column,
     batch_face_columns,
+    column_names,
     frame_columns,
     photo_columns,
     record_columns,
@@ -110,6 +111,10 @@ def render_doc() -> str:
         "",
         *_table(batch_face_columns(LABEL)),
         "",
+        "With `--attention` the video's attention columns follow (blinks, focus spells and rates null for photos):",
+        "",
+        *_names(column_names(batch_face_columns(LABEL, attention=True)[len(batch_face_columns(LABEL)) :])),
+        "",
         "`OUT/inputs/kind=*/*.parquet`, one row per input done:",
         "",
         *_table(input_columns()),
@@ -156,7 +161,11 @@ def test_doc_matches_the_declared_schemas():
 
 
 def test_declared_types_cover_every_column():
-    for columns in (photo_columns(("a", "b")), frame_columns(("a",), attention=True), batch_face_columns(("a",))):
+    for columns in (
+        photo_columns(("a", "b")),
+        frame_columns(("a",), attention=True),
+        batch_face_columns(("a",), attention=True),
+    ):
         names = [c.name for c in columns]
         assert len(set(names)) == len(names)
         assert {c.dtype for c in columns} <= {"string", "int32", "int64", "float64", "bool"}

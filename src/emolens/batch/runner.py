@@ -144,6 +144,7 @@ def run_batch(
     min_face: float = 0,
     max_faces: int | None = None,
     detector_options: dict[str, Any] | None = None,
+    attention: dict[str, Any] | None = None,
     chunk_size: int = 8,
     overwrite: bool = False,
     commit_interval: float = 10.0,
@@ -169,6 +170,10 @@ def run_batch(
         ``ray``: an existing cluster's address (default: a private local Ray instance).
     detector, model, min_face, max_faces, detector_options
         As for :class:`emolens.Analyzer`.
+    attention : dict, optional
+        ``{"cone": degrees, "target": "camera" | "YAW,PITCH" | "calibrate:SECONDS"}``: add head pose, eyes, mouth
+        and attention to every face (the attention columns of :func:`emolens.types.records.batch_face_columns`);
+        ``calibrate:`` needs videos only, since a photo has no first seconds to calibrate on.
     video_stride : int, default 1
         Analyse every Nth frame of the videos.
     chunk_size : int, default 8
@@ -192,7 +197,8 @@ def run_batch(
     ------
     ConfigError
         A bad option, an output folder that cannot be written, that another run holds, or that holds results
-        made with other options (without ``overwrite``); Ray cannot be started or reached.
+        made with other options (without ``overwrite``); Ray cannot be started or reached; a calibrating attention
+        target with photos among the inputs.
     MissingExtraError
         pyarrow is not installed, or Ray for ``engine="ray"``.
     ModelError
@@ -200,13 +206,28 @@ def run_batch(
     """
     t0 = time.perf_counter()
     _check(engine, detector, chunk_size, video_stride, commit_interval, commit_rows)
-    options = WorkerOptions(detector, model, 1, video_stride, min_face, max_faces, dict(detector_options or {}))
+    calibrates = _check_attention(attention)
+    plan = plan_inputs(inputs)
+    if calibrates and plan.count("photo"):
+        raise ConfigError(
+            f"attention target {(attention or {}).get('target')!r} calibrates on a video's first seconds, and "
+            f"{plan.count('photo')} of the inputs are photos: give camera or YAW,PITCH, or run the photos apart"
+        )
+    options = WorkerOptions(
+        detector,
+        model,
+        1,
+        video_stride,
+        min_face,
+        max_faces,
+        dict(detector_options or {}),
+        _attention_settings(attention),
+    )
     eng = create_engine(engine, options, workers=workers, threads=threads, address=address)
     if engine == "ray":
         from emolens.batch.ray_engine import import_ray
 
         import_ray()  # MissingExtraError now, before the output folder is touched
-    plan = plan_inputs(inputs)
     store = BatchStore(out)
     store.open(options.settings(), overwrite=overwrite)
     run = _Run(store, eng, on_progress, commit_interval, commit_rows)
@@ -234,6 +255,27 @@ def _check(engine: str, detector: str, chunk_size: int, video_stride: int, inter
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 0:
         raise ConfigError(f"commit_interval must be a number of seconds >= 0, got {interval!r}")
+
+
+def _check_attention(attention: dict[str, Any] | None) -> bool:
+    """``ConfigError`` for attention settings that cannot be used; whether the target calibrates."""
+    if attention is None:
+        return False
+    from emolens.attention import AttentionConfig
+    from emolens.session import attention_target
+
+    if not isinstance(attention, dict) or set(attention) - {"cone", "target"}:
+        raise ConfigError(f"attention takes a dict of cone and target, not {attention!r}")
+    fields, calibrate = attention_target(str(attention.get("target", "camera")))
+    AttentionConfig.from_options({"cone": attention.get("cone", 25.0), **fields})  # checks the cone
+    return calibrate is not None
+
+
+def _attention_settings(attention: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The attention settings as the workers and the store's settings record take them (defaults filled in)."""
+    if attention is None:
+        return None
+    return {"cone": float(attention.get("cone", 25.0)), "target": str(attention.get("target", "camera"))}
 
 
 class _Run:

@@ -66,15 +66,15 @@ def input_columns() -> tuple[Column, ...]:
     return _INPUTS
 
 
-def face_columns(labels: Sequence[str]) -> list[str]:
-    """Columns of the faces table for an emotion label set, in order."""
-    return column_names(batch_face_columns(labels))
+def face_columns(labels: Sequence[str], attention: bool = False) -> list[str]:
+    """Columns of the faces table for an emotion label set (and the attention columns), in order."""
+    return column_names(batch_face_columns(labels, attention))
 
 
-def face_schema(labels: Sequence[str]) -> Any:
+def face_schema(labels: Sequence[str], attention: bool = False) -> Any:
     """The Arrow schema of the faces table (the ``kind`` partition column is in the folder names, not the files)."""
     require_pyarrow()
-    return sinks.arrow_schema(batch_face_columns(labels), pandas_nullable=False)
+    return sinks.arrow_schema(batch_face_columns(labels, attention), pandas_nullable=False)
 
 
 def input_schema() -> Any:
@@ -83,10 +83,12 @@ def input_schema() -> Any:
     return sinks.arrow_schema(_INPUTS, pandas_nullable=False)
 
 
-def face_rows(result: PhotoResultLike, input_id: str, labels: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows of the faces of one photo (none when it has no face)."""
+def face_rows(
+    result: PhotoResultLike, input_id: str, labels: Sequence[str], attention: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of the faces of one photo (none when it has no face); ``attention`` adds the photo attention values."""
     rows = []
-    for r in records(result, labels):
+    for r in records(result, labels, attention):
         if r["face"] is None:
             continue
         row = dict(r)
@@ -96,9 +98,11 @@ def face_rows(result: PhotoResultLike, input_id: str, labels: Sequence[str]) -> 
     return rows
 
 
-def frame_rows(result: FrameResultLike, input_id: str, source: str, labels: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows of the faces of one analysed video frame (none when it has no face)."""
-    rows = frame_records(result, labels)
+def frame_rows(
+    result: FrameResultLike, input_id: str, source: str, labels: Sequence[str], attention: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of the faces of one analysed video frame (none when it has no face); ``attention`` adds its values."""
+    rows = frame_records(result, labels, attention)
     for row in rows:
         row["input_id"] = input_id
         row["source"] = utf8_text(source)

@@ -26,6 +26,9 @@ class WorkerOptions:
     """What every worker needs to build its ``Analyzer`` and run its chunks (sent to each worker once).
 
     ``threads`` is the ONNX Runtime (and OpenCV) thread count per model in one worker; the engines set it.
+    ``attention`` (``{"cone": degrees, "target": text}`` as :func:`emolens.session.attention_stage` takes them)
+    adds head pose, eyes, mouth and attention to every face; each video gets a fresh stage (its own tracks and,
+    with ``calibrate:``, its own target).
     """
 
     detector: str = "yunet"
@@ -35,6 +38,7 @@ class WorkerOptions:
     min_face: float = 0
     max_faces: int | None = None
     detector_options: dict[str, Any] = field(default_factory=dict)
+    attention: dict[str, Any] | None = None
 
     def settings(self) -> dict[str, Any]:
         """The options that change the results (a resumed run must use the same): all but ``threads``."""
@@ -87,6 +91,7 @@ class ChunkWorker:
         # The photos of a chunk go through the Analyzer's pipeline: one thread per core decodes and detects
         # (one ONNX Runtime thread each) while this thread classifies the faces already found.
         pipeline = max(1, options.threads)
+        self.attention = options.attention is not None
         self.analyzer = Analyzer(
             options.detector,
             options.model,
@@ -95,10 +100,19 @@ class ChunkWorker:
             min_face=options.min_face,
             max_faces=options.max_faces,
             detector_options=options.detector_options,
+            attention=self._attention_stage(),
         )
         self.analyzer.detector  # noqa: B018 - load now
         self.labels: tuple[str, ...] = tuple(self.analyzer.emotion.labels)
-        self.schema = face_schema(self.labels)
+        self.schema = face_schema(self.labels, self.attention)
+
+    def _attention_stage(self) -> Any:
+        """A fresh attention stage, or None without ``attention``: the photos share one, each video gets its own."""
+        if self.options.attention is None:
+            return None
+        from emolens.session import attention_stage
+
+        return attention_stage(threads=self.options.threads, **self.options.attention)
 
     def run(self, chunk: Chunk) -> ChunkResult:
         """Analyse every input of the chunk; never raises for a bad input."""
@@ -133,16 +147,18 @@ class ChunkWorker:
     def _photo_outcome(self, item: WorkItem, result: Any, rows: list[dict[str, Any]]) -> ItemOutcome:
         if result.error is not None:
             return ItemOutcome(item, error=_one_line(result.error))
-        rows += face_rows(result, item.id, self.labels)
+        rows += face_rows(result, item.id, self.labels, self.attention)
         return ItemOutcome(item, faces=len(result.faces), width=result.width, height=result.height)
 
     def _video(self, item: WorkItem, rows: list[dict[str, Any]]) -> ItemOutcome:
         mine: list[dict[str, Any]] = []
         width = height = None
         try:
-            with self.analyzer.analyze_video(item.path, every_n_frames=self.options.video_stride, live=False) as run:
+            with self.analyzer.analyze_video(
+                item.path, every_n_frames=self.options.video_stride, live=False, attention=self._attention_stage()
+            ) as run:
                 for frame in run:
-                    mine += frame_rows(frame, item.id, item.source, self.labels)
+                    mine += frame_rows(frame, item.id, item.source, self.labels, self.attention)
                     width, height = frame.width, frame.height
                 stats = run.stats
         except Exception as e:  # all or nothing: a video that fails half way leaves no rows

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from emolens.cli.console import EXIT_OK, EXIT_PARTIAL, err, fail
-from emolens.cli.options import DetectorOpt, ModelOpt, Running, option_groups
+from emolens.cli.options import Attention, DetectorOpt, ModelOpt, Running, option_groups
 from emolens.errors import EmolensError
 from emolens.registry import DEFAULT_DETECTOR
 
@@ -54,6 +54,7 @@ def batch(
         float, typer.Option(min=0, help="Seconds between commits: the most work a killed run redoes.")
     ] = 10.0,
     overwrite: Annotated[bool, typer.Option(help="Delete earlier results in --output and start over.")] = False,
+    attention: Attention = Attention(),
     running: Running = Running(),
 ) -> None:
     """Analyse many photos and videos into partitioned Parquet; re-run the same command to resume.
@@ -70,6 +71,7 @@ def batch(
         os.environ["EMOLENS_DEVICE"] = str(running.device)
     view = _View(running.quiet)
     try:
+        attention.check()
         summary = run_batch(
             inputs,
             out,
@@ -81,6 +83,7 @@ def batch(
             model=model,
             video_stride=video_stride,
             chunk_size=chunk_size,
+            attention={"cone": attention.cone, "target": attention.target} if attention.enabled else None,
             overwrite=overwrite,
             commit_interval=commit_interval,
             on_progress=view.update,

@@ -165,8 +165,9 @@ def frame_columns(labels: Sequence[str], attention: bool = False) -> tuple[Colum
     )
 
 
-def batch_face_columns(labels: Sequence[str]) -> tuple[Column, ...]:
-    """The faces table of ``emolens batch``: photo and frame faces in one schema (frame columns null for photos)."""
+def batch_face_columns(labels: Sequence[str], attention: bool = False) -> tuple[Column, ...]:
+    """The faces table of ``emolens batch``: photo and frame faces in one schema (frame columns null for photos);
+    ``attention`` adds the :data:`ATTENTION_COLUMNS` (blinks, focus spells and rates null for photos)."""
     frame = {c.name: c for c in frame_columns(labels)}
     photo = {c.name: c for c in photo_columns(labels)}
     return (
@@ -184,6 +185,7 @@ def batch_face_columns(labels: Sequence[str]) -> tuple[Column, ...]:
         *_probs("s_", labels, "smoothed (video only)"),
         Column("label", "string", "top raw emotion"),
         Column("smoothed_label", "string", "label from the smoothed probabilities (video only)"),
+        *(_ATTENTION if attention else ()),
     )
 
 
