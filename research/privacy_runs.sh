@@ -91,6 +91,13 @@ arm() {
     prunex30-*)
       $E prune emotion-fer2013 --ratio "0.${1#prunex30-}" --importance bn --finetune 30 --threads 1 \
         --name "emotion-fer2013-pruned-${1#prunex30-}0-ft30" --output $R/pruned --run-dir $R/prunex${1#prunex30-}0-ft30 ;;
+    # `prunexferE-*`: the default model again, fine-tuned for E epochs (3 when E is left out) on FER2013 alone (full
+    # Training epochs, selected on PublicTest) instead of its own breadth recipe: the trade from the other side.
+    prunexfer*-*)
+      ep=${1%%-*}; ep=${ep#prunexfer}; ep=${ep:-3}
+      $E prune emotion-fer2013 --ratio "0.${1#*-}" --importance bn --recipe fer2013-cnn --finetune "$ep" \
+        --threads 1 --name "emotion-fer2013-pruned-${1#*-}0-fer-ft$ep" --output $R/pruned \
+        --run-dir $R/prunexfer${1#*-}0-ft$ep ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
