@@ -98,8 +98,14 @@ def main() -> None:
 
     data = load(args.faces)
     src = data["source"].astype(str)
-    cols = [int(c) for c in args.features.split(",")]
-    x = np.array([yawn_features(p) for p in data["points"]])[:, cols]
+    x = np.array([yawn_features(p) for p in data["points"]])
+    try:
+        cols = [int(c) for c in args.features.split(",")]
+    except ValueError:
+        ap.error(f"--features: comma-separated column numbers, got {args.features!r}")
+    if not cols or not all(0 <= c < x.shape[1] for c in cols):
+        ap.error(f"--features: columns of yawn_features are 0 to {x.shape[1] - 1}, got {args.features!r}")
+    x = x[:, cols]
     x[data["score"] < MESH_FACE] = np.nan  # as in the package: no yawn where the mesh does not see a face
     y = data["label"].astype(int)
     groups = person_groups(data, args.same)
@@ -130,19 +136,19 @@ def main() -> None:
                 "taiwanese_faces": int(tw.sum()),
                 "taiwanese_false": int((tw & hit).sum()),
                 # the selection figure: each negative source's false-yawn rate counts the same
-                "mean_false_rate": round(float(((none & hit).sum() / none.sum() + (tw & hit).sum() / tw.sum()) / 2), 4),
+                "mean_false_rate": round(float(np.mean([(s & hit).sum() / s.sum() for s in (none, tw) if s.any()])), 4),
             }
         )
-    model = fit(x[idx], y[idx], args.percentile)
+    fitted = fit(x[idx], y[idx], args.percentile)  # on the chosen columns; the package's model names them
     grid = x[src == "grid"]
-    final = yawning(model, x)
-    out["model"] = model
+    final = yawning(fitted, x)
+    out["model"] = {"features": cols, **fitted}
     out["final_in_sample"] = {
         "recall": round(float(final[src == "yawn"].sum() / 200), 4),
         "none_false": int(final[src == "none"].sum()),
         "taiwanese_false": int(final[src == "taiwanese"].sum()),
     }
-    out["grid"] = {"faces": len(grid), "false": int(yawning(model, grid).sum())}
+    out["grid"] = {"faces": len(grid), "false": int(yawning(fitted, grid).sum())}
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

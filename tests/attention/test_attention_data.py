@@ -61,6 +61,23 @@ def test_mesh_points_lie_on_the_face_and_batches_agree(analyzer, data_dir):
     assert np.abs(m_both[1].points - m2.points).max() < 0.5 and np.abs(m_both[1].iris - m2.iris).max() < 0.5
 
 
+def test_two_threads_give_the_points_of_one(analyzer, data_dir):
+    """Several faces split over two threads (an odd count, some with a crop from a previous frame, some without
+    irises) give exactly what one thread gives, in the same order."""
+    grid = load_image(data_dir / "photos/expression_grid.jpg").rgb
+    faces = analyzer.detect(grid)[:5]
+    one, two = FaceMesh(threads=1), FaceMesh(threads=2)
+    rois = [None, one.roi(one.predict(grid, faces[1:2])[0]), None, None, one.roi(one.predict(grid, faces[4:5])[0])]
+    iris = [True, False, True, False, True]
+    a, b = one.predict(grid, faces, rois, iris), two.predict(grid, faces, rois, iris)
+    assert len(a) == len(b) == 5
+    for m1, m2, wanted in zip(a, b, iris, strict=True):
+        assert np.array_equal(m1.points, m2.points) and m1.score == m2.score
+        assert (m2.iris is not None) == wanted and (m1.iris is None or np.array_equal(m1.iris, m2.iris))
+    with pytest.raises(ValueError, match="5 faces need as many"):
+        two.predict(grid, faces, iris=iris[:3])
+
+
 def test_head_pose_floor_on_aflw2000(analyzer, att, data_dir):
     """Measured 3.58 / 4.71 / 2.84 deg (mean 3.71); the issue's target is a mean of 6."""
     rows = [r for r in csv.DictReader(open(data_dir / "attention/head_pose/poses.csv")) if r["valid"] == "1"]
@@ -155,6 +172,7 @@ def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir
     image's own mouth aspect ratio (gap over width) changes by more than that; the same mesh with a face score
     under 0.5 (the mesh sees no face) gets no yawn decision, and one without irises the same."""
     from emolens.attention import measure
+    from emolens.attention.estimate import YAWN_MODEL
     from emolens.attention.geometry import INNER_CORNERS, INNER_LIPS, yawn_features
 
     r = next(r for r in csv.DictReader(open(data_dir / "attention/yawn/labels.csv")) if r["split"] == "test")
@@ -177,7 +195,8 @@ def test_yawn_features_do_not_change_when_the_head_turns(analyzer, att, data_dir
         return float(gap / np.linalg.norm(p[INNER_CORNERS[0], :2] - p[INNER_CORNERS[1], :2]))
 
     before, after = yawn_features(pts), yawn_features(turned)
-    assert np.all(np.abs(after / before - 1) < 0.03), (before, after)
+    spread = np.asarray(YAWN_MODEL["scale"])  # each feature's spread over the fitting faces
+    assert np.all(np.abs(after - before) / spread < 0.03), (before, after)
     assert abs(image_ratio(turned) / image_ratio(pts) - 1) > 0.05
 
 

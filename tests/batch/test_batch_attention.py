@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -53,19 +54,31 @@ def test_video_attention_equals_analyze_video(attention_run: Path, clip: Path, r
     pd.testing.assert_frame_equal(rows[cols].astype(float), want[cols].astype(float), atol=0.051)
 
 
-def test_settings_resume_and_refusals(tmp_path: Path, photos: list[Path], clip: Path, attention_run: Path) -> None:
+def test_settings_resume_and_refusals(tmp_path: Path, photos: list[Path], clip: Path) -> None:
     out = tmp_path / "out"
-    run_batch([photos[1]], out, attention={"cone": 30})
-    with pytest.raises(ConfigError, match="attention"):  # other attention settings need --overwrite
+    run_batch([photos[1]], out)
+    settings = json.loads((out / "_batch.json").read_text())["settings"]
+    assert "attention" not in settings  # as folders written before the option existed: they still resume
+    with pytest.raises(ConfigError, match=r"attention not set, not \{'cone': 25.0, 'target': 'camera'\}"):
+        run_batch([photos[1]], out, attention=True)
+    run_batch([photos[1]], out, overwrite=True, attention={"cone": 30, "target": " Camera "})
+    assert json.loads((out / "_batch.json").read_text())["settings"]["attention"] == {"cone": 30.0, "target": "camera"}
+    run_batch([photos[1]], out, attention={"cone": 30.0, "target": "camera"})  # the same settings: resumes
+    with pytest.raises(ConfigError, match="other options"):
         run_batch([photos[1]], out, attention={"cone": 20})
-    with pytest.raises(ConfigError, match="1 of the inputs are photos"):
-        run_batch([photos[1], clip], tmp_path / "cal", attention={"target": "calibrate:2"})
-    with pytest.raises(ConfigError, match="cone"):
-        run_batch([clip], tmp_path / "bad", attention={"cone": 400})
-    with pytest.raises(ConfigError, match="cone and target"):
-        run_batch([clip], tmp_path / "bad", attention={"cone": 30, "refine": 2})
-    for bad in ("cal", "bad"):
-        assert not (tmp_path / bad).exists()  # refused before the output folder is made
+    refused = [
+        ({"target": "calibrate:2"}, "photos among the inputs: 1"),
+        ({"target": "calibrate:-1"}, "positive number of seconds"),
+        ({"target": "calibrated"}, "expected camera"),
+        ({"target": 5}, "must be text"),
+        ({"cone": 400}, "cone"),
+        ({"cone": "20"}, "cone must be a number"),
+        ({"cone": 30, "refine": 2}, "cone and target"),
+    ]
+    for attention, message in refused:
+        with pytest.raises(ConfigError, match=message):
+            run_batch([photos[1], clip], tmp_path / "bad", attention=attention)
+        assert not (tmp_path / "bad").exists()  # refused before the output folder is made
 
 
 def test_cli_attention_options(tmp_path: Path, photos: list[Path]) -> None:

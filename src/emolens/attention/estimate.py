@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ EYE_CLOSED_EAR_MESH = 0.2863
 #: the 200 yawns, 5-6 false yawns among the 119 ``none`` faces and 22-27 among the 986 taiwanese ones (39-42
 #: without the corner feature).
 YAWN_MODEL: dict[str, Any] = {
+    "features": [0, 1, 2],  # the columns of geometry.yawn_features it reads
     "mean": [0.089853, 0.174257, 0.027875],
     "scale": [0.094982, 0.179504, 0.028208],
     "coef": [3.68033, -1.652885, 2.394082],
@@ -42,7 +44,11 @@ MESH_FACE = 0.5
 def yawn_probability(features: np.ndarray, model: dict[str, Any] | None = None) -> float:
     """The yawn classifier's probability for one face's :func:`geometry.yawn_features` (NaN if one is missing)."""
     m = model or YAWN_MODEL
-    x = (np.asarray(features, dtype=np.float64) - np.asarray(m["mean"])) / np.asarray(m["scale"])
+    f = np.asarray(features, dtype=np.float64)
+    f = f[m["features"]] if "features" in m else f
+    if f.shape != (len(m["coef"]),):
+        raise ValueError(f"the yawn model reads {len(m['coef'])} features, got {f.shape}")
+    x = (f - np.asarray(m["mean"])) / np.asarray(m["scale"])
     if not np.isfinite(x).all():
         return float("nan")
     z = float(x @ np.asarray(m["coef"]) + m["intercept"])
@@ -93,8 +99,8 @@ class AttentionConfig:
     def __post_init__(self) -> None:
         if not 0 < self.smoothing <= 1:
             raise ConfigError(f"attention smoothing must be in (0, 1], got {self.smoothing!r}")
-        if isinstance(self.cone, bool) or not isinstance(self.cone, int | float) or not 0 < self.cone <= 180:
-            raise ConfigError(f"attention cone must be between 0 and 180 degrees, got {self.cone!r}")
+        if isinstance(self.cone, bool) or not isinstance(self.cone, numbers.Real) or not 0 < self.cone <= 180:
+            raise ConfigError(f"attention cone must be a number of degrees over 0 and up to 180, got {self.cone!r}")
         if isinstance(self.iris_every_s, bool) or not isinstance(self.iris_every_s, int | float):
             raise ConfigError(f"attention iris_every_s must be a number, got {self.iris_every_s!r}")
         if not (math.isfinite(self.iris_every_s) and self.iris_every_s >= 0):

@@ -144,7 +144,7 @@ def run_batch(
     min_face: float = 0,
     max_faces: int | None = None,
     detector_options: dict[str, Any] | None = None,
-    attention: dict[str, Any] | None = None,
+    attention: bool | dict[str, Any] | None = None,
     chunk_size: int = 8,
     overwrite: bool = False,
     commit_interval: float = 10.0,
@@ -170,10 +170,11 @@ def run_batch(
         ``ray``: an existing cluster's address (default: a private local Ray instance).
     detector, model, min_face, max_faces, detector_options
         As for :class:`emolens.Analyzer`.
-    attention : dict, optional
-        ``{"cone": degrees, "target": "camera" | "YAW,PITCH" | "calibrate:SECONDS"}``: add head pose, eyes, mouth
-        and attention to every face (the attention columns of :func:`emolens.types.records.batch_face_columns`);
-        ``calibrate:`` needs videos only, since a photo has no first seconds to calibrate on.
+    attention : bool or dict, optional
+        ``True`` or ``{"cone": degrees, "target": "camera" | "YAW,PITCH" | "calibrate:SECONDS"}``: add head pose,
+        eyes, mouth and attention to every face (the attention columns of
+        :func:`emolens.types.records.batch_face_columns`); ``calibrate:`` needs videos only, since a photo has no
+        first seconds to calibrate on.
     video_stride : int, default 1
         Analyse every Nth frame of the videos.
     chunk_size : int, default 8
@@ -206,22 +207,15 @@ def run_batch(
     """
     t0 = time.perf_counter()
     _check(engine, detector, chunk_size, video_stride, commit_interval, commit_rows)
-    calibrates = _check_attention(attention)
+    looking = _attention_settings(attention)
     plan = plan_inputs(inputs)
-    if calibrates and plan.count("photo"):
+    if looking is not None and looking["target"].startswith("calibrate") and plan.count("photo"):
         raise ConfigError(
-            f"attention target {(attention or {}).get('target')!r} calibrates on a video's first seconds, and "
-            f"{plan.count('photo')} of the inputs are photos: give camera or YAW,PITCH, or run the photos apart"
+            f"attention target {looking['target']!r} calibrates on a video's first seconds, and photos have none "
+            f"(photos among the inputs: {plan.count('photo')}): give camera or YAW,PITCH, or run the photos apart"
         )
     options = WorkerOptions(
-        detector,
-        model,
-        1,
-        video_stride,
-        min_face,
-        max_faces,
-        dict(detector_options or {}),
-        _attention_settings(attention),
+        detector, model, 1, video_stride, min_face, max_faces, dict(detector_options or {}), looking
     )
     eng = create_engine(engine, options, workers=workers, threads=threads, address=address)
     if engine == "ray":
@@ -257,25 +251,25 @@ def _check(engine: str, detector: str, chunk_size: int, video_stride: int, inter
         raise ConfigError(f"commit_interval must be a number of seconds >= 0, got {interval!r}")
 
 
-def _check_attention(attention: dict[str, Any] | None) -> bool:
-    """``ConfigError`` for attention settings that cannot be used; whether the target calibrates."""
-    if attention is None:
-        return False
+def _attention_settings(attention: bool | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The checked attention settings, as the workers and the store's settings record take them (defaults filled
+    in, the target as :func:`emolens.session.attention_target` reads it); ``ConfigError`` for ones that cannot be
+    used. ``True`` means the defaults, ``None`` or ``False`` no attention."""
+    if attention is None or attention is False:
+        return None
     from emolens.attention import AttentionConfig
     from emolens.session import attention_target
 
-    if not isinstance(attention, dict) or set(attention) - {"cone", "target"}:
-        raise ConfigError(f"attention takes a dict of cone and target, not {attention!r}")
-    fields, calibrate = attention_target(str(attention.get("target", "camera")))
-    AttentionConfig.from_options({"cone": attention.get("cone", 25.0), **fields})  # checks the cone
-    return calibrate is not None
-
-
-def _attention_settings(attention: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The attention settings as the workers and the store's settings record take them (defaults filled in)."""
-    if attention is None:
-        return None
-    return {"cone": float(attention.get("cone", 25.0)), "target": str(attention.get("target", "camera"))}
+    options = {} if attention is True else attention
+    if not isinstance(options, dict) or set(options) - {"cone", "target"}:
+        raise ConfigError(f"attention takes True or a dict of cone and target, not {attention!r}")
+    target = options.get("target") or "camera"
+    if not isinstance(target, str):
+        raise ConfigError(f"attention target must be text (camera, YAW,PITCH or calibrate:SECONDS), not {target!r}")
+    fields, _ = attention_target(target)
+    cone = options.get("cone", 25.0)
+    AttentionConfig.from_options({"cone": cone, **fields})  # checks the cone
+    return {"cone": float(cone), "target": target.strip().lower()}
 
 
 class _Run:

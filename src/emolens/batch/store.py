@@ -76,6 +76,14 @@ def _write_text(path: Path, content: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(content, encoding="utf-8"))
 
 
+#: A setting missing from one side of a comparison.
+_UNSET = object()
+
+
+def _shown(settings: dict[str, Any], key: str) -> str:
+    return repr(settings[key]) if key in settings else "not set"
+
+
 class BatchStore:
     """The output folder of one run; :meth:`open` it (lock, overwrite, settings, resume state), then commit.
 
@@ -154,7 +162,12 @@ class BatchStore:
                 found = None
             if found != json.loads(json.dumps(wanted)):
                 old = (found or {}).get("settings", {}) if isinstance(found, dict) else {}
-                diff = [f"{k} {old.get(k)!r}, not {v!r}" for k, v in settings.items() if old.get(k) != v]
+                new = json.loads(json.dumps(settings))
+                diff = [
+                    f"{k} {_shown(old, k)}, not {_shown(new, k)}"
+                    for k in [*new, *(k for k in old if k not in new)]
+                    if old.get(k, _UNSET) != new.get(k, _UNSET)
+                ]
                 raise ConfigError(
                     "this folder holds results made with other options ("
                     + ("; ".join(diff) or "another format version")

@@ -45,6 +45,8 @@ class WorkerOptions:
         settings = asdict(self)
         del settings["threads"]
         settings["detector_options"] = dict(sorted(self.detector_options.items()))
+        if settings["attention"] is None:  # as folders written before the option existed record it
+            del settings["attention"]
         return settings
 
 

@@ -17,15 +17,17 @@ Points are mapped back to image pixels; ``z`` is scaled with ``x``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
 from emolens.models import LandmarksManifest, find_model, onnx_session
+
+T = TypeVar("T")
 
 MESH_POINTS = 468
 MESH_SIZE = 192
@@ -182,12 +184,14 @@ class FaceMesh:
             return []
         given = list(rois) if rois is not None else [None] * len(faces)
         wants = list(iris) if iris is not None else [True] * len(faces)
+        if len(given) != len(faces) or len(wants) != len(faces):
+            raise ValueError(f"{len(faces)} faces need as many rois and iris flags, got {len(given)} and {len(wants)}")
         if self._pool is None or len(faces) < 2:
             return self._predict(rgb, list(faces), given, wants, split_eyes=True)
         # several faces: two halves at once, each on its own thread (ONNX Runtime runs concurrent calls of a session)
         half = (len(faces) + 1) // 2
         later = self._pool.submit(self._predict, rgb, list(faces[half:]), given[half:], wants[half:], False)
-        first = self._predict(rgb, list(faces[:half]), given[:half], wants[:half], split_eyes=False)
+        first = _joined(later, lambda: self._predict(rgb, list(faces[:half]), given[:half], wants[:half], False))
         return first + later.result()
 
     def _predict(
@@ -230,7 +234,7 @@ class FaceMesh:
             return contour, iris
         half = len(batch) // 2  # ONNX Runtime runs concurrent calls of one session, each on its calling thread
         later = self._pool.submit(self._iris.run, names, {"image": batch[half:]})
-        first = self._iris.run(names, {"image": batch[:half]})
+        first = _joined(later, lambda: self._iris.run(names, {"image": batch[:half]}))
         second = later.result()
         return np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]])
 
@@ -263,3 +267,13 @@ class FaceMesh:
             irises.append(np.stack(pair_i))
             contours.append(np.stack(pair_c))
         return irises, contours
+
+
+def _joined(other: Future[Any], work: Callable[[], T]) -> T:
+    """``work()`` on this thread while ``other`` runs on the pool's; if ``work`` fails, ``other`` is waited for
+    before the error goes on, so that no call outlives :meth:`FaceMesh.predict` (its image may be reused)."""
+    try:
+        return work()
+    except BaseException:
+        wait([other])
+        raise

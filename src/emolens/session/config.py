@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -135,12 +136,15 @@ def attention_target(target: str) -> tuple[dict[str, float], float | None]:
         The target cannot be read.
     """
     t = target.strip().lower()
-    if t.startswith("calibrate"):
+    if t == "calibrate" or t.startswith("calibrate:"):
         _, _, secs = t.partition(":")
         try:
-            return {}, float(secs) if secs else 5.0
+            seconds = float(secs) if secs else 5.0
         except ValueError:
             raise ConfigError(f"--target {target!r}: expected calibrate:SECONDS") from None
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ConfigError(f"--target {target!r}: the calibration needs a positive number of seconds")
+        return {}, seconds
     if t == "camera":
         return {}, None
     try:
