@@ -28,7 +28,8 @@ EYE_CLOSED_EAR_MESH = 0.2863
 #: ``faces_extra/taiwanese`` (posed laughs, surprise, fear...). The intercept puts probability 0.5 at the 8th
 #: percentile of the yawns' scores. Out of fold (grouped 5-fold cross-validation, 5 shuffles): recall 0.905-0.92 of
 #: the 200 yawns, 5-6 false yawns among the 119 ``none`` faces and 22-27 among the 986 taiwanese ones (39-42
-#: without the corner feature).
+#: without the corner feature). The gap-over-width weight is negative here: it is correlated with the corners,
+#: which carry the tall, round shape of a yawning mouth (docs/benchmarks.md, "Yawns: the mouth corners").
 YAWN_MODEL: dict[str, Any] = {
     "features": [0, 1, 2],  # the columns of geometry.yawn_features it reads
     "mean": [0.089853, 0.174257, 0.027875],
