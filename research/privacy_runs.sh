@@ -98,6 +98,13 @@ arm() {
       $E prune emotion-fer2013 --ratio "0.${1#*-}" --importance bn --recipe fer2013-cnn --finetune "$ep" \
         --threads 1 --name "emotion-fer2013-pruned-${1#*-}0-fer-ft$ep" --output $R/pruned \
         --run-dir $R/prunexfer${1#*-}0-ft$ep ;;
+    # `prunexfer-breadth`: the FER2013-tuned 30% copy of `prunexfer8-3` given the default model's own breadth
+    # recipe afterwards (10 epochs of 8,192 rows, FER2013 about half; taught by the unpruned model on its rows).
+    prunexfer-breadth)
+      $E train --config fer2013-cnn-xsource2 --set init_from=$R/pruned/emotion-fer2013-pruned-30-fer-ft8.onnx \
+        --set 'arch_kwargs={"widths": [24, 48, 88, 176]}' --set 'teacher=["emotion-fer2013"]' \
+        --run-dir $R/prunexfer-then-breadth -q \
+        && $E export $R/prunexfer-then-breadth --name emotion-fer2013-pruned-30-fer-breadth --output $R/pruned ;;
     # 10 clients, Dirichlet(0.5) label skew over the same 10,000 rows; 3 rounds of 1 local epoch = 3 epochs in all.
     federated-*)
       $E train "${COMMON[@]}" --federated --clients 10 --alpha 0.5 --rounds 3 --strategy "${1#federated-}" \
