@@ -117,15 +117,18 @@ def video(
     """
     from emolens.analyzer import Analyzer
     from emolens.registry import check_detector
-    from emolens.session import ATTENTION_KINDS, Session, SessionConfig, VideoOutputSink
+    from emolens.session import Session, SessionConfig, VideoOutputSink, attention_kinds
 
     use_device(device)
     tables, plots, notes = _extras(plots)
-    kinds = [a.split(":")[0].strip() for a in alert or []]
-    if not attention.enabled and any(k in ATTENTION_KINDS for k in kinds):
-        err.print(f"[red]error:[/red] --alert {', '.join(k for k in kinds if k in ATTENTION_KINDS)} needs --attention")
+    try:
+        needs_attention = attention_kinds(alert or [])  # a bad rule is a usage error before any model loads
+    except EmolensError as e:
+        raise fail(e) from None
+    if not attention.enabled and needs_attention:
+        err.print(f"[red]error:[/red] --alert {', '.join(needs_attention)} needs --attention")
         raise typer.Exit(EXIT_USAGE)
-    state_rules_only = attention.enabled and all(k in ATTENTION_KINDS for k in kinds)
+    state_rules_only = attention.enabled and len(needs_attention) == len(alert or [])
     if (log_events or (alert and not state_rules_only) or drawing.blur_unknown) and gallery is None:
         err.print("[red]error:[/red] --log-events, --alert and --blur-unknown need --gallery")
         raise typer.Exit(EXIT_USAGE)
@@ -146,7 +149,6 @@ def video(
             webhook=webhook,
             full_detect_every=full_detect_every,
         )
-        config.rules()  # a bad rule is a usage error before any model loads
         check_detector(detector)  # ConfigError naming the registered detectors
         options = {"max_size": 640} if detector == "retinaface" else {}
         analyzer = Analyzer(detector, model, threads=threads, detector_options=options, identity=gallery)
