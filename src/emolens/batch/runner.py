@@ -207,9 +207,9 @@ def run_batch(
     """
     t0 = time.perf_counter()
     _check(engine, detector, chunk_size, video_stride, commit_interval, commit_rows)
-    looking = _attention_settings(attention)
+    looking, calibrates = _attention_settings(attention)
     plan = plan_inputs(inputs)
-    if looking is not None and looking["target"].startswith("calibrate") and plan.count("photo"):
+    if calibrates and plan.count("photo"):
         raise ConfigError(
             f"attention target {looking['target']!r} calibrates on a video's first seconds, and photos have none "
             f"(photos among the inputs: {plan.count('photo')}): give camera or YAW,PITCH, or run the photos apart"
@@ -251,14 +251,13 @@ def _check(engine: str, detector: str, chunk_size: int, video_stride: int, inter
         raise ConfigError(f"commit_interval must be a number of seconds >= 0, got {interval!r}")
 
 
-def _attention_settings(attention: bool | dict[str, Any] | None) -> dict[str, Any] | None:
+def _attention_settings(attention: bool | dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
     """The checked attention settings, as the workers and the store's settings record take them (defaults filled
-    in, the target as :func:`emolens.session.attention_target` reads it); ``ConfigError`` for ones that cannot be
-    used. ``True`` means the defaults, ``None`` or ``False`` no attention."""
+    in, the target as :func:`emolens.session.attention_target` reads it), and whether the target calibrates;
+    ``ConfigError`` for ones that cannot be used. ``True`` means the defaults, ``None`` or ``False`` no attention."""
     if attention is None or attention is False:
-        return None
-    from emolens.attention import AttentionConfig
-    from emolens.session import attention_target
+        return None, False
+    from emolens.session import check_attention
 
     options = {} if attention is True else attention
     if not isinstance(options, dict) or set(options) - {"cone", "target"}:
@@ -266,10 +265,9 @@ def _attention_settings(attention: bool | dict[str, Any] | None) -> dict[str, An
     target = options.get("target") or "camera"
     if not isinstance(target, str):
         raise ConfigError(f"attention target must be text (camera, YAW,PITCH or calibrate:SECONDS), not {target!r}")
-    fields, _ = attention_target(target)
     cone = options.get("cone", 25.0)
-    AttentionConfig.from_options({"cone": cone, **fields})  # checks the cone
-    return {"cone": float(cone), "target": target.strip().lower()}
+    calibrates = check_attention(cone, target) is not None
+    return {"cone": float(cone), "target": target.strip().lower()}, calibrates
 
 
 class _Run:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ import numpy as np
 from emolens.models import LandmarksManifest, find_model, onnx_session
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 MESH_POINTS = 468
 MESH_SIZE = 192
@@ -190,9 +191,12 @@ class FaceMesh:
             return self._predict(rgb, list(faces), given, wants, split_eyes=True)
         # several faces: two halves at once, each on its own thread (ONNX Runtime runs concurrent calls of a session)
         half = (len(faces) + 1) // 2
-        later = self._pool.submit(self._predict, rgb, list(faces[half:]), given[half:], wants[half:], False)
-        first = _joined(later, lambda: self._predict(rgb, list(faces[:half]), given[:half], wants[:half], False))
-        return first + later.result()
+        first, second = _at_once(
+            self._pool,
+            lambda: self._predict(rgb, list(faces[:half]), given[:half], wants[:half], False),
+            lambda: self._predict(rgb, list(faces[half:]), given[half:], wants[half:], False),
+        )
+        return first + second
 
     def _predict(
         self, rgb: np.ndarray, faces: list[Any], given: list[Roi | None], iris: list[bool], split_eyes: bool
@@ -233,9 +237,11 @@ class FaceMesh:
             contour, iris = self._iris.run(names, {"image": batch})
             return contour, iris
         half = len(batch) // 2  # ONNX Runtime runs concurrent calls of one session, each on its calling thread
-        later = self._pool.submit(self._iris.run, names, {"image": batch[half:]})
-        first = _joined(later, lambda: self._iris.run(names, {"image": batch[:half]}))
-        second = later.result()
+        first, second = _at_once(
+            self._pool,
+            lambda: self._iris.run(names, {"image": batch[:half]}),
+            lambda: self._iris.run(names, {"image": batch[half:]}),
+        )
         return np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]])
 
     def _run_iris(
@@ -269,11 +275,14 @@ class FaceMesh:
         return irises, contours
 
 
-def _joined(other: Future[Any], work: Callable[[], T]) -> T:
-    """``work()`` on this thread while ``other`` runs on the pool's; if ``work`` fails, ``other`` is waited for
-    before the error goes on, so that no call outlives :meth:`FaceMesh.predict` (its image may be reused)."""
+def _at_once(pool: ThreadPoolExecutor, here: Callable[[], T], there: Callable[[], U]) -> tuple[T, U]:
+    """``here()`` on this thread while ``there()`` runs on the pool's, and both results. Both calls are over when
+    this returns, also when ``here`` fails, so that none outlives :meth:`FaceMesh.predict` (its image may be
+    reused)."""
+    later = pool.submit(there)
     try:
-        return work()
+        first = here()
     except BaseException:
-        wait([other])
+        wait([later])
         raise
+    return first, later.result()

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emolens.attention import AttentionConfig
-from emolens.session import attention_target
+from emolens.session import check_attention
 
 __all__ = ["ServeConfig", "SourceAttention"]
 
@@ -29,8 +28,7 @@ class SourceAttention:
     target: str = "camera"
 
     def __post_init__(self) -> None:
-        fields, _ = attention_target(self.target)
-        AttentionConfig.from_options({"cone": self.cone, **fields})
+        check_attention(self.cone, self.target)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from emolens.session.config import (
     attention_kinds,
     attention_stage,
     attention_target,
+    check_attention,
     parse_rules,
 )
 from emolens.session.fused import FusionSink
@@ -67,6 +68,7 @@ __all__ = [
     "attention_kinds",
     "attention_stage",
     "attention_target",
+    "check_attention",
     "output_fps",
     "parse_rules",
 ]

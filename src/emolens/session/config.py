@@ -154,6 +154,22 @@ def attention_target(target: str) -> tuple[dict[str, float], float | None]:
     return {"target_yaw": yaw, "target_pitch": pitch}, None
 
 
+def check_attention(cone: float = 25.0, target: str = "camera") -> float | None:
+    """Check a cone (degrees) and a target (:func:`attention_target`) as an attention stage would take them, before
+    any model loads; the target's calibration seconds (None: it does not calibrate).
+
+    Raises
+    ------
+    ConfigError
+        The cone is not a number of degrees in (0, 180], or the target cannot be read.
+    """
+    from emolens.attention import AttentionConfig
+
+    fields, calibrate = attention_target(target)
+    AttentionConfig.from_options({"cone": cone, **fields})
+    return calibrate
+
+
 def attention_stage(
     cone: float = 25.0, target: str = "camera", threads: int = 0, keep_finished: bool = True
 ) -> AttentionAnalyzer:
